@@ -1,0 +1,103 @@
+"""Agent endpoints under /api/swarm/{swarmId}/agents."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents import services
+from agents.models import Agent
+from agents.serializers import AgentSerializer, AgentSpawnSerializer
+from claudeflow_site.responses import envelope
+from claudeflow_site.validation import validated
+from swarms.access import access_agent, access_swarm
+from swarms.api import ERRORS
+
+_AGENT_ENVELOPE = {
+    "swarmId": serializers.CharField(),
+    "agentId": serializers.CharField(),
+    "status": serializers.CharField(),
+    "message": serializers.CharField(),
+    "data": AgentSerializer(),
+    "timestamp": serializers.DateTimeField(),
+}
+
+
+class AgentListApi(APIView):
+    @extend_schema(
+        operation_id="swarm_agents_list",
+        responses={
+            200: inline_serializer(
+                "AgentList",
+                {
+                    "swarmId": serializers.CharField(),
+                    "agents": AgentSerializer(many=True),
+                    "count": serializers.IntegerField(),
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, swarm_id: str) -> Response:
+        swarm = access_swarm(user=request.user, swarm_id=swarm_id)
+        agents = Agent.objects.filter(swarm=swarm)
+        if request.query_params.get("status") in Agent.Status.values:
+            agents = agents.filter(status=request.query_params["status"])
+        data = AgentSerializer(agents, many=True).data
+        return Response({"swarmId": swarm.id, "agents": data, "count": len(data)})
+
+    @extend_schema(
+        request=AgentSpawnSerializer,
+        responses={201: inline_serializer("AgentSpawned", _AGENT_ENVELOPE), **ERRORS},
+    )
+    def post(self, request: Request, swarm_id: str) -> Response:
+        swarm = access_swarm(user=request.user, swarm_id=swarm_id)
+        data = validated(AgentSpawnSerializer, request.data)
+        agent = services.agent_spawn(
+            swarm_id=swarm.id, type=data["type"], name=data.get("name", ""), capabilities=data["capabilities"]
+        )
+        return envelope(
+            201,
+            swarmId=swarm.id,
+            agentId=agent.id,
+            status=agent.status,
+            message="Agent spawned successfully",
+            data=AgentSerializer(agent).data,
+        )
+
+
+class AgentDetailApi(APIView):
+    @extend_schema(
+        operation_id="swarm_agent_retrieve",
+        responses={
+            200: inline_serializer(
+                "AgentDetail",
+                {
+                    "swarmId": serializers.CharField(),
+                    "data": AgentSerializer(),
+                    "timestamp": serializers.DateTimeField(),
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, swarm_id: str, agent_id: str) -> Response:
+        swarm = access_swarm(user=request.user, swarm_id=swarm_id)
+        agent = access_agent(user=request.user, swarm=swarm, agent_id=agent_id)
+        return envelope(swarmId=swarm.id, data=AgentSerializer(agent).data)
+
+    @extend_schema(responses={200: inline_serializer("AgentTerminated", _AGENT_ENVELOPE), **ERRORS})
+    def delete(self, request: Request, swarm_id: str, agent_id: str) -> Response:
+        swarm = access_swarm(user=request.user, swarm_id=swarm_id)
+        access_agent(user=request.user, swarm=swarm, agent_id=agent_id)
+        agent = services.agent_terminate(swarm_id=swarm.id, agent_id=agent_id)
+        return envelope(
+            swarmId=swarm.id,
+            agentId=agent.id,
+            status=agent.status,
+            message="Agent terminated",
+            data=AgentSerializer(agent).data,
+        )

@@ -1,0 +1,133 @@
+"""Agent types: the spec's 8 core types and its 3 custom ones, each with capabilities and a prompt.
+
+Capabilities are flags (`{"codeGeneration": true}`); a task's `requirements.capabilities` lists
+the flags an agent must have to take it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AgentType:
+    name: str
+    capabilities: tuple[str, ...]
+    system_prompt: str
+    custom: bool = False
+
+    def default_capabilities(self) -> dict[str, bool]:
+        return dict.fromkeys(self.capabilities, True)
+
+
+_BASE = (
+    "You are {role} in a team of AI agents working on one objective. Do only your task, "
+    "build on the results of earlier tasks you are given, and answer in Markdown. When you write "
+    "files, put each in a fenced code block whose info string is `language:path/to/file`."
+)
+
+
+def _prompt(role: str, focus: str) -> str:
+    return _BASE.format(role=role) + " " + focus
+
+
+AGENT_TYPES: dict[str, AgentType] = {
+    t.name: t
+    for t in [
+        AgentType(
+            "coordinator",
+            ("coordination", "analysis", "documentation", "codeReview"),
+            _prompt(
+                "the coordinator",
+                "You review the work of other agents against the objective and write syntheses.",
+            ),
+        ),
+        AgentType(
+            "coder",
+            ("codeGeneration", "documentation", "debugging"),
+            _prompt(
+                "a software engineer", "You write correct, complete, idiomatic code with brief explanations."
+            ),
+        ),
+        AgentType(
+            "reviewer",
+            ("codeReview", "analysis", "documentation"),
+            _prompt(
+                "a code reviewer", "You find defects, risks and omissions and say exactly how to fix them."
+            ),
+        ),
+        AgentType(
+            "tester",
+            ("testing", "validation", "codeReview"),
+            _prompt(
+                "a test engineer",
+                "You write tests that would catch real defects and explain what they cover.",
+            ),
+        ),
+        AgentType(
+            "researcher",
+            ("research", "analysis", "documentation", "dataProcessing"),
+            _prompt(
+                "a researcher", "You gather facts, compare options and cite what your conclusions rest on."
+            ),
+        ),
+        AgentType(
+            "analyst",
+            ("analysis", "research", "documentation", "validation", "dataProcessing"),
+            _prompt(
+                "an analyst", "You break problems down, quantify where you can and state your assumptions."
+            ),
+        ),
+        AgentType(
+            "architect",
+            ("architecture", "documentation", "research", "analysis", "modelDesign"),
+            _prompt(
+                "a software architect",
+                "You design systems: components, boundaries, data flow and trade-offs.",
+            ),
+        ),
+        AgentType(
+            "specialist",
+            ("codeGeneration", "configuration", "deployment", "docker", "kubernetes"),
+            _prompt(
+                "a platform specialist", "You handle infrastructure, deployment and configuration in depth."
+            ),
+        ),
+        AgentType(
+            "security-auditor",
+            ("securityAnalysis", "vulnerabilityScanning", "penetrationTesting", "codeReview"),
+            _prompt(
+                "a security auditor", "You find vulnerabilities, rate their severity and give concrete fixes."
+            ),
+            custom=True,
+        ),
+        AgentType(
+            "performance-optimizer",
+            ("performanceAnalysis", "codeOptimization", "benchmarking", "codeGeneration"),
+            _prompt(
+                "a performance engineer", "You measure before optimising and explain each gain with numbers."
+            ),
+            custom=True,
+        ),
+        AgentType(
+            "documentation-specialist",
+            ("documentation", "technicalWriting", "diagramGeneration"),
+            _prompt("a technical writer", "You write clear, accurate documentation for the intended reader."),
+            custom=True,
+        ),
+    ]
+}
+
+CORE_TYPES = tuple(name for name, t in AGENT_TYPES.items() if not t.custom)
+
+
+def get_agent_type(name: str) -> AgentType:
+    return AGENT_TYPES[name]
+
+
+def best_type_for(capabilities: list[str]) -> str | None:
+    """The core or custom type with every required capability and the fewest extra ones."""
+    fits = [t for t in AGENT_TYPES.values() if set(capabilities) <= set(t.capabilities)]
+    if not fits:
+        return None
+    return min(fits, key=lambda t: len(t.capabilities)).name

@@ -1,0 +1,214 @@
+"""Service-level endpoints: health, readiness, system stats, API keys, JWT tokens."""
+
+from __future__ import annotations
+
+import platform
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import permissions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt import views as jwt_views
+
+from claudeflow_site import health
+from claudeflow_site.auth import permissions_of
+from claudeflow_site.errors import NotFound
+from claudeflow_site.models import ApiKey
+from claudeflow_site.responses import ErrorSchema, now_iso
+from claudeflow_site.services import apikey_create, apikey_revoke
+from claudeflow_site.validation import StrictIntegerField, validated
+from swarms.models import Swarm
+
+STARTED = time.monotonic()
+VERSION = "1.0.0"
+
+
+class PublicApi(APIView):
+    """No credentials and no rate limit: probes must always get through."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes: list[Any] = []
+
+
+class HealthApi(PublicApi):
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "Health",
+                {
+                    "status": serializers.CharField(),
+                    "service": serializers.CharField(),
+                    "version": serializers.CharField(),
+                    "timestamp": serializers.DateTimeField(),
+                    "uptime": serializers.IntegerField(),
+                    "environment": serializers.CharField(),
+                },
+            )
+        }
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "status": "healthy",
+                "service": "claude-flow-headless-api",
+                "version": VERSION,
+                "timestamp": now_iso(),
+                "uptime": int(time.monotonic() - STARTED),
+                "environment": settings.ENVIRONMENT,
+            }
+        )
+
+
+class ReadyApi(PublicApi):
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "Ready", {"status": serializers.CharField(), "checks": serializers.DictField()}
+            )
+        }
+    )
+    def get(self, request: Request) -> Response:
+        checks = health.check_dependencies()
+        ready = all(check["ok"] for check in checks.values())
+        body = {"status": "ready" if ready else "unavailable", "checks": checks, "timestamp": now_iso()}
+        if not ready:
+            body["down"] = sorted(name for name, check in checks.items() if not check["ok"])
+        return Response(body, status=200 if ready else 503)
+
+
+class SystemStatsApi(APIView):
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "SystemStats", {"system": serializers.DictField(), "server": serializers.DictField()}
+            )
+        }
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "system": {
+                    "pythonVersion": platform.python_version(),
+                    "platform": platform.system().lower(),
+                    "architecture": platform.machine(),
+                    "uptime": int(time.monotonic() - STARTED),
+                    "memory": health.memory(),
+                    "cpu": health.cpu(),
+                },
+                "server": {
+                    "activeSwarms": Swarm.objects.active().count(),
+                    "connectedClients": health.connected_clients(),
+                    "resourceGuard": health.resource_guard_status(),
+                },
+                "timestamp": now_iso(),
+            }
+        )
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(min_length=1, max_length=100)
+    permissions = serializers.ListField(
+        child=serializers.ChoiceField(choices=ApiKey.Permission.values),
+        min_length=1,
+        max_length=3,
+        default=lambda: ["read", "write"],
+    )
+    expiresInDays = StrictIntegerField(min_value=1, max_value=3650, required=False)
+
+
+class ApiKeySerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    permissions = serializers.ListField(child=serializers.CharField())
+    createdAt = serializers.DateTimeField(source="created_at")
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", allow_null=True)
+    usageCount = serializers.IntegerField(source="usage_count")
+    expiresAt = serializers.DateTimeField(source="expires_at", allow_null=True)
+    revokedAt = serializers.DateTimeField(source="revoked_at", allow_null=True)
+    active = serializers.BooleanField(source="is_active")
+
+
+class ApiKeyListApi(APIView):
+    @property
+    def required_permission(self) -> str:
+        return "read" if self.request.method == "GET" else "admin"
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "ApiKeyList", {"keys": ApiKeySerializer(many=True), "count": serializers.IntegerField()}
+            )
+        }
+    )
+    def get(self, request: Request) -> Response:
+        keys = ApiKey.objects.for_owner(request.user)
+        data = ApiKeySerializer(keys, many=True).data
+        return Response({"keys": data, "count": len(data)})
+
+    @extend_schema(
+        request=ApiKeyCreateSerializer,
+        responses={
+            201: inline_serializer(
+                "ApiKeyCreated",
+                {
+                    "key": serializers.CharField(),
+                    "data": ApiKeySerializer(),
+                    "message": serializers.CharField(),
+                },
+            ),
+            403: ErrorSchema,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(ApiKeyCreateSerializer, request.data)
+        expires = timezone.now() + timedelta(days=data["expiresInDays"]) if "expiresInDays" in data else None
+        key, raw = apikey_create(
+            owner=request.user,
+            name=data["name"],
+            permissions=data["permissions"],
+            expires_at=expires,
+            granted=permissions_of(request.auth),
+        )
+        return Response(
+            {
+                "key": raw,
+                "data": ApiKeySerializer(key).data,
+                "message": "Store this key now: it is shown only once",
+            },
+            status=201,
+        )
+
+
+class ApiKeyDetailApi(APIView):
+    required_permission = "admin"
+
+    @extend_schema(responses={200: ApiKeySerializer, 404: ErrorSchema, 409: ErrorSchema})
+    def delete(self, request: Request, key_id: str) -> Response:
+        keys = ApiKey.objects.all() if request.user.is_staff else ApiKey.objects.for_owner(request.user)
+        if not keys.filter(pk=key_id).exists():
+            raise NotFound(f"API key {key_id} not found")
+        key = apikey_revoke(key_id=key_id)
+        return Response(
+            {
+                "id": key.id,
+                "status": "revoked",
+                "message": "API key revoked",
+                "data": ApiKeySerializer(key).data,
+            }
+        )
+
+
+class TokenObtainApi(jwt_views.TokenObtainPairView):
+    """POST {username, password} → {access, refresh}; rate limited per IP like every endpoint."""
+
+
+class TokenRefreshApi(jwt_views.TokenRefreshView):
+    """POST {refresh} → {access, refresh}; the refresh token used is blacklisted (rotation)."""

@@ -1,0 +1,100 @@
+"""Who is calling: API keys (database or `API_KEYS`), JWT, the browser session, or the local user.
+
+`request.auth` is the ApiKey (or EnvApiKey) when a key was used, so permissions can be checked;
+JWT, session and local-user callers hold every permission of their user.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import F
+from django.utils import timezone
+from rest_framework import authentication, permissions
+from rest_framework.request import Request
+
+from claudeflow_site.models import ApiKey, hash_key
+
+ALL_PERMISSIONS = ("read", "write", "admin")
+
+
+@dataclass(frozen=True)
+class EnvApiKey:
+    """A key from the API_KEYS variable: acts as the service account with every permission."""
+
+    id: str = "env"
+    permissions: tuple[str, ...] = field(default=ALL_PERMISSIONS)
+
+    def allows(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+def service_user() -> Any:
+    user, _ = get_user_model().objects.get_or_create(username=settings.SERVICE_USERNAME)
+    return user
+
+
+def local_user() -> Any:
+    user, _ = get_user_model().objects.get_or_create(username=settings.LOCAL_USERNAME)
+    return user
+
+
+def authenticate_api_key(raw_key: str) -> tuple[Any, ApiKey | EnvApiKey] | None:
+    """The (user, key) a raw key stands for, or None; counts the use of a stored key."""
+    for env_key in settings.API_KEYS:
+        if hmac.compare_digest(raw_key.encode(), env_key.encode()):
+            return service_user(), EnvApiKey()
+    key = ApiKey.objects.usable().select_related("owner").filter(key_hash=hash_key(raw_key)).first()
+    if key is None or not key.owner.is_active:
+        return None
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now(), usage_count=F("usage_count") + 1)
+    return key.owner, key
+
+
+def permissions_of(auth: Any) -> tuple[str, ...]:
+    if isinstance(auth, ApiKey | EnvApiKey):
+        return tuple(auth.permissions)
+    return ALL_PERMISSIONS
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        raw_key = request.META.get("HTTP_X_API_KEY")
+        if raw_key is None:
+            return None
+        result = authenticate_api_key(raw_key.strip())
+        if result is None:
+            raise authentication.exceptions.AuthenticationFailed("Invalid API key")
+        return result
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'ApiKey header="X-API-Key"'
+
+
+class LocalUserAuthentication(authentication.BaseAuthentication):
+    """AUTH_ENABLED=false: a request with no credentials acts as the one local user."""
+
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        if settings.AUTH_ENABLED:
+            return None
+        return local_user(), None
+
+
+class KeyPermission(permissions.BasePermission):
+    """A `read` key may only read; views may also demand a permission with `required_permission`."""
+
+    message = "This API key does not have the permission this request needs"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        granted = permissions_of(request.auth)
+        needed = getattr(view, "required_permission", None)
+        if needed is None:
+            needed = "read" if request.method in permissions.SAFE_METHODS else "write"
+        if needed not in granted:
+            self.message = f"This API key lacks the '{needed}' permission"
+            return False
+        return True

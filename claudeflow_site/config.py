@@ -1,0 +1,104 @@
+"""Typed readers for environment variables, validated the way the spec's `validateConfig` does.
+
+Every reader raises `ConfigError` naming the variable, so a bad value stops start-up with one
+line (manage.py and asgi.py print it without a traceback). A variable `NAME_FILE` pointing at a
+file is read instead of `NAME`, so secrets can come from mounted files (Docker/Kubernetes).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ImproperlyConfigured):
+    """A bad environment variable; its message is one line that names it."""
+
+
+def env_raw(name: str) -> str | None:
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        try:
+            return Path(file_path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE: cannot read {file_path!r} ({exc.strerror})") from exc
+    value = os.environ.get(name)
+    return value.strip() if value is not None else None
+
+
+def env_str(name: str, default: str = "", *, choices: tuple[str, ...] | None = None) -> str:
+    value = env_raw(name)
+    value = default if value in (None, "") else value
+    if choices and value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = env_raw(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in TRUE:
+        return True
+    if lowered in FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false; got {value!r}")
+
+
+def env_int(name: str, default: int, *, min: int | None = None, max: int | None = None) -> int:
+    value = env_raw(name)
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer; got {value!r}") from None
+    _check_range(name, number, min, max)
+    return number
+
+
+def env_float(name: str, default: float, *, min: float | None = None, max: float | None = None) -> float:
+    value = env_raw(name)
+    if value in (None, ""):
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number; got {value!r}") from None
+    _check_range(name, number, min, max)
+    return number
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    value = env_raw(name)
+    if value is None:
+        return list(default or [])
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_rate(name: str, default: str) -> str:
+    """A django-ratelimit rate such as `10/h` or `100/900s`."""
+    value = env_str(name, default)
+    count, _, period = value.partition("/")
+    if not count.isdigit() or int(count) < 1 or not period or not _valid_period(period):
+        raise ConfigError(f"{name} must look like 10/h, 100/15m or 5/30s; got {value!r}")
+    return value
+
+
+def _valid_period(period: str) -> bool:
+    unit = period[-1]
+    digits = period[:-1]
+    return unit in "smhd" and (digits == "" or (digits.isdigit() and int(digits) > 0))
+
+
+def _check_range(name: str, number: float, low: float | None, high: float | None) -> None:
+    if low is not None and number < low:
+        raise ConfigError(f"{name} must be at least {low}; got {number}")
+    if high is not None and number > high:
+        raise ConfigError(f"{name} must be at most {high}; got {number}")

@@ -1,0 +1,146 @@
+"""One error hierarchy for services and one DRF exception handler that renders it.
+
+Services raise `Conflict("swarm is completed")`; views never build error bodies by hand.
+Body shape (the spec's): {"error": <short title>, "message": <sentence>, "details"?: [...]}.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+AUTH_REQUIRED = {"error": "Authentication required", "message": "Provide valid API key or JWT token"}
+
+
+class ApplicationError(Exception):
+    status_code = status.HTTP_400_BAD_REQUEST
+    title = "Bad request"
+
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.title, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+class ValidationFailed(ApplicationError):
+    title = "Validation failed"
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.title, "message": self.message, "details": self.details or []}
+
+
+class NotFound(ApplicationError):
+    status_code = status.HTTP_404_NOT_FOUND
+    title = "Not found"
+
+
+class Conflict(ApplicationError):
+    """An illegal state transition or a cross-swarm reference."""
+
+    status_code = status.HTTP_409_CONFLICT
+    title = "Conflict"
+
+
+class LimitExceeded(ApplicationError):
+    """A deployment limit (maxSwarms, maxAgentsPerSwarm) is reached."""
+
+    status_code = status.HTTP_409_CONFLICT
+    title = "Limit exceeded"
+
+
+class Forbidden(ApplicationError):
+    status_code = status.HTTP_403_FORBIDDEN
+    title = "Forbidden"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        return Response(exc.body(), status=exc.status_code)
+    if isinstance(exc, exceptions.AuthenticationFailed) and _is_token_view(context):
+        return Response({"error": "Authentication failed", "message": _detail(exc)}, status=401)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        return Response(AUTH_REQUIRED, status=401, headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'})
+    if isinstance(exc, exceptions.Throttled):
+        wait = max(1, int(exc.wait or 1))
+        body = {
+            "error": "Too many requests",
+            "message": f"Rate limit exceeded; retry in {wait} s",
+            "retryAfter": wait,
+        }
+        return Response(body, status=429, headers={"Retry-After": str(wait)})
+    if isinstance(exc, exceptions.ParseError):
+        return Response({"error": "Invalid JSON", "message": str(exc.detail)}, status=400)
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return Response({"error": "Unsupported media type", "message": str(exc.detail)}, status=415)
+    if isinstance(exc, exceptions.ValidationError):
+        return Response(
+            ValidationFailed("Request is invalid", details=flatten_errors(exc.detail)).body(), status=400
+        )
+    if isinstance(exc, Http404 | exceptions.NotFound):
+        return Response({"error": "Not found", "message": "Resource not found"}, status=404)
+    if isinstance(exc, DjangoPermissionDenied | exceptions.PermissionDenied):
+        message = str(getattr(exc, "detail", "") or exc) or "You do not have permission to do this"
+        return Response({"error": "Forbidden", "message": message}, status=403)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
+        response.data = {"error": response.status_text, "message": str(detail)}
+    return response
+
+
+def _is_token_view(context: dict[str, Any]) -> bool:
+    from rest_framework_simplejwt.views import TokenViewBase
+
+    return isinstance(context.get("view"), TokenViewBase)
+
+
+def _detail(exc: exceptions.APIException) -> str:
+    detail = exc.detail
+    if isinstance(detail, dict):
+        detail = detail.get("detail", next(iter(detail.values()), ""))
+    return str(detail)
+
+
+def flatten_errors(detail: Any, data: Any = None, prefix: str = "") -> list[dict[str, Any]]:
+    """DRF's nested error dict → the spec's [{field, message, value}] list."""
+    items: list[dict[str, Any]] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            field = f"{prefix}.{key}" if prefix else str(key)
+            if key == "non_field_errors":
+                field = prefix or "body"
+            sub = data.get(key) if isinstance(data, dict) else None
+            items.extend(flatten_errors(value, sub if key != "non_field_errors" else data, field))
+    elif isinstance(detail, list) and detail and all(isinstance(d, str) for d in detail):
+        for message in detail:
+            items.append({"field": prefix or "body", "message": str(message), "value": _jsonable(data)})
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if value:
+                sub = data[index] if isinstance(data, list) and index < len(data) else None
+                items.extend(flatten_errors(value, sub, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        items.append({"field": prefix or "body", "message": str(detail), "value": _jsonable(data)})
+    return items
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | dict):
+        return value
+    return str(value)

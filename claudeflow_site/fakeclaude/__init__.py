@@ -1,0 +1,7 @@
+"""Local fake of the Anthropic Messages API for tests, the offline demo and benchmarks."""
+
+from __future__ import annotations
+
+from claudeflow_site.fakeclaude.server import FakeClaude
+
+__all__ = ["FakeClaude"]

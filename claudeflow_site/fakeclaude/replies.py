@@ -1,0 +1,243 @@
+"""Building the fake's reply payloads: request validation, message bodies, Markdown text and SSE events.
+
+Kept apart from the HTTP plumbing in ``server.py`` so the shapes the SDK depends on live in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from claudeflow_site.fakeclaude.directives import (
+    ERROR_MESSAGES,
+    ERROR_TYPES,
+    Directive,
+    last_user_text,
+    request_text,
+    strip_directives,
+)
+from claudeflow_site.fakeclaude.schema import generate_instance
+
+DELTA_CHARS = 20
+MALFORMED_INPUT: dict[str, Any] = {"unexpected": True}
+
+XSS_MARKDOWN = """
+### Preview
+
+Some **bold** text, a list and untrusted markup from the model:
+
+- first item
+- second item
+
+<script>window.__xss=1</script>
+
+<img src=x onerror="window.__xss=1">
+
+Read the [click me](javascript:window.__xss=1) guide.
+
+![tracker](https://evil.example/pixel.png)
+
+<a href="#" onclick="window.__xss=1">link</a>
+
+That is all for the preview.
+"""
+
+
+@dataclass
+class ErrorReply:
+    status: int
+    message: str = ""
+    retry_ms: int | None = None
+
+    @property
+    def type(self) -> str:
+        return ERROR_TYPES.get(self.status, "api_error")
+
+    def body(self) -> dict[str, Any]:
+        message = self.message or ERROR_MESSAGES.get(self.status, "Error (fake)")
+        return {"type": "error", "error": {"type": self.type, "message": message}}
+
+
+def validate_body(body: Any) -> ErrorReply | None:
+    """The subset of the real API's validation that callers can plausibly trip over."""
+    if not isinstance(body, dict):
+        return ErrorReply(400, "Request body must be a JSON object")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return ErrorReply(400, "model: Field required")
+    max_tokens = body.get("max_tokens")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        return ErrorReply(400, "max_tokens: Field required (a positive integer)")
+    if not isinstance(body.get("messages"), list) or not body["messages"]:
+        return ErrorReply(400, "messages: Field required (at least one message)")
+    return _validate_tool_choice(body)
+
+
+def _validate_tool_choice(body: dict[str, Any]) -> ErrorReply | None:
+    choice = body.get("tool_choice")
+    if not isinstance(choice, dict):
+        return None
+    if choice.get("type") == "any" and not _tools(body):
+        return ErrorReply(400, "tool_choice.type 'any' requires tools")
+    if choice.get("type") == "tool" and forced_tool(body) is None:
+        return ErrorReply(400, f"tool_choice names an unknown tool: {choice.get('name')!r}")
+    return None
+
+
+def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+    tools = body.get("tools")
+    return [t for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
+
+
+def forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
+    choice = body.get("tool_choice")
+    tools = _tools(body)
+    if not isinstance(choice, dict):
+        return None
+    if choice.get("type") == "tool":
+        return next((t for t in tools if t.get("name") == choice.get("name")), None)
+    if choice.get("type") == "any" and tools:
+        return tools[0]
+    return None
+
+
+def build_reply(
+    n: int,
+    body: dict[str, Any],
+    fires: list[Directive],
+    scripted: dict[str, Any] | None,
+    words: list[str],
+) -> tuple[dict[str, Any], str]:
+    """Return the complete message for a successful reply and its outcome label."""
+    names = {d.name for d in fires}
+    malformed = "malformed" in names and scripted is None
+    tool = forced_tool(body)
+    if scripted is not None:
+        block, output = _scripted_block(n, body, scripted, tool)
+    elif tool is not None:
+        block, output = _tool_block(n, tool, fires, words, malformed)
+    else:
+        text = "" if malformed else markdown_reply(last_user_text(body), xss="xss" in names)
+        block, output = {"type": "text", "text": text}, text
+    tokens = [int(d.value) for d in fires if d.name == "tokens"]
+    message = {
+        "id": f"msg_fake_{n}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "fake"),
+        "content": [block],
+        "stop_reason": "tool_use" if block["type"] == "tool_use" else "end_turn",
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": input_tokens(body),
+            "output_tokens": tokens[-1] if tokens else max(1, math.ceil(len(output) / 4)),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
+    }
+    return message, "malformed" if malformed else "ok"
+
+
+def _scripted_block(
+    n: int, body: dict[str, Any], scripted: dict[str, Any], tool: dict[str, Any] | None
+) -> tuple[dict[str, Any], str]:
+    if "text" in scripted:
+        return {"type": "text", "text": scripted["text"]}, scripted["text"]
+    tools = _tools(body)
+    name = scripted.get("tool_name") or (tool or (tools[0] if tools else {})).get("name") or "tool"
+    block = {"type": "tool_use", "id": f"toolu_fake_{n}", "name": name, "input": scripted["tool_input"]}
+    return block, json.dumps(scripted["tool_input"])
+
+
+def _tool_block(
+    n: int, tool: dict[str, Any], fires: list[Directive], words: list[str], malformed: bool
+) -> tuple[dict[str, Any], str]:
+    if malformed:
+        tool_input: Any = dict(MALFORMED_INPUT)
+    else:
+        tool_input = generate_instance(tool.get("input_schema") or {"type": "object"}, words)
+        if isinstance(tool_input, dict):
+            tool_input.update({d.field: d.value for d in fires if d.name == "override" and d.field})
+    block = {
+        "type": "tool_use",
+        "id": f"toolu_fake_{n}",
+        "name": tool.get("name", "tool"),
+        "input": tool_input,
+    }
+    return block, json.dumps(tool_input)
+
+
+def input_tokens(body: dict[str, Any]) -> int:
+    tools = _tools(body)
+    return math.ceil(len(request_text(body) + (json.dumps(tools) if tools else "")) / 4)
+
+
+def markdown_reply(task: str, *, xss: bool = False) -> str:
+    summary = _summary(task)
+    title = " ".join(summary.split()[:8]).rstrip(".,:;") or "The task"
+    text = (
+        f"## Solution: {title}\n\n"
+        f"Here is a small, working solution for the task: {summary}. "
+        "It keeps the logic in one function so it is easy to test and extend. "
+        "Run the file directly to see the result.\n\n"
+        "```python:src/solution.py\n"
+        f'"""Solution for: {summary}."""\n\n\n'
+        "def solve() -> str:\n"
+        f"    return {summary!r}\n\n\n"
+        'if __name__ == "__main__":\n'
+        "    print(solve())\n"
+        "```\n"
+    )
+    return text + XSS_MARKDOWN if xss else text
+
+
+def _summary(task: str) -> str:
+    # Only word characters and mild punctuation, so the summary cannot break the Markdown or the code.
+    cleaned = re.sub(r"[^\w\s.,:;!?'()/+-]", " ", strip_directives(task))
+    words = cleaned.split()
+    summary = " ".join(words[:16]).rstrip(".,:;!?")
+    return (summary + "...") if len(words) > 16 else (summary or "the requested task")
+
+
+def sse_events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The event sequence the real API streams for ``message``, with ~20-character deltas."""
+    start = {
+        **message,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {**message.get("usage", {}), "output_tokens": 1},
+    }
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"type": "message_start", "message": start})
+    ]
+    for index, block in enumerate(message.get("content", [])):
+        events.extend(_block_events(index, block))
+    delta = {"stop_reason": message.get("stop_reason"), "stop_sequence": None}
+    usage = {"output_tokens": message.get("usage", {}).get("output_tokens", 1)}
+    events.append(("message_delta", {"type": "message_delta", "delta": delta, "usage": usage}))
+    events.append(("message_stop", {"type": "message_stop"}))
+    return events
+
+
+def _block_events(index: int, block: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    if block["type"] == "tool_use":
+        head = {**block, "input": {}}
+        deltas = [
+            {"type": "input_json_delta", "partial_json": p} for p in _pieces(json.dumps(block["input"]))
+        ]
+    else:
+        head = {"type": "text", "text": ""}
+        deltas = [{"type": "text_delta", "text": p} for p in _pieces(block.get("text", ""))]
+    events = [("content_block_start", {"type": "content_block_start", "index": index, "content_block": head})]
+    events += [
+        ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d}) for d in deltas
+    ]
+    events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    return events
+
+
+def _pieces(text: str) -> list[str]:
+    return [text[i : i + DELTA_CHARS] for i in range(0, len(text), DELTA_CHARS)]

@@ -1,0 +1,32 @@
+"""Small helpers for the spec's response envelopes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.response import Response
+
+
+def now_iso() -> str:
+    return timezone.now().isoformat().replace("+00:00", "Z")
+
+
+def envelope(status_code: int = 200, **fields: Any) -> Response:
+    return Response({**fields, "timestamp": now_iso()}, status=status_code)
+
+
+class ActionResponseSchema(serializers.Serializer):
+    """{"swarmId", "status", "message", "timestamp"} — the answer to a lifecycle command."""
+
+    swarmId = serializers.CharField()
+    status = serializers.CharField()
+    message = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+
+
+class ErrorSchema(serializers.Serializer):
+    error = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.ListField(child=serializers.DictField(), required=False)

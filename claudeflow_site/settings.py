@@ -1,0 +1,339 @@
+"""Django settings, read from environment variables with the names the spec uses.
+
+Two shapes (ARCHITECTURE.md): embedded (no DATABASE_URL/REDIS_URL: SQLite, StubBroker with
+worker threads in the web process, in-memory channel layer) and production (Postgres + Redis).
+Every value is validated here; a bad one raises ConfigError naming the variable.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+from claudeflow_site.config import (
+    ConfigError,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_rate,
+    env_raw,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("CLAUDEFLOW_VAR_DIR", str(BASE_DIR / "var")))
+
+# --- core Django -------------------------------------------------------------------------------
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ConfigError("SECRET_KEY is required when DEBUG=false")
+    SECRET_KEY = "dev-insecure-" + secrets.token_urlsafe(32)  # development only: sessions reset on restart
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+ENVIRONMENT = env_str("ENVIRONMENT", "development" if DEBUG else "production")
+
+PORT = env_int("PORT", 8000, min=1, max=65535)
+HOST = env_str("HOST", "127.0.0.1")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "channels",
+    "django_dramatiq",
+    "claudeflow_site",
+    "swarms",
+    "agents",
+    "tasks",
+]
+
+MIDDLEWARE = [
+    "claudeflow_site.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "claudeflow_site.middleware.SecurityHeadersMiddleware",
+]
+
+ROOT_URLCONF = "claudeflow_site.urls"
+ASGI_APPLICATION = "claudeflow_site.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database --------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
+except ValueError as exc:
+    raise ConfigError(f"DATABASE_URL is not a valid database URL ({exc})") from None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE: every transaction takes the write lock up front, so two writers queue instead
+    # of failing with "database is locked" half way; WAL lets readers go on meanwhile.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, min=0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+# --- Redis: cache (rate limits), channel layer, broker -------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://; got {REDIS_URL!r}")
+
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": env_int("WS_CHANNEL_CAPACITY", 1000, min=10)},
+        }
+    }
+else:
+    # Embedded shape: one process, so a process-local cache and channel layer are shared by all.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "claudeflow"}
+    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Django's RedisCache is shared across processes but not on django-ratelimit's list (W001);
+# LocMem is only used in the single-process embedded shape (E003).
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if REDIS_URL else ["django_ratelimit.E003"])
+
+EMBEDDED_WORKERS = env_bool("EMBEDDED_WORKERS", not REDIS_URL)
+DRAMATIQ_BROKER = {
+    "BROKER": "dramatiq.brokers.redis.RedisBroker" if REDIS_URL else "dramatiq.brokers.stub.StubBroker",
+    "OPTIONS": {"url": REDIS_URL} if REDIS_URL else {},
+    "MIDDLEWARE": [
+        "dramatiq.middleware.AgeLimit",
+        "dramatiq.middleware.TimeLimit",
+        "dramatiq.middleware.Callbacks",
+        "dramatiq.middleware.Retries",
+        "django_dramatiq.middleware.DbConnectionsMiddleware",
+    ],
+}
+DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
+DRAMATIQ_TASKS_DATABASE = "default"
+
+# --- auth ---------------------------------------------------------------------------------
+AUTH_ENABLED = env_bool("AUTH_ENABLED", True)
+API_KEYS = env_list("API_KEYS")
+JWT_SECRET = env_str("JWT_SECRET") or SECRET_KEY
+LOCAL_USERNAME = "local"  # the user anonymous requests act as when AUTH_ENABLED=false
+SERVICE_USERNAME = "api-service"  # the account keys from API_KEYS act as
+LOGIN_URL = "ui:login"
+LOGIN_REDIRECT_URL = "ui:dashboard"
+LOGOUT_REDIRECT_URL = "ui:login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "claudeflow_site.auth.ApiKeyAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+        "claudeflow_site.auth.LocalUserAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "claudeflow_site.auth.KeyPermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["claudeflow_site.ratelimits.GeneralRateLimit"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "claudeflow_site.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60, min=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, min=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "SIGNING_KEY": JWT_SECRET,
+    "UPDATE_LAST_LOGIN": True,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Claude-Flow server API",
+    "DESCRIPTION": "Plan an objective with Claude, run a swarm of agents, follow it live.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # LocalUserAuthentication (AUTH_ENABLED=false) is a development mode, not a scheme to document
+    "AUTHENTICATION_WHITELIST": [
+        "claudeflow_site.auth.ApiKeyAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+}
+
+# --- rate limits -----------------------------------------------------------------------------
+RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 900_000, min=1000)  # milliseconds
+RATE_LIMIT_MAX = env_int("RATE_LIMIT_MAX", 100, min=1)
+SWARM_CREATE_RATE = env_rate("SWARM_CREATE_RATE", "10/h")
+RATELIMIT_USE_CACHE = "default"
+
+# --- CORS and security headers ----------------------------------------------------------------
+CORS_ORIGINS = env_list("CORS_ORIGINS", ["*"])
+CORS_ALLOW_ALL_ORIGINS = CORS_ORIGINS == ["*"]
+CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else CORS_ORIGINS
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "x-api-key", "x-request-id"]
+for _origin in CORS_ALLOWED_ORIGINS:
+    if not _origin.startswith(("http://", "https://")):
+        raise ConfigError(f"CORS_ORIGINS entries must start with http:// or https://; got {_origin!r}")
+
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+SECURE_SSL = env_bool("SECURE_SSL", not DEBUG)  # behind TLS: secure cookies, HSTS, redirect
+if SECURE_SSL:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, min=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^api/health$", r"^api/ready$", r"^metrics$"]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- static files ----------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+# --- WebSocket ------------------------------------------------------------------------------
+WS_ENABLED = env_bool("WS_ENABLED", True)
+WS_HEARTBEAT = env_int("WS_HEARTBEAT", 30_000, min=1000)  # milliseconds
+
+# --- engine limits (coordinator + execution bridge) -----------------------------------------
+MAX_SWARMS = env_int("MAX_SWARMS", 50, min=1)
+MAX_AGENTS_PER_SWARM = env_int("CLAUDE_FLOW_MAX_AGENTS", 20, min=1, max=100)
+MAX_CONCURRENT_TASKS = env_int("MAX_CONCURRENT_TASKS", 10, min=1)
+TASK_TIMEOUT_MINUTES = env_float("TASK_TIMEOUT_MINUTES", 10, min=0.01)
+DEFAULT_SWARM_TIMEOUT_MS = env_int("CLAUDE_FLOW_TIMEOUT", 300_000, min=30_000, max=3_600_000)
+MEMORY_THRESHOLD = env_int("MEMORY_THRESHOLD", 1_073_741_824)  # bytes of this process's RSS
+if MEMORY_THRESHOLD < 100 * 1024 * 1024:
+    raise ConfigError("MEMORY_THRESHOLD too low (minimum 100MB = 104857600)")
+CPU_THRESHOLD = env_float("CPU_THRESHOLD", 0.8, min=0.01, max=1.0)
+RESOURCE_MONITORING = env_bool("RESOURCE_MONITORING", True)
+ENABLE_METRICS = env_bool("ENABLE_METRICS", True)
+MAX_RETRIES = env_int("MAX_RETRIES", 3, min=0, max=10)
+RETRY_DELAY_MS = env_int("RETRY_DELAY", 1000, min=0)
+MAX_RETRY_DELAY_MS = env_int("MAX_RETRY_DELAY", 30_000, min=0)
+TASK_LEASE_SECONDS = env_float("TASK_LEASE_SECONDS", 30, min=1)
+HOUSEKEEPING_INTERVAL_SECONDS = env_float("HOUSEKEEPING_INTERVAL", 5, min=0.1)
+WORKER_GRACE_SECONDS = env_float("WORKER_GRACE_SECONDS", 30, min=0)
+EMBEDDED_WORKER_THREADS = env_int("EMBEDDED_WORKER_THREADS", MAX_CONCURRENT_TASKS + 4, min=2)
+DEFAULT_BUDGET = {
+    "maxTokens": env_int("BUDGET_MAX_TOKENS", 0, min=0) or None,
+    "maxCostUsd": env_float("BUDGET_MAX_COST_USD", 0, min=0) or None,
+}
+
+# --- Claude -----------------------------------------------------------------------------------
+ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
+ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL")
+FAKE_CLAUDE = env_str("FAKE_CLAUDE", "auto", choices=("auto", "on", "off"))
+CLAUDE_MODEL = env_str("CLAUDE_MODEL", "claude-sonnet-5-5")
+CLAUDE_MODELS = {
+    "planner": env_str("CLAUDE_PLANNER_MODEL", CLAUDE_MODEL),
+    "agent": env_str("CLAUDE_AGENT_MODEL", CLAUDE_MODEL),
+    "reviewer": env_str("CLAUDE_REVIEWER_MODEL", CLAUDE_MODEL),
+}
+CLAUDE_TIMEOUT_MS = env_int("CLAUDE_TIMEOUT", 120_000, min=1000)  # the spec's asyncTimeout
+CLAUDE_MAX_TOKENS = env_int("CLAUDE_MAX_TOKENS", 4096, min=64)
+CONTEXT_CHAR_BUDGET = env_int("CONTEXT_CHAR_BUDGET", 24_000, min=1000)  # dependency outputs per task
+try:
+    CLAUDE_PRICES = json.loads(env_raw("CLAUDE_PRICES") or "{}")  # {"model": [in $/MTok, out $/MTok]}
+except json.JSONDecodeError:
+    raise ConfigError('CLAUDE_PRICES must be JSON like {"claude-sonnet-5-5": [3, 15]}') from None
+if not ANTHROPIC_API_KEY and not ANTHROPIC_BASE_URL and FAKE_CLAUDE == "off":
+    raise ConfigError("ANTHROPIC_API_KEY is required (or set ANTHROPIC_BASE_URL, or FAKE_CLAUDE=auto)")
+
+# --- logging --------------------------------------------------------------------------------
+_LEVELS = {"debug": "DEBUG", "info": "INFO", "warn": "WARNING", "warning": "WARNING", "error": "ERROR"}
+LOG_LEVEL = _LEVELS[
+    env_str("LOG_LEVEL", env_str("CLAUDE_FLOW_LOG_LEVEL", "info"), choices=tuple(_LEVELS)).lower()
+]
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json", choices=("json", "text"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "claudeflow_site.logging.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "claudeflow_site.logging.JsonFormatter"},
+        "text": {"()": "claudeflow_site.logging.TextFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "daphne": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
+        "httpx2": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
+}

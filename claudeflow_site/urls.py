@@ -1,0 +1,48 @@
+"""URL map: the spec's REST API under /api, the admin, the browser UI and Prometheus metrics."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from agents.api import AgentDetailApi, AgentListApi
+from claudeflow_site import api
+from swarms import api as swarms_api
+from tasks.api import TaskAssignApi, TaskListApi
+
+_SWARM = "swarm/<str:swarm_id>"
+swarm_urls = [
+    path(_SWARM + "", swarms_api.SwarmDetailApi.as_view(), name="swarm-detail"),
+    path(_SWARM + "/start", swarms_api.SwarmStartApi.as_view(), name="swarm-start"),
+    path(_SWARM + "/pause", swarms_api.SwarmPauseApi.as_view(), name="swarm-pause"),
+    path(_SWARM + "/resume", swarms_api.SwarmResumeApi.as_view(), name="swarm-resume"),
+    path(_SWARM + "/stop", swarms_api.SwarmStopApi.as_view(), name="swarm-stop"),
+    path(_SWARM + "/agents", AgentListApi.as_view(), name="swarm-agents"),
+    path(_SWARM + "/agents/<str:agent_id>", AgentDetailApi.as_view(), name="swarm-agent"),
+    path(_SWARM + "/tasks", TaskListApi.as_view(), name="swarm-tasks"),
+    path(_SWARM + "/tasks/<str:task_id>/assign", TaskAssignApi.as_view(), name="swarm-task-assign"),
+    path(_SWARM + "/results", swarms_api.SwarmResultsApi.as_view(), name="swarm-results"),
+    path(_SWARM + "/metrics", swarms_api.SwarmMetricsApi.as_view(), name="swarm-metrics"),
+    path(_SWARM + "/logs", swarms_api.SwarmLogsApi.as_view(), name="swarm-logs"),
+]
+
+api_urls = [
+    path("health", api.HealthApi.as_view(), name="health"),
+    path("ready", api.ReadyApi.as_view(), name="ready"),
+    path("system/stats", api.SystemStatsApi.as_view(), name="system-stats"),
+    path("swarm/create", swarms_api.SwarmCreateApi.as_view(), name="swarm-create"),
+    path("swarms", swarms_api.SwarmListApi.as_view(), name="swarm-list"),
+    *swarm_urls,
+    path("keys", api.ApiKeyListApi.as_view(), name="keys"),
+    path("keys/<str:key_id>", api.ApiKeyDetailApi.as_view(), name="key-detail"),
+    path("auth/token", api.TokenObtainApi.as_view(), name="token"),
+    path("auth/token/refresh", api.TokenRefreshApi.as_view(), name="token-refresh"),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("api/", include((api_urls, "api"))),
+    path("admin/", admin.site.urls),
+]

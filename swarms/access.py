@@ -1,0 +1,44 @@
+"""Read access for views: a row the caller may not see is a 404, never a 403 (no existence leak)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from agents.models import Agent
+from claudeflow_site.errors import Conflict, NotFound
+from swarms.models import Swarm
+from tasks.models import Task
+
+
+def access_swarm(*, user: Any, swarm_id: str) -> Swarm:
+    swarm = Swarm.objects.visible_to(user).filter(pk=swarm_id).first()
+    if swarm is None:
+        raise NotFound(f"Swarm {swarm_id} not found")
+    return swarm
+
+
+def access_agent(*, user: Any, swarm: Swarm, agent_id: str, conflict_if_elsewhere: bool = False) -> Agent:
+    return _member(Agent, "Agent", user=user, swarm=swarm, pk=agent_id, conflict=conflict_if_elsewhere)
+
+
+def access_task(*, user: Any, swarm: Swarm, task_id: str, conflict_if_elsewhere: bool = False) -> Task:
+    return _member(Task, "Task", user=user, swarm=swarm, pk=task_id, conflict=conflict_if_elsewhere)
+
+
+def _member(
+    model: type[models.Model], label: str, *, user: Any, swarm: Swarm, pk: str, conflict: bool
+) -> Any:
+    """A row of `swarm`. A row of another swarm the caller can see is a 409 where the request
+    tries to use it across swarms (assign), and a 404 otherwise."""
+    row = model.objects.filter(pk=pk).select_related("swarm").first()
+    if row is not None and row.swarm_id == swarm.id:
+        return row
+    if row is not None and conflict and _visible(user, row.swarm):
+        raise Conflict(f"{label} {pk} belongs to another swarm ({row.swarm_id})")
+    raise NotFound(f"{label} {pk} not found in swarm {swarm.id}")
+
+
+def _visible(user: Any, swarm: Swarm) -> bool:
+    return bool(getattr(user, "is_staff", False)) or swarm.owner_id == user.pk

@@ -1,0 +1,118 @@
+"""Operators' view of swarms: agents and tasks inline, lifecycle actions through the services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from agents.models import Agent
+from claudeflow_site.errors import ApplicationError
+from swarms import services
+from swarms.models import Event, LogEntry, Swarm
+from tasks.models import Task
+
+
+class AgentInline(admin.TabularInline):
+    model = Agent
+    extra = 0
+    fields = ["name", "type", "instance", "status", "tasks_completed", "tasks_failed", "cost_usd"]
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+
+class TaskInline(admin.TabularInline):
+    model = Task
+    extra = 0
+    fields = [
+        "sequence",
+        "name",
+        "type",
+        "priority",
+        "status",
+        "assigned_agent",
+        "attempts",
+        "quality",
+        "cost_usd",
+    ]
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+
+def _action(service: Callable[..., Swarm], verb: str) -> Callable[..., None]:
+    def run(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Swarm]) -> None:
+        done = 0
+        for swarm in queryset:
+            try:
+                service(swarm_id=swarm.id)
+                done += 1
+            except ApplicationError as exc:
+                modeladmin.message_user(request, exc.message, messages.WARNING)
+        if done:
+            modeladmin.message_user(request, f"{verb.capitalize()}: {done} swarm(s).", messages.SUCCESS)
+
+    run.short_description = f"{verb.capitalize()} selected swarms"  # type: ignore[attr-defined]
+    run.__name__ = f"{verb}_swarms"
+    return run
+
+
+@admin.register(Swarm)
+class SwarmAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "name",
+        "owner",
+        "status",
+        "strategy",
+        "mode",
+        "max_agents",
+        "cost_usd",
+        "created_at",
+    ]
+    list_filter = ["status", "strategy", "mode", "created_at"]
+    search_fields = ["id", "name", "objective", "owner__username"]
+    list_select_related = ["owner"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "id",
+        "status",
+        "start_requested",
+        "failure_reason",
+        "created_at",
+        "updated_at",
+        "started_at",
+        "completed_at",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "last_event_seq",
+    ]
+    inlines = [AgentInline, TaskInline]
+    actions = [
+        _action(services.swarm_start, "start"),
+        _action(services.swarm_pause, "pause"),
+        _action(services.swarm_resume, "resume"),
+        _action(services.swarm_stop, "stop"),
+    ]
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(admin.ModelAdmin):
+    list_display = ["timestamp", "swarm", "level", "source", "message"]
+    list_filter = ["level", "source"]
+    search_fields = ["message", "swarm__id"]
+    readonly_fields = ["swarm", "timestamp", "level", "source", "message", "data"]
+    list_select_related = ["swarm"]
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["id", "swarm", "seq", "type", "created_at"]
+    list_filter = ["type"]
+    search_fields = ["swarm__id", "type"]
+    readonly_fields = ["swarm", "seq", "type", "data", "created_at"]
+    list_select_related = ["swarm"]

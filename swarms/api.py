@@ -1,0 +1,262 @@
+"""Swarm endpoints: thin views that validate, call a service and serialize."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from claudeflow_site.ratelimits import GeneralRateLimit, SwarmCreateRateLimit
+from claudeflow_site.responses import ActionResponseSchema, ErrorSchema, envelope
+from claudeflow_site.validation import validated
+from swarms import reports, services
+from swarms.access import access_swarm
+from swarms.models import LogEntry, Swarm
+from swarms.serializers import (
+    LogEntrySerializer,
+    LogQuerySerializer,
+    SwarmCreateSerializer,
+    SwarmSerializer,
+)
+
+ERRORS = {
+    400: ErrorSchema,
+    401: ErrorSchema,
+    403: ErrorSchema,
+    404: ErrorSchema,
+    409: ErrorSchema,
+    429: ErrorSchema,
+}
+
+
+class SwarmCreateApi(APIView):
+    throttle_classes = [GeneralRateLimit, SwarmCreateRateLimit]
+
+    @extend_schema(
+        request=SwarmCreateSerializer,
+        responses={
+            201: inline_serializer(
+                "SwarmCreated",
+                {
+                    "swarmId": serializers.CharField(),
+                    "status": serializers.CharField(),
+                    "message": serializers.CharField(),
+                    "data": serializers.DictField(),
+                    "timestamp": serializers.DateTimeField(),
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(SwarmCreateSerializer, request.data)
+        swarm = services.swarm_create(
+            owner=request.user,
+            objective=data["objective"],
+            name=data.get("name", ""),
+            strategy=data["strategy"],
+            mode=data["mode"],
+            max_agents=data["maxAgents"],
+            timeout_ms=data.get("timeout"),
+            parallel=data["parallel"],
+            options=data["options"],
+        )
+        summary = {
+            "objective": swarm.objective,
+            "strategy": swarm.strategy,
+            "mode": swarm.mode,
+            "maxAgents": swarm.max_agents,
+            "timeout": swarm.timeout_ms,
+            "parallel": swarm.parallel,
+            "name": swarm.name,
+        }
+        return envelope(
+            201, swarmId=swarm.id, status=swarm.status, message="Swarm created successfully", data=summary
+        )
+
+
+class SwarmListApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=Swarm.Status.values),
+            OpenApiParameter("limit", int, description="page size, 1–100 (default 20)"),
+            OpenApiParameter("offset", int),
+        ],
+        responses={
+            200: inline_serializer(
+                "SwarmList",
+                {
+                    "swarms": SwarmSerializer(many=True),
+                    "count": serializers.IntegerField(),
+                    "limit": serializers.IntegerField(),
+                    "offset": serializers.IntegerField(),
+                    "next": serializers.CharField(allow_null=True),
+                    "previous": serializers.CharField(allow_null=True),
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = validated(SwarmListQuerySerializer, request.query_params)
+        swarms = Swarm.objects.visible_to(request.user)
+        if "status" in query:
+            swarms = swarms.filter(status=query["status"])
+        limit, offset = query["limit"], query["offset"]
+        total = swarms.count()
+        page = swarms.with_progress().order_by("-created_at")[offset : offset + limit]
+        return Response(
+            {
+                "swarms": SwarmSerializer(page, many=True).data,
+                "count": total,
+                "limit": limit,
+                "offset": offset,
+                "next": _page_url(request, limit, offset + limit) if offset + limit < total else None,
+                "previous": _page_url(request, limit, max(0, offset - limit)) if offset else None,
+            }
+        )
+
+
+class SwarmListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Swarm.Status.values, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
+    offset = serializers.IntegerField(min_value=0, default=0)
+
+
+def _page_url(request: Request, limit: int, offset: int) -> str:
+    params = request.query_params.copy()
+    params["limit"], params["offset"] = str(limit), str(offset)
+    return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+
+class SwarmDetailApi(APIView):
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "SwarmDetail",
+                {
+                    "swarmId": serializers.CharField(),
+                    "data": SwarmSerializer(),
+                    "timestamp": serializers.DateTimeField(),
+                },
+            ),
+            **ERRORS,
+        }
+    )
+    def get(self, request: Request, swarm_id: str) -> Response:
+        swarm = access_swarm(user=request.user, swarm_id=swarm_id)
+        return envelope(swarmId=swarm.id, data=SwarmSerializer(swarm).data)
+
+    @extend_schema(responses={200: ActionResponseSchema, **ERRORS})
+    def delete(self, request: Request, swarm_id: str) -> Response:
+        swarm = access_swarm(user=request.user, swarm_id=swarm_id)
+        services.swarm_delete(swarm_id=swarm.id)
+        return envelope(swarmId=swarm.id, status="deleted", message="Swarm deleted successfully")
+
+
+class _SwarmActionApi(APIView):
+    service: Callable[..., Swarm]
+    message: str
+
+    @extend_schema(request=None, responses={200: ActionResponseSchema, **ERRORS})
+    def post(self, request: Request, swarm_id: str) -> Response:
+        access_swarm(user=request.user, swarm_id=swarm_id)
+        swarm = type(self).service(swarm_id=swarm_id)
+        return envelope(swarmId=swarm.id, status=swarm.status, message=self.message_for(swarm))
+
+    def message_for(self, swarm: Swarm) -> str:
+        return self.message
+
+
+class SwarmStartApi(_SwarmActionApi):
+    service = staticmethod(services.swarm_start)
+    message = "Swarm started successfully"
+
+    def message_for(self, swarm: Swarm) -> str:
+        if swarm.status == Swarm.Status.PLANNING:
+            return "Start requested: the swarm starts executing when planning completes"
+        return self.message
+
+
+class SwarmPauseApi(_SwarmActionApi):
+    service = staticmethod(services.swarm_pause)
+    message = "Swarm paused: running tasks finish, no new task starts"
+
+
+class SwarmResumeApi(_SwarmActionApi):
+    service = staticmethod(services.swarm_resume)
+    message = "Swarm resumed"
+
+
+class SwarmStopApi(_SwarmActionApi):
+    service = staticmethod(services.swarm_stop)
+    message = "Swarm stopped: pending tasks cancelled, running tasks aborted"
+
+
+class SwarmResultsApi(APIView):
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "SwarmResults",
+                {
+                    "swarmId": serializers.CharField(),
+                    "status": serializers.CharField(),
+                    "results": serializers.DictField(),
+                },
+            ),
+            **ERRORS,
+        }
+    )
+    def get(self, request: Request, swarm_id: str) -> Response:
+        swarm = access_swarm(user=request.user, swarm_id=swarm_id)
+        return Response({"swarmId": swarm.id, "status": swarm.status, "results": reports.results(swarm)})
+
+
+class SwarmMetricsApi(APIView):
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "SwarmMetrics", {"swarmId": serializers.CharField(), "metrics": serializers.DictField()}
+            ),
+            **ERRORS,
+        }
+    )
+    def get(self, request: Request, swarm_id: str) -> Response:
+        swarm = access_swarm(user=request.user, swarm_id=swarm_id)
+        return Response({"swarmId": swarm.id, "metrics": reports.metrics(swarm)})
+
+
+class SwarmLogsApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("limit", int, description="1–1000, default 100"),
+            OpenApiParameter(
+                "level", str, enum=["debug", "info", "warn", "error"], description="minimum level"
+            ),
+        ],
+        responses={
+            200: inline_serializer(
+                "SwarmLogs",
+                {
+                    "swarmId": serializers.CharField(),
+                    "logs": LogEntrySerializer(many=True),
+                    "count": serializers.IntegerField(),
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, swarm_id: str) -> Response:
+        swarm = access_swarm(user=request.user, swarm_id=swarm_id)
+        query = validated(LogQuerySerializer, request.query_params)
+        entries = LogEntry.objects.filter(swarm=swarm)
+        if "level" in query:
+            entries = entries.filter(level__gte=LogEntry.Level[query["level"].upper()])
+        latest = list(entries.order_by("-id")[: query["limit"]])[::-1]
+        return Response(
+            {"swarmId": swarm.id, "logs": LogEntrySerializer(latest, many=True).data, "count": len(latest)}
+        )

@@ -1,0 +1,31 @@
+"""Hand-offs from services to the workers, always after commit and always by id.
+
+A message sent inside the transaction could reach a worker before the rows it refers to are
+visible, or describe work that was rolled back; `on_commit` avoids both.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+
+def after_commit_plan(swarm_id: str) -> None:
+    transaction.on_commit(lambda: _actors().plan_swarm.send(swarm_id))
+
+
+def after_commit_dispatch(swarm_id: str) -> None:
+    transaction.on_commit(lambda: _actors().dispatch_swarm.send(swarm_id))
+
+
+def after_commit_run(task_id: str, assignment_seq: int) -> None:
+    transaction.on_commit(lambda: _actors().run_task.send(task_id, assignment_seq))
+
+
+def after_commit_claim(agent_id: str) -> None:
+    transaction.on_commit(lambda: _actors().claim_task.send(agent_id))
+
+
+def _actors():
+    from tasks import actors
+
+    return actors

@@ -1,0 +1,166 @@
+"""Swarms, their event stream and their log."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from claudeflow_site.ids import swarm_id
+
+
+class SwarmQuerySet(models.QuerySet["Swarm"]):
+    def visible_to(self, user: models.Model) -> SwarmQuerySet:
+        return self if getattr(user, "is_staff", False) else self.filter(owner=user)
+
+    def active(self) -> SwarmQuerySet:
+        return self.filter(status__in=Swarm.ACTIVE)
+
+    def with_progress(self) -> SwarmQuerySet:
+        """Task counts for the progress block, in the same query as the swarms."""
+
+        def tasks(*statuses: str) -> models.Count:
+            return models.Count("tasks", filter=Q(tasks__status__in=statuses) if statuses else None)
+
+        return self.annotate(
+            total_tasks=tasks(),
+            completed_tasks=tasks("completed"),
+            failed_tasks=tasks("failed"),
+            running_tasks=tasks("assigned", "running"),
+        )
+
+
+class SwarmStatus(models.TextChoices):
+    PLANNING = "planning"
+    READY = "ready"
+    EXECUTING = "executing"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+class SwarmMode(models.TextChoices):
+    CENTRALIZED = "centralized"
+    DISTRIBUTED = "distributed"
+    HIERARCHICAL = "hierarchical"
+
+
+class Swarm(models.Model):
+    """An objective being worked on by a set of agents; the unit of ownership and of budgets."""
+
+    Status = SwarmStatus
+    Mode = SwarmMode
+
+    ACTIVE = (Status.PLANNING, Status.READY, Status.EXECUTING, Status.PAUSED)
+    TERMINAL = (Status.COMPLETED, Status.FAILED, Status.STOPPED)
+
+    id = models.CharField(primary_key=True, max_length=40, default=swarm_id, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="swarms")
+    name = models.CharField(max_length=200)
+    objective = models.TextField()
+    strategy = models.CharField(max_length=32, default="auto")
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.CENTRALIZED)
+    max_agents = models.PositiveSmallIntegerField(default=5)
+    timeout_ms = models.PositiveIntegerField(default=300_000)
+    parallel = models.BooleanField(default=True)
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNING)
+    start_requested = models.BooleanField(default=False, help_text="start was called while planning")
+    failure_reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # spend, kept on the row so budget checks are one read
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal("0"))
+    last_event_seq = models.PositiveBigIntegerField(default=0, editable=False)
+
+    objects = SwarmQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="swarm_owner_created_idx"),  # GET /api/swarms
+            models.Index(fields=["status"], name="swarm_status_idx"),  # maxSwarms count, housekeeping
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_agents__gte=1) & Q(max_agents__lte=100),
+                name="%(app_label)s_%(class)s_max_agents_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(timeout_ms__gte=30_000) & Q(timeout_ms__lte=3_600_000),
+                name="%(app_label)s_%(class)s_timeout_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=SwarmStatus.values), name="%(app_label)s_%(class)s_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(mode__in=SwarmMode.values), name="%(app_label)s_%(class)s_mode_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} [{self.status}]"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+
+class Event(models.Model):
+    """One entry of the replayable stream: id is global and increasing, seq counts per swarm."""
+
+    id = models.BigAutoField(primary_key=True)
+    swarm = models.ForeignKey(Swarm, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    type = models.CharField(max_length=40)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["swarm", "seq"], name="%(app_label)s_%(class)s_swarm_seq_unique")
+        ]
+        indexes = [
+            models.Index(fields=["swarm", "id"], name="event_swarm_id_idx")
+        ]  # replay after lastEventId
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.type}"
+
+
+class LogEntry(models.Model):
+    """A line of a swarm's execution log, served by /logs."""
+
+    class Level(models.IntegerChoices):
+        DEBUG = 10, "debug"
+        INFO = 20, "info"
+        WARN = 30, "warn"
+        ERROR = 40, "error"
+
+    id = models.BigAutoField(primary_key=True)
+    swarm = models.ForeignKey(Swarm, on_delete=models.CASCADE, related_name="logs")
+    timestamp = models.DateTimeField(auto_now_add=True)
+    level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.INFO)
+    source = models.CharField(max_length=64)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "log entries"
+        indexes = [models.Index(fields=["swarm", "level", "id"], name="log_swarm_level_idx")]  # /logs?level=
+
+    def __str__(self) -> str:
+        return f"[{self.get_level_display()}] {self.message[:60]}"

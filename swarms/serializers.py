@@ -1,0 +1,145 @@
+"""Swarm request validation (the spec's Joi rules) and response shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from claudeflow_site.validation import (
+    JSONObjectField,
+    StrictBooleanField,
+    StrictIntegerField,
+    no_control_characters,
+)
+from swarms.models import Swarm
+from swarms.strategies import STRATEGIES
+
+
+class BudgetSerializer(serializers.Serializer):
+    maxTokens = StrictIntegerField(min_value=1, required=False, allow_null=True)
+    maxCostUsd = serializers.FloatField(min_value=0.000001, required=False, allow_null=True)
+
+
+class SwarmCreateSerializer(serializers.Serializer):
+    objective = serializers.CharField(
+        min_length=10, max_length=2000, trim_whitespace=True, validators=[no_control_characters]
+    )
+    name = serializers.CharField(max_length=200, required=False, validators=[no_control_characters])
+    strategy = serializers.ChoiceField(choices=sorted(STRATEGIES), default="auto")
+    mode = serializers.ChoiceField(choices=Swarm.Mode.values, default=Swarm.Mode.CENTRALIZED)
+    maxAgents = StrictIntegerField(min_value=1, max_value=50, default=5)
+    timeout = StrictIntegerField(min_value=30_000, max_value=3_600_000, required=False)
+    parallel = StrictBooleanField(default=True)
+    options = JSONObjectField(required=False, default=dict)
+
+    def validate_maxAgents(self, value: int) -> int:
+        if value > settings.MAX_AGENTS_PER_SWARM:
+            raise serializers.ValidationError(
+                f"Must not exceed this deployment's maximum of {settings.MAX_AGENTS_PER_SWARM} agents per swarm"
+            )
+        return value
+
+    def validate_options(self, value: dict[str, Any]) -> dict[str, Any]:
+        if "budget" in value:
+            budget = BudgetSerializer(data=value["budget"])
+            if not isinstance(value["budget"], dict) or not budget.is_valid():
+                errors = budget.errors if isinstance(value["budget"], dict) else "Must be a JSON object"
+                raise serializers.ValidationError({"budget": errors})
+        if "review" in value and not isinstance(value["review"], bool):
+            raise serializers.ValidationError({"review": "Must be true or false"})
+        return value
+
+
+class ProgressSerializer(serializers.Serializer):
+    totalTasks = serializers.IntegerField()
+    completedTasks = serializers.IntegerField()
+    failedTasks = serializers.IntegerField()
+    runningTasks = serializers.IntegerField()
+    percentComplete = serializers.IntegerField()
+
+
+class SpendSerializer(serializers.Serializer):
+    inputTokens = serializers.IntegerField()
+    outputTokens = serializers.IntegerField()
+    totalTokens = serializers.IntegerField()
+    costUsd = serializers.FloatField()
+
+
+def spend_of(row: Any) -> dict[str, Any]:
+    return {
+        "inputTokens": row.input_tokens,
+        "outputTokens": row.output_tokens,
+        "totalTokens": row.input_tokens + row.output_tokens,
+        "costUsd": round(float(row.cost_usd), 6),
+    }
+
+
+def progress_of(swarm: Swarm) -> dict[str, int]:
+    """Uses the counts `Swarm.objects.with_progress()` annotates, or counts them (one query)."""
+    if not hasattr(swarm, "total_tasks"):
+        annotated = Swarm.objects.with_progress().get(pk=swarm.pk)
+        for name in ("total_tasks", "completed_tasks", "failed_tasks", "running_tasks"):
+            setattr(swarm, name, getattr(annotated, name))
+    total = swarm.total_tasks
+    return {
+        "totalTasks": total,
+        "completedTasks": swarm.completed_tasks,
+        "failedTasks": swarm.failed_tasks,
+        "runningTasks": swarm.running_tasks,
+        "percentComplete": round(100 * swarm.completed_tasks / total) if total else 0,
+    }
+
+
+class SwarmSerializer(serializers.Serializer):
+    """The `data` object of GET /api/swarm/{id} and each item of GET /api/swarms (read only)."""
+
+    id = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField(source="objective")
+    objective = serializers.CharField()
+    status = serializers.ChoiceField(choices=Swarm.Status.values)
+    strategy = serializers.CharField()
+    mode = serializers.ChoiceField(choices=Swarm.Mode.values)
+    maxAgents = serializers.IntegerField(source="max_agents")
+    timeout = serializers.IntegerField(source="timeout_ms")
+    parallel = serializers.BooleanField()
+    options = serializers.DictField()
+    progress = serializers.SerializerMethodField()
+    spend = serializers.SerializerMethodField()
+    failureReason = serializers.CharField(source="failure_reason", allow_null=True)
+    startRequested = serializers.BooleanField(source="start_requested")
+    createdAt = serializers.DateTimeField(source="created_at")
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    completedAt = serializers.DateTimeField(source="completed_at", allow_null=True)
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, swarm: Swarm) -> dict[str, int]:
+        return progress_of(swarm)
+
+    @extend_schema_field(SpendSerializer)
+    def get_spend(self, swarm: Swarm) -> dict[str, Any]:
+        return spend_of(swarm)
+
+    def to_representation(self, swarm: Swarm) -> dict[str, Any]:
+        data = super().to_representation(swarm)
+        data["failureReason"] = data["failureReason"] or None
+        return data
+
+
+class LogEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    timestamp = serializers.DateTimeField()
+    level = serializers.CharField(source="get_level_display")
+    source = serializers.CharField()
+    message = serializers.CharField()
+    swarmId = serializers.CharField(source="swarm_id")
+    data = serializers.DictField()
+
+
+class LogQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+    level = serializers.ChoiceField(choices=["debug", "info", "warn", "error"], required=False)

@@ -1,0 +1,116 @@
+"""Task endpoints under /api/swarm/{swarmId}/tasks."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from claudeflow_site.responses import envelope
+from claudeflow_site.validation import validated
+from swarms.access import access_agent, access_swarm, access_task
+from swarms.api import ERRORS
+from tasks import services
+from tasks.models import Task
+from tasks.serializers import TaskAssignSerializer, TaskCreateSerializer, TaskSerializer
+
+
+class TaskListApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=Task.Status.values)],
+        responses={
+            200: inline_serializer(
+                "TaskList",
+                {
+                    "swarmId": serializers.CharField(),
+                    "tasks": TaskSerializer(many=True),
+                    "count": serializers.IntegerField(),
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def get(self, request: Request, swarm_id: str) -> Response:
+        swarm = access_swarm(user=request.user, swarm_id=swarm_id)
+        tasks = (
+            Task.objects.filter(swarm=swarm).select_related("assigned_agent").prefetch_related("dependencies")
+        )
+        if request.query_params.get("status") in Task.Status.values:
+            tasks = tasks.filter(status=request.query_params["status"])
+        data = TaskSerializer(tasks, many=True).data
+        return Response({"swarmId": swarm.id, "tasks": data, "count": len(data)})
+
+    @extend_schema(
+        request=TaskCreateSerializer,
+        responses={
+            201: inline_serializer(
+                "TaskCreated",
+                {
+                    "swarmId": serializers.CharField(),
+                    "taskId": serializers.CharField(),
+                    "status": serializers.CharField(),
+                    "message": serializers.CharField(),
+                    "data": TaskSerializer(),
+                    "timestamp": serializers.DateTimeField(),
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, swarm_id: str) -> Response:
+        swarm = access_swarm(user=request.user, swarm_id=swarm_id)
+        data = validated(TaskCreateSerializer, request.data)
+        task = services.task_create(
+            swarm_id=swarm.id,
+            name=data["name"],
+            description=data["description"],
+            type=data["type"],
+            priority=data["priority"],
+            requirements=dict(data["requirements"]),
+            dependencies=data["dependencies"],
+        )
+        return envelope(
+            201,
+            swarmId=swarm.id,
+            taskId=task.id,
+            status=task.status,
+            message="Task created successfully",
+            data=TaskSerializer(task).data,
+        )
+
+
+class TaskAssignApi(APIView):
+    @extend_schema(
+        request=TaskAssignSerializer,
+        responses={
+            200: inline_serializer(
+                "TaskAssigned",
+                {
+                    "swarmId": serializers.CharField(),
+                    "taskId": serializers.CharField(),
+                    "agentId": serializers.CharField(),
+                    "status": serializers.CharField(),
+                    "message": serializers.CharField(),
+                    "timestamp": serializers.DateTimeField(),
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, swarm_id: str, task_id: str) -> Response:
+        swarm = access_swarm(user=request.user, swarm_id=swarm_id)
+        task = access_task(user=request.user, swarm=swarm, task_id=task_id, conflict_if_elsewhere=True)
+        data = validated(TaskAssignSerializer, request.data)
+        agent = access_agent(
+            user=request.user, swarm=swarm, agent_id=data["agentId"], conflict_if_elsewhere=True
+        )
+        task = services.task_assign(swarm_id=swarm.id, task_id=task.id, agent_id=agent.id)
+        return envelope(
+            swarmId=swarm.id,
+            taskId=task.id,
+            agentId=agent.id,
+            status=task.status,
+            message=f"Task assigned to {agent.name}",
+        )

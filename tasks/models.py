@@ -1,0 +1,185 @@
+"""Tasks (the graph a swarm works through) and the record of every Claude call."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+from claudeflow_site.ids import task_id
+
+
+class TaskQuerySet(models.QuerySet["Task"]):
+    def for_swarm(self, swarm: models.Model) -> TaskQuerySet:
+        return self.filter(swarm=swarm)
+
+    def in_flight(self) -> TaskQuerySet:
+        return self.filter(status__in=Task.IN_FLIGHT)
+
+    def ready(self) -> TaskQuerySet:
+        """Pending tasks whose every dependency is completed, highest priority first."""
+        blocked = Task.objects.filter(dependents=models.OuterRef("pk")).exclude(status=Task.Status.COMPLETED)
+        return (
+            self.filter(status=Task.Status.PENDING)
+            .exclude(models.Exists(blocked))
+            .order_by("-priority", "sequence")
+        )
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending"
+    ASSIGNED = "assigned"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class TaskPriority(models.IntegerChoices):
+    LOW = 1, "low"
+    NORMAL = 2, "normal"
+    HIGH = 3, "high"
+    CRITICAL = 4, "critical"
+
+
+class Task(models.Model):
+    """One unit of work = one Claude conversation, run by one agent at a time."""
+
+    Status = TaskStatus
+    Priority = TaskPriority
+
+    IN_FLIGHT = (Status.ASSIGNED, Status.RUNNING)
+    TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    id = models.CharField(primary_key=True, max_length=40, default=task_id, editable=False)
+    swarm = models.ForeignKey("swarms.Swarm", on_delete=models.CASCADE, related_name="tasks")
+    sequence = models.PositiveIntegerField()
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    name = models.CharField(max_length=200)
+    description = models.TextField()
+    type = models.CharField(max_length=40)
+    agent_type = models.CharField(max_length=40, blank=True, help_text="agent type the plan chose, if any")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    assigned_agent = models.ForeignKey(
+        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    pinned = models.BooleanField(default=False, help_text="assigned by hand: only assigned_agent may run it")
+    requirements = models.JSONField(default=dict, blank=True)
+    dependencies = models.ManyToManyField("self", symmetrical=False, related_name="dependents", blank=True)
+    is_synthesis = models.BooleanField(default=False, help_text="hierarchical mode's final synthesis")
+    # result
+    output = models.TextField(blank=True)
+    artifacts = models.JSONField(default=list, blank=True)
+    quality = models.FloatField(null=True, blank=True)
+    execution_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    failure_reason = models.CharField(max_length=64, blank=True)
+    revision_count = models.PositiveSmallIntegerField(default=0)
+    review_feedback = models.TextField(blank=True)
+    # execution bookkeeping: a message carries assignment_seq, so a stale redelivery cannot claim
+    assignment_seq = models.PositiveIntegerField(default=0)
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal("0"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["swarm", "sequence"], name="%(app_label)s_%(class)s_sequence_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=TaskStatus.values), name="%(app_label)s_%(class)s_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__gte=1) & Q(priority__lte=4),
+                name="%(app_label)s_%(class)s_priority_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(quality__isnull=True) | (Q(quality__gte=0) & Q(quality__lte=1)),
+                name="%(app_label)s_%(class)s_quality_range",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["swarm", "status", "-priority", "sequence"], name="task_ready_idx"
+            ),  # ready()
+            models.Index(fields=["status", "lease_expires_at"], name="task_lease_idx"),  # the lease reaper
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sequence}. {self.name} [{self.status}]"
+
+    @property
+    def required_capabilities(self) -> list[str]:
+        capabilities = (
+            self.requirements.get("capabilities", []) if isinstance(self.requirements, dict) else []
+        )
+        return [c for c in capabilities if isinstance(c, str)]
+
+
+class ClaudeCall(models.Model):
+    """One request to Claude: what it cost, how long it took, and (when it finished) its answer.
+
+    A finished call's answer is kept so that a task re-run after a crash reuses it instead of
+    paying for the same call again.
+    """
+
+    class Role(models.TextChoices):
+        PLANNER = "planner"
+        AGENT = "agent"
+        REVIEWER = "reviewer"
+
+    class Outcome(models.TextChoices):
+        OK = "ok"
+        ERROR = "error"
+        CANCELLED = "cancelled"
+        TIMEOUT = "timeout"
+
+    id = models.BigAutoField(primary_key=True)
+    swarm = models.ForeignKey("swarms.Swarm", on_delete=models.CASCADE, related_name="claude_calls")
+    task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.CASCADE, related_name="claude_calls"
+    )
+    agent = models.ForeignKey(
+        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    role = models.CharField(max_length=12, choices=Role.choices)
+    run = models.PositiveSmallIntegerField(default=1, help_text="task attempt (or revision) this call served")
+    attempt = models.PositiveSmallIntegerField(default=1, help_text="retry number within the run")
+    model = models.CharField(max_length=100)
+    request_id = models.CharField(max_length=100, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cache_creation_input_tokens = models.PositiveIntegerField(default=0)
+    cache_read_input_tokens = models.PositiveIntegerField(default=0)
+    estimated = models.BooleanField(default=False, help_text="tokens estimated from a stream cut short")
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    latency_ms = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["task", "role", "run", "outcome"], name="call_task_reuse_idx"
+            ),  # reuse a finished call
+            models.Index(fields=["swarm", "created_at"], name="call_swarm_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} call {self.id} ({self.outcome})"

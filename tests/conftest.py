@@ -1,0 +1,80 @@
+"""Shared fixtures: users alice (owner), bob (outsider) and staff; API clients for each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from claudeflow_site.services import apikey_create
+from swarms.models import Swarm
+from swarms.services import swarm_create
+
+OBJECTIVE = "Build a REST API for user management"
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    cache.clear()  # rate-limit counters must not leak between tests
+    yield
+
+
+def make_user(username: str, **extra: Any) -> Any:
+    return get_user_model().objects.create_user(username=username, password="pw-" + username, **extra)
+
+
+@pytest.fixture
+def alice(db: None) -> Any:
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(db: None) -> Any:
+    return make_user("bob")
+
+
+@pytest.fixture
+def staff(db: None) -> Any:
+    return make_user("operator", is_staff=True)
+
+
+def client_for(user: Any, permissions: tuple[str, ...] = ("read", "write", "admin")) -> APIClient:
+    _, raw = apikey_create(owner=user, name="test", permissions=list(permissions))
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw)
+    client.raw_key = raw  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def client_of_alice(alice: Any) -> APIClient:
+    return client_for(alice)
+
+
+@pytest.fixture
+def client_of_bob(bob: Any) -> APIClient:
+    return client_for(bob)
+
+
+@pytest.fixture
+def client_of_staff(staff: Any) -> APIClient:
+    return client_for(staff)
+
+
+@pytest.fixture
+def read_only_client_of_alice(alice: Any) -> APIClient:
+    return client_for(alice, ("read",))
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def swarm_of_alice(alice: Any) -> Swarm:
+    return swarm_create(owner=alice, objective=OBJECTIVE, strategy="development", max_agents=5)
