@@ -20,4 +20,8 @@ except ConfigError as exc:  # one line naming the variable, not a traceback
 from channels.routing import ProtocolTypeRouter
 from django.core.asgi import get_asgi_application
 
+from claudeflow_site import embedded
+
 application = ProtocolTypeRouter({"http": get_asgi_application()})
+
+embedded.start_if_enabled()

@@ -146,6 +146,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
+        "tasks.middleware.Housekeeping",
     ],
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]

@@ -50,7 +50,7 @@ def efficiency(swarm: Swarm) -> float | None:
     if not total:
         return None
     kept = calls.filter(outcome=ClaudeCall.Outcome.OK).filter(
-        Q(task__isnull=True) | Q(task__status=Task.Status.COMPLETED, run=F("task__attempts"))
+        Q(task__isnull=True) | Q(task__status=Task.Status.COMPLETED, revision=F("task__revision_count"))
     )
     return round((kept.aggregate(t=tokens)["t"] or 0) / total, 4)
 

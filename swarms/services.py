@@ -144,12 +144,21 @@ def swarm_delete(*, swarm_id: str) -> None:
     events.announce_deleted(swarm_id)
 
 
-def swarm_fail(*, swarm_id: str, reason: str, event_data: dict[str, Any] | None = None) -> bool:
-    """Fails an active swarm (timeout, budget, bad plan, failed tasks); False if already over."""
+def swarm_fail(
+    *,
+    swarm_id: str,
+    reason: str,
+    event_data: dict[str, Any] | None = None,
+    extra_event: tuple[str, dict[str, Any]] | None = None,
+) -> bool:
+    """Fails an active swarm (timeout, budget, bad plan, failed tasks); False if already over.
+    `extra_event` is published first, in the same transaction (e.g. budget.exceeded)."""
     with transaction.atomic():
         swarm = lock_swarm(swarm_id)
         if not swarm.is_active:
             return False
+        if extra_event:
+            events.publish(swarm.id, *extra_event)
         finish(swarm, Swarm.Status.FAILED, reason=reason, event_data=event_data)
     return True
 

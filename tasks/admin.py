@@ -10,7 +10,7 @@ class ClaudeCallInline(admin.TabularInline):
     extra = 0
     fields = [
         "role",
-        "run",
+        "revision",
         "attempt",
         "model",
         "outcome",

@@ -155,8 +155,10 @@ class ClaudeCall(models.Model):
         "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     role = models.CharField(max_length=12, choices=Role.choices)
-    run = models.PositiveSmallIntegerField(default=1, help_text="task attempt (or revision) this call served")
-    attempt = models.PositiveSmallIntegerField(default=1, help_text="retry number within the run")
+    revision = models.PositiveSmallIntegerField(
+        default=0, help_text="task revision (or plan repair) it served"
+    )
+    attempt = models.PositiveSmallIntegerField(default=1, help_text="retry number within one logical call")
     model = models.CharField(max_length=100)
     request_id = models.CharField(max_length=100, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
@@ -175,9 +177,8 @@ class ClaudeCall(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(
-                fields=["task", "role", "run", "outcome"], name="call_task_reuse_idx"
-            ),  # reuse a finished call
+            # serves the "reuse a finished call" lookup of the execution bridge
+            models.Index(fields=["swarm", "task", "role", "revision"], name="call_reuse_idx"),
             models.Index(fields=["swarm", "created_at"], name="call_swarm_idx"),
         ]
 

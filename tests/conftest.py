@@ -78,3 +78,40 @@ def anon_client() -> APIClient:
 @pytest.fixture
 def swarm_of_alice(alice: Any) -> Swarm:
     return swarm_create(owner=alice, objective=OBJECTIVE, strategy="development", max_agents=5)
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[Any]:
+    from claudeflow_site.fakeclaude import FakeClaude
+
+    fake = FakeClaude()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_claude(fake_server: Any, settings: Any) -> Any:
+    """The local fake Claude, reached through the real anthropic SDK."""
+    fake_server.reset()
+    settings.ANTHROPIC_BASE_URL = fake_server.url
+    settings.ANTHROPIC_API_KEY = "test-key"
+    return fake_server
+
+
+@pytest.fixture
+def workers(transactional_db: None, fake_claude: Any) -> Iterator[Any]:
+    """Dramatiq worker threads on the StubBroker, as in the embedded shape."""
+    import dramatiq
+    from dramatiq import Worker
+
+    import tasks.actors  # noqa: F401
+
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+    broker.emit_after("process_boot")
+    worker = Worker(broker, worker_threads=8, worker_timeout=50)
+    worker.start()
+    yield worker
+    worker.stop(timeout=15_000)
+    broker.flush_all()

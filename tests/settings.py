@@ -25,6 +25,14 @@ _TEST_ENV = {
     "LOG_LEVEL": "warn",
     "LOG_FORMAT": "text",
     "CLAUDEFLOW_VAR_DIR": tempfile.mkdtemp(prefix="claudeflow-test-"),
+    # engine timings short enough for tests to watch retries, leases and the reaper
+    "TASK_LEASE_SECONDS": "3",
+    "HOUSEKEEPING_INTERVAL": "0.5",
+    "RETRY_DELAY": "50",
+    "MAX_RETRY_DELAY": "3000",
+    "WORKER_GRACE_SECONDS": "2",
+    "CLAUDE_TIMEOUT": "10000",
+    "RESOURCE_MONITORING": "false",
 }
 for _name, _value in _TEST_ENV.items():
     os.environ.setdefault(_name, _value)
@@ -36,3 +44,6 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") == "1"
 STATIC_ROOT = Path(tempfile.mkdtemp(prefix="claudeflow-static-"))
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # a file, not shared-cache memory: worker threads need real locking with a busy timeout
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(os.environ["CLAUDEFLOW_VAR_DIR"]) / "test.sqlite3")}  # noqa: F405

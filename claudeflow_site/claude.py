@@ -1,0 +1,80 @@
+"""The one place the Anthropic client is built, models are chosen per role, and cost is priced.
+
+Tests, the offline demo and benchmarks set ANTHROPIC_BASE_URL to the local fake Claude, so the
+real SDK path is what runs everywhere; with ANTHROPIC_API_KEY alone it talks to the real API.
+"""
+
+from __future__ import annotations
+
+import functools
+from decimal import Decimal
+from typing import Any
+
+import anthropic
+import httpx2
+from django.conf import settings
+
+# USD per million tokens: (input, output). Cache writes cost 1.25× input, cache reads 0.1× input.
+# Override or extend with CLAUDE_PRICES='{"model-id": [input, output]}'.
+PRICES: dict[str, tuple[float, float]] = {
+    "claude-opus-5-5": (5.0, 25.0),
+    "claude-sonnet-5-5": (3.0, 15.0),
+    "claude-haiku-5-5": (1.0, 5.0),
+    "claude-opus-4-8": (5.0, 25.0),
+    "claude-sonnet-4-6": (3.0, 15.0),
+    "claude-haiku-4-5": (1.0, 5.0),
+}
+_FAMILY = {"opus": (5.0, 25.0), "sonnet": (3.0, 15.0), "haiku": (1.0, 5.0)}
+_MILLION = Decimal(1_000_000)
+
+
+def client() -> anthropic.Anthropic:
+    return _client(
+        settings.ANTHROPIC_API_KEY or "no-key",
+        settings.ANTHROPIC_BASE_URL or None,
+        settings.CLAUDE_TIMEOUT_MS,
+    )
+
+
+@functools.cache
+def _client(api_key: str, base_url: str | None, timeout_ms: int) -> anthropic.Anthropic:
+    # max_retries=0: the execution bridge owns the retry policy, so every attempt is counted
+    timeout = httpx2.Timeout(timeout_ms / 1000, connect=min(10.0, timeout_ms / 1000))
+    return anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
+
+
+def model_for(role: str) -> str:
+    return settings.CLAUDE_MODELS[role]
+
+
+def price_of(model: str) -> tuple[float, float]:
+    custom = settings.CLAUDE_PRICES.get(model)
+    if custom:
+        return float(custom[0]), float(custom[1])
+    if model in PRICES:
+        return PRICES[model]
+    for family, price in _FAMILY.items():
+        if family in model:
+            return price
+    return _FAMILY["sonnet"]
+
+
+def cost_usd(model: str, usage: dict[str, int]) -> Decimal:
+    price_in, price_out = (Decimal(str(p)) for p in price_of(model))
+    tokens_in = (
+        Decimal(usage.get("input_tokens", 0))
+        + Decimal(usage.get("cache_creation_input_tokens", 0)) * Decimal("1.25")
+        + Decimal(usage.get("cache_read_input_tokens", 0)) * Decimal("0.1")
+    )
+    total = (tokens_in * price_in + Decimal(usage.get("output_tokens", 0)) * price_out) / _MILLION
+    return total.quantize(Decimal("0.000001"))
+
+
+def usage_of(message: Any) -> dict[str, int]:
+    usage = message.usage
+    return {
+        "input_tokens": usage.input_tokens or 0,
+        "output_tokens": usage.output_tokens or 0,
+        "cache_creation_input_tokens": getattr(usage, "cache_creation_input_tokens", 0) or 0,
+        "cache_read_input_tokens": getattr(usage, "cache_read_input_tokens", 0) or 0,
+    }

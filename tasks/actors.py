@@ -1,0 +1,32 @@
+"""Dramatiq actors: they take ids, call one service, and are safe to run twice."""
+
+from __future__ import annotations
+
+import dramatiq
+from django.conf import settings
+
+from swarms import coordinator
+from tasks import bridge
+
+# a task may run up to its timeout plus its review; our watchdog enforces the real limit
+_RUN_LIMIT_MS = int((settings.TASK_TIMEOUT_MINUTES + 5) * 60_000)
+
+
+@dramatiq.actor(max_retries=3, min_backoff=1000, time_limit=30 * 60_000)
+def plan_swarm(swarm_id: str) -> None:
+    coordinator.plan(swarm_id=swarm_id)
+
+
+@dramatiq.actor(max_retries=5, min_backoff=200)
+def dispatch_swarm(swarm_id: str) -> None:
+    coordinator.dispatch(swarm_id=swarm_id)
+
+
+@dramatiq.actor(max_retries=5, min_backoff=200)
+def claim_task(agent_id: str) -> None:
+    coordinator.claim(agent_id=agent_id)
+
+
+@dramatiq.actor(max_retries=3, min_backoff=1000, time_limit=_RUN_LIMIT_MS)
+def run_task(task_id: str, assignment_seq: int) -> None:
+    bridge.run(task_id=task_id, assignment_seq=assignment_seq)

@@ -1,0 +1,88 @@
+"""What each task's Claude conversation says, and the reviewer's structured-output tool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from agents.registry import get_agent_type
+from tasks.models import Task
+
+REVIEW_TOOL_NAME = "submit_review"
+
+
+def task_messages(task: Task, dependencies: list[Task]) -> tuple[str, list[dict[str, Any]]]:
+    agent = task.assigned_agent
+    system = get_agent_type(agent.type).system_prompt if agent else get_agent_type("specialist").system_prompt
+    parts = [
+        f"# Objective\n{task.swarm.objective}",
+        f"# Your task: {task.name}\nType: {task.type}. Priority: {task.get_priority_display()}.\n\n{task.description}",
+    ]
+    requirements = {k: v for k, v in (task.requirements or {}).items() if v}
+    if requirements:
+        parts.append(
+            "# Requirements\n"
+            + "\n".join(
+                f"- {k}: {', '.join(map(str, v))}" for k, v in requirements.items() if isinstance(v, list)
+            )
+        )
+    if task.review_feedback:
+        parts.append(
+            f"# Revise your earlier answer\nThe coordinator asked for changes:\n{task.review_feedback}"
+        )
+    if dependencies:
+        parts.append("# Results of the tasks yours builds on\n" + _dependency_context(dependencies))
+    if task.is_synthesis:
+        parts.append(
+            "Write the final synthesis: combine the results above into one coherent answer to the "
+            "objective, resolve contradictions, and list open issues."
+        )
+    return system, [{"role": "user", "content": "\n\n".join(parts)}]
+
+
+def _dependency_context(dependencies: list[Task]) -> str:
+    """Each dependency's output, trimmed so that together they fit the context budget."""
+    share = max(200, settings.CONTEXT_CHAR_BUDGET // len(dependencies))
+    sections = []
+    for dep in dependencies:
+        output = dep.output
+        if len(output) > share:
+            output = output[:share] + f"\n…[trimmed {len(dep.output) - share} characters]"
+        sections.append(f"## {dep.name}\n{output}")
+    return "\n\n".join(sections)
+
+
+def review_tool(*, can_revise: bool) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "score": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "description": "0 = useless, 1 = complete, correct and ready to use",
+        },
+        "feedback": {"type": "string", "maxLength": 2000, "description": "what is missing or wrong, briefly"},
+    }
+    required = ["score", "feedback"]
+    if can_revise:
+        properties["verdict"] = {
+            "type": "string",
+            "enum": ["accept", "revise"],
+            "description": "revise only if the answer must change before others build on it",
+        }
+        required.append("verdict")
+    return {
+        "name": REVIEW_TOOL_NAME,
+        "description": "Record your review of the task's result.",
+        "input_schema": {"type": "object", "properties": properties, "required": required},
+    }
+
+
+def review_messages(task: Task, output: str, *, as_coordinator: bool) -> tuple[str, list[dict[str, Any]]]:
+    role = "coordinator" if as_coordinator else "reviewer"
+    system = get_agent_type(role).system_prompt + " Review strictly and call submit_review."
+    content = (
+        f"# Objective\n{task.swarm.objective}\n\n# Task: {task.name}\n{task.description}\n\n"
+        f"# Result to review\n{output[: settings.CONTEXT_CHAR_BUDGET]}"
+    )
+    return system, [{"role": "user", "content": content}]
