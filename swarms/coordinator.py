@@ -4,8 +4,8 @@ Dispatch decisions run under a deployment-wide gate (so MAX_CONCURRENT_TASKS hol
 worker processes) and the swarm's row lock. The three modes differ in who picks:
 - centralized: the coordinator takes ready tasks by priority and gives each the best-fitting
   idle agent (fewest capabilities beyond what the task needs, then least loaded);
-- distributed: each idle agent, longest idle first, claims the highest-priority ready task it can
-  do, locking the row with SELECT … FOR UPDATE SKIP LOCKED;
+- distributed: the agents pull: each idle agent, longest idle first, claims the highest-priority
+  ready task it can do (no best-fit choice), locking the row with SELECT … FOR UPDATE SKIP LOCKED;
 - hierarchical: centralized assignment, plus the coordinator agent reviews every result (and may
   send it back once) and writes the final synthesis (see bridge.reviewed and planning.staff).
 """
@@ -195,12 +195,9 @@ def dispatch(*, swarm_id: str) -> None:
         if slots <= 0:
             return
         if swarm.mode == Swarm.Mode.DISTRIBUTED:
-            for agent in (
-                Agent.objects.filter(swarm=swarm).idle().order_by("idle_since", "created_at")[:slots]
-            ):
-                engine.after_commit_claim(agent.id)
-            return
-        _assign_centrally(swarm, slots)
+            _agents_claim(swarm, slots)
+        else:
+            _assign_centrally(swarm, slots)
 
 
 def free_slots(swarm: Swarm) -> int:
@@ -228,26 +225,18 @@ def _assign_centrally(swarm: Swarm, slots: int) -> None:
         slots -= 1
 
 
-def claim(*, agent_id: str) -> None:
-    """Distributed mode: one idle agent claims the highest-priority ready task it can do."""
-    swarm_id = Agent.objects.filter(pk=agent_id).values_list("swarm_id", flat=True).first()
-    if swarm_id is None:
-        return
-    with transaction.atomic():
-        gate("dispatch")
-        swarm = lock_swarm(swarm_id)
-        agent = Agent.objects.filter(pk=agent_id, status=Agent.Status.IDLE).first()
-        if agent is None or swarm.status != Swarm.Status.EXECUTING or free_slots(swarm) <= 0:
+def _agents_claim(swarm: Swarm, slots: int) -> None:
+    staffed = set(Agent.objects.filter(swarm=swarm).live().values_list("type", flat=True))
+    for agent in Agent.objects.filter(swarm=swarm).idle().order_by("idle_since", "created_at"):
+        if slots <= 0:
             return
-        if _deferred_by_resource_guard(swarm):
-            return
-        staffed = set(Agent.objects.filter(swarm=swarm).live().values_list("type", flat=True))
         candidates = Task.objects.for_swarm(swarm).ready().select_related("assigned_agent")
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
         task = next((t for t in candidates[:200] if eligible(agent, t, staffed)), None)
         if task is not None:
             assign(swarm, task, agent, mode="distributed")
+            slots -= 1
 
 
 def eligible(agent: Agent, task: Task, staffed: set[str]) -> bool:

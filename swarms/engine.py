@@ -21,10 +21,6 @@ def after_commit_run(task_id: str, assignment_seq: int) -> None:
     transaction.on_commit(lambda: _actors().run_task.send(task_id, assignment_seq))
 
 
-def after_commit_claim(agent_id: str) -> None:
-    transaction.on_commit(lambda: _actors().claim_task.send(agent_id))
-
-
 def _actors():
     from tasks import actors
 

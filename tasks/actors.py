@@ -22,11 +22,6 @@ def dispatch_swarm(swarm_id: str) -> None:
     coordinator.dispatch(swarm_id=swarm_id)
 
 
-@dramatiq.actor(max_retries=5, min_backoff=200)
-def claim_task(agent_id: str) -> None:
-    coordinator.claim(agent_id=agent_id)
-
-
 @dramatiq.actor(max_retries=3, min_backoff=1000, time_limit=_RUN_LIMIT_MS)
 def run_task(task_id: str, assignment_seq: int) -> None:
     bridge.run(task_id=task_id, assignment_seq=assignment_seq)

@@ -72,7 +72,7 @@ def claim(*, task_id: str, assignment_seq: int, owner: str) -> Task | None:
         if not claimed:
             return None
         task = Task.objects.select_related("swarm", "assigned_agent").get(pk=task_id)
-        events.publish(swarm_id, "task.started", task_summary(task))
+        events.publish(swarm_id, "task.started", task_summary(task, worker=owner))
     return task
 
 

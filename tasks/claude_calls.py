@@ -20,7 +20,7 @@ from typing import Any
 
 import anthropic
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -144,7 +144,12 @@ def call(request: Request, abort: Abort) -> Reply:
         return stored
     for attempt in range(1, settings.MAX_RETRIES + 2):
         abort.raise_if_set()
-        max_tokens = budget.max_tokens_for(request.swarm_id, request.max_tokens or settings.CLAUDE_MAX_TOKENS)
+        try:
+            max_tokens = budget.max_tokens_for(
+                request.swarm_id, request.max_tokens or settings.CLAUDE_MAX_TOKENS
+            )
+        except Swarm.DoesNotExist:
+            raise Aborted("deleted") from None
         model = claude.model_for(request.role)
         result = _stream(request, model, max_tokens, abort)
         if result.message is not None:
@@ -342,6 +347,43 @@ def _record(
         usage = {"input_tokens": result.input_tokens, "output_tokens": (result.streamed_chars + 3) // 4}
         request_id = result.request_id
     cost = claude.cost_usd(model, usage)
+    try:
+        _store_call(
+            request,
+            attempt,
+            model,
+            result,
+            outcome,
+            usage,
+            cost,
+            response=response,
+            error=error,
+            status=status,
+            estimated=estimated,
+            request_id=request_id,
+        )
+    except IntegrityError:  # the swarm (or task) was deleted while the call ran
+        logger.info("call for deleted swarm %s not recorded", request.swarm_id)
+        return
+    if usage.get("input_tokens") or usage.get("output_tokens"):
+        budget.enforce(request.swarm_id)
+
+
+def _store_call(
+    request: Request,
+    attempt: int,
+    model: str,
+    result: _Attempt,
+    outcome: str,
+    usage: dict[str, int],
+    cost: Decimal,
+    *,
+    response: Any,
+    error: str,
+    status: int | None,
+    estimated: bool,
+    request_id: str,
+) -> None:
     with transaction.atomic():
         ClaudeCall.objects.create(
             swarm_id=request.swarm_id,

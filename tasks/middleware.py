@@ -29,9 +29,14 @@ class Housekeeping(dramatiq.Middleware):
         self._thread.start()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        # Not blocking here: dramatiq next tells its threads to take no new message, and only
+        # then may the grace period end in aborts, or a thread could pick the handed-back task up.
+        self._stop.set()
+        threading.Thread(target=self._wind_down, name="shutdown-grace", daemon=True).start()
+
+    def _wind_down(self) -> None:
         from tasks import watchdog
 
-        self._stop.set()
         handed_back = watchdog.shutdown(settings.WORKER_GRACE_SECONDS)
         if handed_back:
             logger.warning("shutdown: handed %d unfinished task(s) back to the queue", handed_back)

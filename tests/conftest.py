@@ -109,9 +109,42 @@ def workers(transactional_db: None, fake_claude: Any) -> Iterator[Any]:
 
     broker = dramatiq.get_broker()
     broker.flush_all()
-    broker.emit_after("process_boot")
+    if not getattr(broker, "_booted_for_tests", False):  # once per process, as in a real worker
+        broker.emit_after("process_boot")
+        broker._booted_for_tests = True
     worker = Worker(broker, worker_threads=8, worker_timeout=50)
     worker.start()
     yield worker
     worker.stop(timeout=15_000)
     broker.flush_all()
+    # each Worker registers its own middleware; drop it so stopped workers get no more signals
+    broker.middleware[:] = [m for m in broker.middleware if type(m).__name__ != "_WorkerMiddleware"]
+
+
+def require_service(name: str, available: bool) -> None:
+    """Skip when a real service is missing on a developer machine; fail in CI (REQUIRE_SERVICES=1)."""
+    from django.conf import settings
+
+    if available:
+        return
+    if settings.REQUIRE_SERVICES:
+        pytest.fail(f"{name} is required (REQUIRE_SERVICES=1) but not available")
+    pytest.skip(f"{name} not available")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The real Redis (TEST_REDIS_URL), emptied for the test."""
+    import redis
+    from django.conf import settings
+
+    url = settings.TEST_REDIS_URL
+    require_service("Redis (TEST_REDIS_URL)", bool(url))
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    except redis.ConnectionError:
+        require_service(f"Redis at {url}", False)
+    finally:
+        client.close()
+    return url

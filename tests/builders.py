@@ -1,0 +1,63 @@
+"""Build swarms with a known graph, without a planning call (the plan is not what these test)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from agents.models import Agent
+from agents.services import spawn_locked
+from swarms.locks import lock_swarm
+from swarms.models import Swarm
+from tasks.models import Task
+from tasks.services import create_locked
+
+
+def build_swarm(
+    owner: Any,
+    *,
+    agents: list[tuple[str, str] | tuple[str, str, dict[str, Any]]] = (("coder", "coder-one"),),
+    tasks: list[dict[str, Any]] = (),
+    mode: str = "centralized",
+    parallel: bool = True,
+    options: dict[str, Any] | None = None,
+    max_agents: int = 10,
+    objective: str = "Build a small command-line calculator",
+) -> Swarm:
+    """`tasks` items: name, description, and optionally type, priority (int), capabilities,
+    agent_type, depends_on (indexes of earlier items), is_synthesis."""
+    swarm = Swarm.objects.create(
+        owner=owner,
+        name="built",
+        objective=objective,
+        mode=mode,
+        parallel=parallel,
+        options=options or {},
+        max_agents=max_agents,
+        status=Swarm.Status.READY,
+    )
+    with transaction.atomic():
+        lock_swarm(swarm.id)
+        for kind, name, *caps in agents:
+            spawn_locked(swarm, type=kind, name=name, capabilities=caps[0] if caps else None)
+        created: list[Task] = []
+        for spec in tasks:
+            created.append(
+                create_locked(
+                    swarm,
+                    name=spec["name"],
+                    description=spec.get("description", spec["name"] + " in full detail"),
+                    type=spec.get("type", "coding"),
+                    priority=spec.get("priority", Task.Priority.NORMAL),
+                    agent_type=spec.get("agent_type", ""),
+                    is_synthesis=spec.get("is_synthesis", False),
+                    requirements={"capabilities": spec.get("capabilities", [])},
+                    dependencies=[created[i] for i in spec.get("depends_on", [])],
+                )
+            )
+    return swarm
+
+
+def agent_named(swarm: Swarm, name: str) -> Agent:
+    return Agent.objects.get(swarm=swarm, name=name)

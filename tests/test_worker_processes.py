@@ -1,0 +1,113 @@
+"""Production shape: daphne web + `rundramatiq` worker processes on Redis, real signals."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from claudeflow_site.services import apikey_create
+from swarms.models import Event
+from tasks.models import ClaudeCall, Task
+from tests.builders import build_swarm
+from tests.helpers import wait_for, wait_for_status
+from tests.stack import http, stack_env, start_web, start_worker
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest.mark.slow]
+
+
+@pytest.fixture
+def stack(redis_url, fake_claude, alice):
+    env = stack_env(redis_url=redis_url, claude_url=fake_claude.url, WORKER_GRACE_SECONDS="1")
+    _, key = apikey_create(owner=alice, name="stack", permissions=["read", "write"])
+    processes = []
+
+    class Stack:
+        def __init__(self) -> None:
+            self.env, self.key = env, key
+            web, self.base = start_web(env)
+            processes.append(web)
+
+        def worker(self, name: str = "worker"):
+            worker = start_worker(env, name)
+            processes.append(worker)
+            return worker
+
+        def api(self, method: str, path: str, body=None):
+            return http(method, self.base + path, key, body)
+
+    yield Stack()
+    for process in processes:
+        process.stop()
+
+
+def agent_requests(fake, task_name: str) -> list[dict]:
+    return [r for r in fake.requests if f"# Your task: {task_name}" in r["text"]]
+
+
+def test_a_swarm_runs_end_to_end_on_a_worker_process(stack, fake_claude):
+    stack.worker()
+    status, created = stack.api(
+        "POST",
+        "/api/swarm/create",
+        {"objective": "Build a REST API for user management", "strategy": "development", "maxAgents": 3},
+    )
+    assert status == 201
+    swarm_id = created["swarmId"]
+    assert stack.api("POST", f"/api/swarm/{swarm_id}/start")[0] == 200
+    wait_for(
+        lambda: stack.api("GET", f"/api/swarm/{swarm_id}")[1]["data"]["status"] == "completed", timeout=60
+    )
+    results = stack.api("GET", f"/api/swarm/{swarm_id}/results")[1]["results"]
+    tasks = Task.objects.filter(swarm_id=swarm_id)
+    assert tasks.count() >= 1 and set(results["outputs"]) == {t.id for t in tasks}
+    assert results["overallQuality"] is not None
+
+
+def test_sigkill_mid_task_completes_it_exactly_once(stack, fake_claude, alice):
+    swarm = build_swarm(
+        alice,
+        options={"review": False},
+        tasks=[{"name": "Long", "description": "Write a long module [[fake:slow=150]]"}],
+    )
+    first = stack.worker("worker-a")
+    stack.api("POST", f"/api/swarm/{swarm.id}/start")
+    task = wait_for(lambda: Task.objects.filter(swarm=swarm, status="running").first(), timeout=30)
+    wait_for(lambda: agent_requests(fake_claude, "Long"), message="the stream to start")
+    time.sleep(0.5)
+    first.signal(signal.SIGKILL)
+    first.proc.wait(10)
+    stack.worker("worker-b")
+    wait_for_status(swarm.id, "completed", timeout=60)
+    task.refresh_from_db()
+    assert task.attempts == 2
+    assert ClaudeCall.objects.filter(task=task, role="agent", outcome="ok").count() == 1
+    assert ClaudeCall.objects.filter(task=task).count() == 1  # the killed worker recorded nothing
+    assert len(agent_requests(fake_claude, "Long")) == 2  # one cut short by the kill, one complete
+    assert Event.objects.get(swarm=swarm, type="task.retrying").data["reason"] == "lease_expired"
+
+
+def test_sigterm_hands_the_task_over_without_waiting_for_the_lease(stack, fake_claude, alice):
+    swarm = build_swarm(
+        alice,
+        options={"review": False},
+        tasks=[{"name": "Long", "description": "Write a long module [[fake:slow=150]]"}],
+    )
+    first = stack.worker("worker-a")
+    first_pids = first.pids()
+    stack.api("POST", f"/api/swarm/{swarm.id}/start")
+    wait_for(lambda: Task.objects.filter(swarm=swarm, status="running").exists(), timeout=30)
+    stack.worker("worker-b")
+    first.signal(signal.SIGTERM)
+    assert first.proc.wait(30) == 0
+    wait_for_status(swarm.id, "completed", timeout=60)
+    retry = Event.objects.get(swarm=swarm, type="task.retrying")
+    assert retry.data["reason"] == "worker_shutdown"
+    starts = list(Event.objects.filter(swarm=swarm, type="task.started").order_by("id"))
+    assert len(starts) == 2
+    pid_of = [int(e.data["worker"].split(":")[1]) for e in starts]
+    assert pid_of[0] in first_pids and pid_of[1] not in first_pids
+    handover = (starts[1].created_at - retry.created_at).total_seconds()
+    assert handover < 3  # picked up at once, not after the 3 s lease expiry
+    assert ClaudeCall.objects.filter(task__swarm=swarm, outcome="ok").count() == 1
