@@ -54,8 +54,8 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "channels",
+    "claudeflow_site",  # before django_dramatiq: its rundramatiq command wraps theirs
     "django_dramatiq",
-    "claudeflow_site",
     "swarms",
     "agents",
     "tasks",
@@ -131,7 +131,7 @@ else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "claudeflow"}
     }
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "claudeflow_site.layers.ThreadSafeInMemoryChannelLayer"}}
 # Django's RedisCache is shared across processes but not on django-ratelimit's list (W001);
 # LocMem is only used in the single-process embedded shape (E003).
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if REDIS_URL else ["django_ratelimit.E003"])
@@ -287,6 +287,7 @@ MAX_RETRY_DELAY_MS = env_int("MAX_RETRY_DELAY", 30_000, min=0)
 TASK_LEASE_SECONDS = env_float("TASK_LEASE_SECONDS", 30, min=1)
 HOUSEKEEPING_INTERVAL_SECONDS = env_float("HOUSEKEEPING_INTERVAL", 5, min=0.1)
 WORKER_GRACE_SECONDS = env_float("WORKER_GRACE_SECONDS", 30, min=0)
+WORKER_POLL_MS = env_int("WORKER_POLL_MS", 100, min=10, max=10_000)
 EMBEDDED_WORKER_THREADS = env_int("EMBEDDED_WORKER_THREADS", MAX_CONCURRENT_TASKS + 4, min=2)
 DEFAULT_BUDGET = {
     "maxTokens": env_int("BUDGET_MAX_TOKENS", 0, min=0) or None,

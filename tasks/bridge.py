@@ -227,7 +227,7 @@ def complete(task: Task, owner: str, output: str, review: dict[str, Any]) -> Non
                 f"Task {task.name} completed in {elapsed} ms"
                 + (f" (quality {task.quality})" if task.quality is not None else ""),
             )
-        engine.after_commit_dispatch(task.swarm_id)
+    engine.dispatch_now(task.swarm_id)
 
 
 def fail(task: Task, owner: str, *, reason: str, error: str) -> None:
@@ -250,7 +250,7 @@ def fail(task: Task, owner: str, *, reason: str, error: str) -> None:
         task.refresh_from_db()
         events.publish(task.swarm_id, "task.failed", task_summary(task, reason=reason))
         events.log(task.swarm_id, "error", SOURCE, f"Task {task.name} failed ({reason}): {error}")
-        engine.after_commit_dispatch(task.swarm_id)
+    engine.dispatch_now(task.swarm_id)
 
 
 def release(task: Task, owner: str, *, reason: str) -> bool:

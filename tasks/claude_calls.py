@@ -215,7 +215,7 @@ def _stream(request: Request, model: str, max_tokens: int, abort: Abort) -> _Att
                 message = stream.get_final_message()
             if not abort.is_set:
                 result.message = message
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 — handed to the calling thread, which classifies it
             result.error = exc
         finally:
             done.set()

@@ -40,7 +40,7 @@ def tick() -> None:
     ):
         try:
             step()
-        except Exception:
+        except Exception:  # one failing step must not stop the others
             logger.exception("housekeeping step %s failed", step.__name__)
 
 

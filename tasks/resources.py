@@ -60,7 +60,7 @@ def update_guard(reading: dict[str, float] | None = None) -> dict[str, Any]:
         _state.update(state)
     try:
         cache.set(RESOURCE_GUARD_KEY, state, timeout=max(60, int(settings.HOUSEKEEPING_INTERVAL_SECONDS * 3)))
-    except Exception:
+    except Exception:  # reporting must not break the guard
         logger.warning("could not publish the resource guard state", exc_info=True)
     if changed:
         _alert(state)

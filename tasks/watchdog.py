@@ -66,7 +66,7 @@ class Watchdog:
         try:
             close_old_connections()
             return self._renew()
-        except Exception:
+        except Exception:  # a database blip must not kill the call; the lease covers it
             logger.warning("watchdog %s could not renew its lease", self.name, exc_info=True)
             return None
 

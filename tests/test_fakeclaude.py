@@ -468,7 +468,7 @@ def test_reset_releases_a_hung_request(fake: FakeClaude) -> None:
     def call() -> None:
         try:
             ask(patient, "[[fake:hang]]")
-        except BaseException as exc:  # the test only needs to know the call ended
+        except BaseException as exc:  # noqa: BLE001 — the test only needs to know the call ended
             errors.put(exc)
 
     worker = threading.Thread(target=call, daemon=True)

@@ -92,7 +92,7 @@ def test_sigterm_hands_the_task_over_without_waiting_for_the_lease(stack, fake_c
     swarm = build_swarm(
         alice,
         options={"review": False},
-        tasks=[{"name": "Long", "description": "Write a long module [[fake:slow=150]]"}],
+        tasks=[{"name": "Long", "description": "Write a long module [[fake:slow=400]]"}],
     )
     first = stack.worker("worker-a")
     first_pids = first.pids()

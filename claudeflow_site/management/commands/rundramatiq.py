@@ -1,0 +1,21 @@
+"""`python manage.py rundramatiq` — django_dramatiq's worker command, with our polling interval.
+
+Dramatiq's Redis consumer backs off to `dramatiq_worker_timeout` ms when a queue is idle (1000
+by default), which would add up to a second between a task finishing and the next starting.
+WORKER_POLL_MS (default 100) bounds it; the variable must be set before dramatiq is imported,
+so it is put into the environment of the worker processes this command starts.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django_dramatiq.management.commands.rundramatiq import Command as DramatiqCommand
+
+
+class Command(DramatiqCommand):
+    def handle(self, *args: Any, **options: Any) -> None:
+        os.environ.setdefault("dramatiq_worker_timeout", str(settings.WORKER_POLL_MS))
+        super().handle(*args, **options)
