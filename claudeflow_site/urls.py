@@ -45,4 +45,5 @@ api_urls = [
 urlpatterns = [
     path("api/", include((api_urls, "api"))),
     path("admin/", admin.site.urls),
+    path("", include(("claudeflow_site.ui.urls", "ui"))),
 ]
