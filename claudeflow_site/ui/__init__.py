@@ -1,0 +1,1 @@
+"""The browser UI: server-rendered pages over the same services and access rules as the API."""

@@ -1,0 +1,121 @@
+"""Forms of the browser UI.
+
+The Django forms only turn the posted strings into Python values; the rules themselves are the
+API's serializers (run through `claudeflow_site.validation.validated`), so the browser and the API
+accept and refuse exactly the same things, with the same messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from claudeflow_site.api import ApiKeyCreateSerializer
+from claudeflow_site.errors import ValidationFailed
+from claudeflow_site.models import ApiKey
+from claudeflow_site.validation import validated
+from swarms.models import Swarm
+from swarms.serializers import SwarmCreateSerializer
+from swarms.strategies import STRATEGIES
+
+
+def strategy_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    planned = [(name, name) for name, s in STRATEGIES.items() if not s.is_template]
+    templates = [(name, name) for name, s in STRATEGIES.items() if s.is_template]
+    return [("Planned by Claude", planned), ("Templates (fixed task graph)", templates)]
+
+
+class ApiValidatedForm(forms.Form):
+    """A form whose cleaned data is checked once more by an API serializer."""
+
+    serializer_class: type[Any]
+    field_map: dict[str, str]  # the serializer's field path → this form's field name
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")  # labels read "Objective", not "Objective:"
+        super().__init__(*args, **kwargs)
+
+    def payload(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def validate_like_the_api(self) -> dict[str, Any] | None:
+        """The serializer's validated data, or None after putting its errors on the form."""
+        if not self.is_valid():
+            return None
+        try:
+            return validated(self.serializer_class, self.payload())
+        except ValidationFailed as exc:
+            for detail in exc.details or []:
+                self.add_error(self.field_map.get(detail["field"]), detail["message"])
+            return None
+
+
+class SwarmCreateForm(ApiValidatedForm):
+    serializer_class = SwarmCreateSerializer
+    field_map = {
+        "objective": "objective",
+        "strategy": "strategy",
+        "mode": "mode",
+        "maxAgents": "max_agents",
+        "parallel": "parallel",
+        "options.budget.maxTokens": "max_tokens",
+        "options.budget.maxCostUsd": "max_cost_usd",
+    }
+
+    objective = forms.CharField(
+        strip=False,  # the serializer trims, as the API does
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "What should the swarm achieve?"}),
+        help_text="10–2000 characters.",
+    )
+    strategy = forms.ChoiceField(choices=strategy_choices, initial="auto")
+    mode = forms.ChoiceField(choices=Swarm.Mode.choices, initial=Swarm.Mode.CENTRALIZED)
+    max_agents = forms.IntegerField(label="Max agents", initial=5, widget=forms.NumberInput(attrs={"min": 1}))
+    parallel = forms.BooleanField(label="Run tasks in parallel", required=False, initial=True)
+    max_tokens = forms.IntegerField(label="Budget: max tokens", required=False)
+    max_cost_usd = forms.FloatField(
+        label="Budget: max cost (USD)", required=False, widget=forms.NumberInput(attrs={"step": "any"})
+    )
+    start_now = forms.BooleanField(label="Start as soon as planned", required=False, initial=True)
+
+    def payload(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        budget = {
+            key: data[field]
+            for key, field in (("maxTokens", "max_tokens"), ("maxCostUsd", "max_cost_usd"))
+            if data.get(field) is not None
+        }
+        return {
+            "objective": data["objective"],
+            "strategy": data["strategy"],
+            "mode": data["mode"],
+            "maxAgents": data["max_agents"],
+            "parallel": data["parallel"],
+            "options": {"budget": budget} if budget else {},
+        }
+
+
+class ApiKeyCreateForm(ApiValidatedForm):
+    serializer_class = ApiKeyCreateSerializer
+    field_map = {"name": "name", "permissions": "permissions", "expiresInDays": "expires_in_days"}
+
+    name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={"placeholder": "e.g. ci"}))
+    permissions = forms.MultipleChoiceField(
+        choices=ApiKey.Permission.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=["read", "write"],
+        required=False,  # the serializer says "at least one", in the API's words
+    )
+    expires_in_days = forms.IntegerField(
+        label="Expires in (days)",
+        required=False,
+        widget=forms.NumberInput(attrs={"min": 1, "max": 3650}),
+        help_text="Leave empty for a key that does not expire.",
+    )
+
+    def payload(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        payload: dict[str, Any] = {"name": data["name"], "permissions": data["permissions"]}
+        if data.get("expires_in_days") is not None:
+            payload["expiresInDays"] = data["expires_in_days"]
+        return payload

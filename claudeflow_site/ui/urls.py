@@ -1,0 +1,29 @@
+"""Browser UI routes (mounted at the site root under the `ui` namespace)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from claudeflow_site.ui import views
+
+_SWARM = "swarms/<str:swarm_id>"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path(
+        "login",
+        auth_views.LoginView.as_view(
+            template_name="registration/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout", auth_views.LogoutView.as_view(), name="logout"),  # POST only (Django ≥ 5)
+    path(_SWARM, views.swarm_detail, name="swarm"),
+    path(_SWARM + "/state", views.swarm_state_json, name="swarm-state"),
+    path(_SWARM + "/start", views.swarm_start, name="swarm-start"),
+    path(_SWARM + "/results", views.swarm_results, name="results"),
+    path(_SWARM + "/tasks/<str:task_id>/artifacts/<int:index>", views.artifact_download, name="artifact"),
+    path("keys", views.api_keys, name="keys"),
+    path("keys/<str:key_id>/revoke", views.api_key_revoke, name="key-revoke"),
+]

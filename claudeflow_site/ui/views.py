@@ -1,0 +1,399 @@
+"""Browser pages: thin views over the same services, validation and access rules as the REST API.
+
+A swarm the user may not see is a 404 (never a 403), exactly as in the API. Every page is rendered
+on the server; the swarm page then follows the WebSocket stream from the last event id it was
+rendered at, so nothing that happens between render and subscribe is missed.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import unicodedata
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_ratelimit.core import get_usage
+
+from agents.models import Agent
+from claudeflow_site.errors import ApplicationError
+from claudeflow_site.models import ApiKey
+from claudeflow_site.services import apikey_create, apikey_revoke
+from claudeflow_site.ui.forms import ApiKeyCreateForm, SwarmCreateForm
+from claudeflow_site.ui.markdown import render_markdown
+from swarms import reports, services
+from swarms.models import Event, LogEntry, Swarm
+from swarms.serializers import progress_of, spend_of
+from tasks.budget import budget_of
+from tasks.models import Task
+
+PAGE_SIZE = 20
+INITIAL_LOG_LINES = 200
+NEW_KEY_SESSION_KEY = "ui.new_api_key"
+TASK_GROUPS = {  # the swarm page's columns, by task status
+    "pending": ("pending",),
+    "running": ("assigned", "running"),
+    "completed": ("completed",),
+    "failed": ("failed", "cancelled"),
+}
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def visible_swarm(user: Any, swarm_id: str) -> Swarm:
+    swarm = Swarm.objects.visible_to(user).filter(pk=swarm_id).first()
+    if swarm is None:
+        raise Http404("Swarm not found")
+    return swarm
+
+
+def tokens_text(count: int) -> str:
+    return f"{count:,} tokens"
+
+
+def usd_text(amount: float) -> str:
+    return f"${amount:,.4f}"
+
+
+def spend_view(row: Any) -> dict[str, Any]:
+    """The API's spend block plus the strings the pages show (the JS formats the same way)."""
+    spend = spend_of(row)
+    return {**spend, "text": f"{tokens_text(spend['totalTokens'])} · {usd_text(spend['costUsd'])}"}
+
+
+# --- dashboard ----------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def dashboard(request: HttpRequest) -> HttpResponse:
+    form = SwarmCreateForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        outcome = create_swarm(request, form)
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        status = outcome
+    context = {"form": form, "page": swarm_page(request), "show_owner": request.user.is_staff}
+    return render(request, "ui/dashboard.html", context, status=status)
+
+
+def swarm_page(request: HttpRequest) -> Any:
+    swarms = Swarm.objects.visible_to(request.user).with_progress().select_related("owner")
+    page = Paginator(swarms.order_by("-created_at"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page.rows = [{"swarm": s, "progress": progress_of(s), "spend": spend_view(s)} for s in page]
+    return page
+
+
+def create_swarm(request: HttpRequest, form: SwarmCreateForm) -> HttpResponse | int:
+    """Redirects to the new swarm, or returns the status code to re-render the form with."""
+    data = form.validate_like_the_api()
+    if data is None:
+        return 400
+    wait = seconds_until_allowed(request)
+    if wait:
+        form.add_error(None, f"You are creating swarms too quickly. Try again in {wait} s.")
+        return 429
+    try:
+        swarm = services.swarm_create(
+            owner=request.user,
+            objective=data["objective"],
+            strategy=data["strategy"],
+            mode=data["mode"],
+            max_agents=data["maxAgents"],
+            parallel=data["parallel"],
+            options=data["options"],
+        )
+    except ApplicationError as exc:  # LimitExceeded (maxSwarms) or Conflict
+        form.add_error(None, exc.message)
+        return 409
+    messages.success(request, "Swarm created; Claude is planning it.")
+    if form.cleaned_data["start_now"]:
+        start_or_warn(request, swarm.id)
+    return redirect("ui:swarm", swarm_id=swarm.id)
+
+
+def seconds_until_allowed(request: HttpRequest) -> int:
+    """The API's swarm-creation limit (same group and key, so browser and API share one budget);
+    only attempts that would create a swarm count."""
+    usage = get_usage(
+        request,
+        group="swarm-create",
+        key=lambda group, req: f"user:{req.user.pk}",
+        rate=settings.SWARM_CREATE_RATE,
+        increment=True,
+    )
+    if usage and usage["should_limit"]:
+        return max(1, int(usage["time_left"]))
+    return 0
+
+
+def start_or_warn(request: HttpRequest, swarm_id: str) -> None:
+    try:
+        services.swarm_start(swarm_id=swarm_id)  # allowed during planning: it starts when planned
+    except ApplicationError as exc:
+        messages.warning(request, exc.message)
+
+
+# --- swarm page ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def swarm_detail(request: HttpRequest, swarm_id: str) -> HttpResponse:
+    visible_swarm(request.user, swarm_id)
+    # Event id first, state second: whatever happens in between is both in the state and replayed
+    # (the JS applies events idempotently), so nothing can fall between the two.
+    last_event_id = (
+        Event.objects.filter(swarm_id=swarm_id).order_by("-id").values_list("id", flat=True).first()
+    )
+    swarm = Swarm.objects.with_progress().get(pk=swarm_id)
+    state = swarm_state(swarm)
+    context = {
+        "swarm": swarm,
+        "state": state,
+        "groups": group_tasks(state["tasks"]),
+        "progress": progress_of(swarm),
+        "last_event_id": last_event_id or 0,
+        "logs": recent_logs(swarm),
+        "terminal": swarm.status in Swarm.TERMINAL,
+    }
+    return render(request, "ui/swarm.html", context)
+
+
+def swarm_state(swarm: Swarm) -> dict[str, Any]:
+    """What the page shows and the JS keeps up to date (also sent as JSON to the script)."""
+    agents = Agent.objects.filter(swarm=swarm).order_by("created_at", "instance")
+    tasks = list(
+        Task.objects.filter(swarm=swarm)
+        .select_related("assigned_agent")
+        .prefetch_related("dependencies")
+        .order_by("sequence")
+    )
+    names = {t.id: t.name for t in tasks}
+    return {
+        "swarm": {
+            "id": swarm.id,
+            "status": swarm.status,
+            "failureReason": swarm.failure_reason,
+            "startRequested": swarm.start_requested,
+            "spend": spend_view(swarm),
+            "budget": budget_of(swarm),
+        },
+        "agents": [agent_state(a) for a in agents],
+        "tasks": [task_state(t, names) for t in tasks],
+    }
+
+
+def agent_state(agent: Agent) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "type": agent.type,
+        "status": agent.status,
+        "tasksCompleted": agent.tasks_completed,
+        "spend": spend_view(agent),
+    }
+
+
+def task_state(task: Task, names: dict[str, str]) -> dict[str, Any]:
+    agent = task.assigned_agent
+    dependencies = [dep.id for dep in task.dependencies.all()]
+    return {
+        "id": task.id,
+        "sequence": task.sequence,
+        "name": task.name,
+        "status": task.status,
+        "assignedTo": {"id": agent.id, "name": agent.name} if agent else None,
+        "dependencies": dependencies,
+        "dependencyNames": [names.get(d, d) for d in dependencies],
+        "spend": spend_view(task),
+        "error": task.error or task.failure_reason or None,
+        "outputPreview": task.output[:300],
+    }
+
+
+def group_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"key": key, "title": "Failed / cancelled" if key == "failed" else key.capitalize(),
+         "tasks": [t for t in tasks if t["status"] in statuses]}
+        for key, statuses in TASK_GROUPS.items()
+    ]  # fmt: skip
+
+
+def recent_logs(swarm: Swarm) -> list[LogEntry]:
+    return list(reversed(LogEntry.objects.filter(swarm=swarm).order_by("-id")[:INITIAL_LOG_LINES]))
+
+
+@login_required
+@require_safe
+def swarm_state_json(request: HttpRequest, swarm_id: str) -> JsonResponse:
+    """Exact spend once a run ends: task events carry task spend, not the planner's or reviewer's."""
+    swarm = visible_swarm(request.user, swarm_id)
+    state = swarm_state(swarm)
+    return JsonResponse({"swarm": state["swarm"], "agents": state["agents"]})
+
+
+@login_required
+@require_POST
+def swarm_start(request: HttpRequest, swarm_id: str) -> HttpResponse:
+    swarm = visible_swarm(request.user, swarm_id)
+    start_or_warn(request, swarm.id)
+    return redirect("ui:swarm", swarm_id=swarm.id)
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def swarm_results(request: HttpRequest, swarm_id: str) -> HttpResponse:
+    swarm = visible_swarm(request.user, swarm_id)
+    results, metrics = reports.results(swarm), reports.metrics(swarm)
+    tasks = list(Task.objects.filter(swarm=swarm).select_related("assigned_agent").order_by("sequence"))
+    agents = list(Agent.objects.filter(swarm=swarm).order_by("created_at", "instance"))
+    context = {
+        "swarm": swarm,
+        "figures": figures(results, metrics),
+        "task_spend": [(t.name, spend_view(t)) for t in tasks],
+        "agent_spend": [(a.name, spend_view(a)) for a in agents],
+        "total_spend": spend_view(swarm),
+        "tasks": [task_result(swarm, t) for t in tasks],
+        "terminal": swarm.status in Swarm.TERMINAL,
+    }
+    return render(request, "ui/results.html", context)
+
+
+def task_result(swarm: Swarm, task: Task) -> dict[str, Any]:
+    artifacts = [
+        {
+            "index": index,
+            "path": str(item.get("path", "")),
+            "language": str(item.get("language", "")),
+            "size": len(str(item.get("content", "")).encode()),
+        }
+        for index, item in enumerate(task.artifacts if isinstance(task.artifacts, list) else [])
+        if isinstance(item, dict)
+    ]
+    return {
+        "task": task,
+        "html": render_markdown(task.output) if task.output else "",
+        "artifacts": artifacts,
+        "spend": spend_view(task),
+    }
+
+
+def figures(results: dict[str, Any], metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every figure of /results and /metrics, formatted for people (README: Results and metrics)."""
+    tasks, calls, tokens = metrics["tasks"], metrics["claudeCalls"], metrics["tokens"]
+    resources = metrics["resourceUtilization"]
+    return [
+        ("Overall quality", number(results["overallQuality"], "{:.2f}")),
+        ("Makespan", seconds(results["totalExecutionTime"])),
+        ("Task execution time", seconds(results["taskExecutionTime"])),
+        ("Efficiency", percent(results["efficiency"])),
+        ("Throughput", number(metrics["throughput"], "{:.2f} tasks/min")),
+        ("Latency (mean task)", seconds(metrics["latency"])),
+        ("Reliability", percent(metrics["reliability"])),
+        ("Agent utilization", percent(metrics["agentUtilization"])),
+        ("Tasks", ", ".join(f"{n} {status}" for status, n in tasks.items() if n) or "none"),
+        ("Tokens", f"{tokens['total']:,} ({tokens['input']:,} in, {tokens['output']:,} out)"),
+        ("Cost", usd_text(metrics["costUsd"])),
+        ("Claude calls", f"{calls['total']} ({calls['failed']} failed, {calls['retries']} retries)"),
+        ("Server process", f"{resources['memory'] / 1_048_576:.0f} MB, {resources['cpu']:.2f} CPU"),
+    ]
+
+
+def number(value: float | None, template: str) -> str:
+    return "—" if value is None else template.format(value)
+
+
+def seconds(ms: float | None) -> str:
+    return "—" if ms is None else f"{ms / 1000:,.1f} s"
+
+
+def percent(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio * 100:.1f}%"
+
+
+@login_required
+@require_safe
+def artifact_download(request: HttpRequest, swarm_id: str, task_id: str, index: int) -> HttpResponse:
+    swarm = visible_swarm(request.user, swarm_id)
+    task = Task.objects.filter(pk=task_id, swarm=swarm).only("artifacts").first()
+    items = task.artifacts if task is not None and isinstance(task.artifacts, list) else []
+    if not 0 <= index < len(items) or not isinstance(items[index], dict):
+        raise Http404("Artifact not found")
+    artifact = items[index]
+    response = HttpResponse(str(artifact.get("content", "")), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, download_name(artifact.get("path")))
+    return response
+
+
+def download_name(path: Any) -> str:
+    """The artifact path's last part, without anything that could break the header."""
+    name = posixpath.basename(str(path or "").replace("\\", "/"))
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C" and c not in '"')
+    return name.strip(" .") or "artifact.txt"
+
+
+# --- API keys -----------------------------------------------------------------------------------
+
+
+@never_cache  # the page that shows a new key once must not be kept by the browser
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def api_keys(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyCreateForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        data = form.validate_like_the_api()
+        if data is not None:
+            create_key(request, data)
+            return redirect("ui:keys")  # a reload of the next page must not create another key
+    context = {
+        "form": form,
+        "keys": [(key, key_status(key)) for key in ApiKey.objects.for_owner(request.user)],
+        "new_key": request.session.pop(NEW_KEY_SESSION_KEY, None),  # shown once
+    }
+    return render(request, "ui/keys.html", context, status=400 if form.errors else 200)
+
+
+def create_key(request: HttpRequest, data: dict[str, Any]) -> None:
+    days = data.get("expiresInDays")
+    key, raw = apikey_create(
+        owner=request.user,
+        name=data["name"],
+        permissions=data["permissions"],
+        expires_at=timezone.now() + timedelta(days=days) if days else None,
+    )
+    request.session[NEW_KEY_SESSION_KEY] = {"id": key.id, "name": key.name, "raw": raw}
+
+
+def key_status(key: ApiKey) -> str:
+    if key.revoked_at is not None:
+        return "revoked"
+    return "active" if key.is_active else "expired"
+
+
+@login_required
+@require_POST
+def api_key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
+    key = ApiKey.objects.for_owner(request.user).filter(pk=key_id).first()
+    if key is None:
+        raise Http404("API key not found")
+    try:
+        apikey_revoke(key_id=key.id)
+        messages.success(request, f"API key “{key.name}” revoked.")
+    except ApplicationError as exc:  # already revoked
+        messages.error(request, exc.message)
+    return redirect("ui:keys")
