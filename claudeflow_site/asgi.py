@@ -21,7 +21,8 @@ from channels.routing import ProtocolTypeRouter
 from django.core.asgi import get_asgi_application
 
 from claudeflow_site import embedded
+from claudeflow_site.routing import websocket_application
 
-application = ProtocolTypeRouter({"http": get_asgi_application()})
+application = ProtocolTypeRouter({"http": get_asgi_application(), "websocket": websocket_application()})
 
 embedded.start_if_enabled()

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "claudeflow_site.middleware.RequestIdMiddleware",
+    "claudeflow_site.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -281,6 +282,9 @@ if MEMORY_THRESHOLD < 100 * 1024 * 1024:
 CPU_THRESHOLD = env_float("CPU_THRESHOLD", 0.8, min=0.01, max=1.0)
 RESOURCE_MONITORING = env_bool("RESOURCE_MONITORING", True)
 ENABLE_METRICS = env_bool("ENABLE_METRICS", True)
+METRICS_TOKEN = env_str("METRICS_TOKEN")  # when set, /metrics needs "Authorization: Bearer <token>"
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9191, min=0, max=65535)  # 0 = off
+WORKER_METRICS_HOST = env_str("WORKER_METRICS_HOST", "0.0.0.0")
 MAX_RETRIES = env_int("MAX_RETRIES", 3, min=0, max=10)
 RETRY_DELAY_MS = env_int("RETRY_DELAY", 1000, min=0)
 MAX_RETRY_DELAY_MS = env_int("MAX_RETRY_DELAY", 30_000, min=0)

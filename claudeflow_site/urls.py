@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agents.api import AgentDetailApi, AgentListApi
 from claudeflow_site import api
+from claudeflow_site.metrics import metrics_view
 from swarms import api as swarms_api
 from tasks.api import TaskAssignApi, TaskListApi
 
@@ -45,5 +46,6 @@ api_urls = [
 urlpatterns = [
     path("api/", include((api_urls, "api"))),
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),
     path("", include(("claudeflow_site.ui.urls", "ui"))),
 ]

@@ -28,7 +28,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from claudeflow_site import presence
+from claudeflow_site import metrics, presence
 from claudeflow_site.errors import ApplicationError
 from swarms import services, streams
 from swarms.events import group_name
@@ -55,6 +55,7 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
         self.subscriptions: dict[str, int] = {}  # swarm id → seq of the last event delivered
         self.last_heard = time.monotonic()
         self.counted = await database_sync_to_async(presence.connected)()
+        metrics.WS_CONNECTIONS.inc()
         self.heartbeat = asyncio.create_task(self._heartbeat())
         await self.send_json({"type": "connected", "clientId": self.client_id})
 
@@ -65,8 +66,12 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group_name(swarm_id), self.channel_name)
         if getattr(self, "counted", False):
             await database_sync_to_async(presence.disconnected)()
+        if hasattr(self, "client_id"):
+            metrics.WS_CONNECTIONS.dec()
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
         self.last_heard = time.monotonic()
         try:
             content = json.loads(text_data or "")
@@ -79,8 +84,12 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
         await self.receive_json(content)
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
-        handler = {"subscribe": self._subscribe, "unsubscribe": self._unsubscribe, "ping": self._ping,
-                   "command": self._command}.get(content.get("type"))
+        handler = {
+            "subscribe": self._subscribe,
+            "unsubscribe": self._unsubscribe,
+            "ping": self._ping,
+            "command": self._command,
+        }.get(content.get("type"))
         if handler is None:
             await self._error("unknown_type", f"Unknown message type {content.get('type')!r}")
             return
@@ -94,7 +103,9 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
     async def _subscribe(self, content: dict[str, Any]) -> None:
         swarm_id, after = content.get("swarmId"), content.get("lastEventId")
         if not isinstance(swarm_id, str) or (after is not None and (not isinstance(after, int) or after < 0)):
-            await self._error("bad_message", "subscribe needs a swarmId and, optionally, an integer lastEventId")
+            await self._error(
+                "bad_message", "subscribe needs a swarmId and, optionally, an integer lastEventId"
+            )
             return
         swarm = await database_sync_to_async(streams.visible_swarm)(self.user, swarm_id)
         if swarm is None:
@@ -140,8 +151,9 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
         except ApplicationError as exc:
             await self._error("conflict", exc.message, swarmId=swarm_id, action=action)
             return
-        await self.send_json({"type": "command_result", "swarmId": swarm_id, "action": action,
-                              "status": swarm.status})
+        await self.send_json(
+            {"type": "command_result", "swarmId": swarm_id, "action": action, "status": swarm.status}
+        )
 
     # --- group messages -------------------------------------------------------------------------
 
@@ -152,7 +164,9 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
         if last is None or event["seq"] <= last:
             return  # not subscribed, or already delivered (replay, back-fill)
         if event["seq"] > last + 1:
-            for missed in await database_sync_to_async(streams.events_between_seq)(swarm_id, last, event["seq"]):
+            for missed in await database_sync_to_async(streams.events_between_seq)(
+                swarm_id, last, event["seq"]
+            ):
                 await self._deliver(missed)
         await self._deliver(event)
 
@@ -197,4 +211,8 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode())
         headers = dict(self.scope.get("headers", []))
         api_key = (query.get("api_key") or [None])[0] or headers.get(b"x-api-key", b"").decode() or None
-        return {"api_key": api_key, "token": (query.get("token") or [None])[0], "session_user": self.scope.get("user")}
+        return {
+            "api_key": api_key,
+            "token": (query.get("token") or [None])[0],
+            "session_user": self.scope.get("user"),
+        }

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from agents.services import spawn_locked
+from claudeflow_site import metrics
 from claudeflow_site.errors import LimitExceeded
 from claudeflow_site.logging import log_context
 from swarms import engine, events, planning
@@ -284,6 +285,7 @@ def settle(swarm: Swarm) -> bool:
         Task.objects.filter(pk__in=[t.id for t in doomed]).update(
             status=Task.Status.CANCELLED, failure_reason="dependency_failed", completed_at=now
         )
+        metrics.task_ended("cancelled", count=len(doomed))
         for task in doomed:
             task.status = Task.Status.CANCELLED
             events.publish(swarm.id, "task.cancelled", task_summary(task, reason="dependency_failed"))

@@ -15,6 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
+from claudeflow_site import metrics
 from swarms.models import Event, LogEntry, Swarm
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def publish(swarm_id: str, event_type: str, data: dict[str, Any] | None = None) 
         raise RuntimeError("publish() must run inside the transaction of the state change")
     seq = _next_seq(swarm_id)
     event = Event.objects.create(swarm_id=swarm_id, seq=seq, type=event_type, data=data or {})
+    transaction.on_commit(lambda: metrics.EVENTS.labels(event_type).inc())
     transaction.on_commit(lambda: push(event))
     return event
 

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent
+from claudeflow_site import metrics
 from claudeflow_site.errors import Conflict, LimitExceeded
 from swarms import engine, events
 from swarms.locks import gate, lock_swarm
@@ -175,6 +176,7 @@ def finish(swarm: Swarm, status: str, *, reason: str = "", event_data: dict[str,
         lease_owner="",
         lease_expires_at=None,
     )
+    metrics.task_ended("cancelled", count=len(open_tasks))
     for task in open_tasks:
         events.publish(
             swarm.id,

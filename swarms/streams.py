@@ -36,14 +36,20 @@ def events_between_seq(swarm_id: str, after_seq: int, before_seq: int | None = N
     return [envelope(event) for event in rows.order_by("seq")[:REPLAY_BATCH]]
 
 
-def authenticate(*, api_key: str | None, token: str | None, session_user: Any) -> tuple[Any, tuple[str, ...]] | None:
+def authenticate(
+    *, api_key: str | None, token: str | None, session_user: Any
+) -> tuple[Any, tuple[str, ...]] | None:
     """(user, permissions) for a WebSocket: API key, JWT, the session cookie, or the local user."""
     if api_key:
         found = authenticate_api_key(api_key)
         return (found[0], permissions_of(found[1])) if found else None
     if token:
         return _jwt_user(token)
-    if session_user is not None and not isinstance(session_user, AnonymousUser) and session_user.is_authenticated:
+    if (
+        session_user is not None
+        and not isinstance(session_user, AnonymousUser)
+        and session_user.is_authenticated
+    ):
         return session_user, permissions_of(None)
     if not settings.AUTH_ENABLED:
         return local_user(), permissions_of(None)

@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents.models import Agent
+from claudeflow_site import metrics
 from claudeflow_site.logging import log_context
 from swarms import engine, events
 from swarms.locks import lock_swarm
@@ -209,6 +210,8 @@ def complete(task: Task, owner: str, output: str, review: dict[str, Any]) -> Non
             )
             return
         _release_agent(task, completed=True if review["verdict"] == "accept" else None, elapsed=elapsed)
+        if review["verdict"] == "accept":
+            metrics.task_ended("completed", elapsed / 1000)
         task.refresh_from_db()
         if review["verdict"] == "revise":
             by = review.get("reviewer")
@@ -247,6 +250,7 @@ def fail(task: Task, owner: str, *, reason: str, error: str) -> None:
         if not updated:
             return
         _release_agent(task, completed=False, elapsed=0)
+        metrics.task_ended("failed")
         task.refresh_from_db()
         events.publish(task.swarm_id, "task.failed", task_summary(task, reason=reason))
         events.log(task.swarm_id, "error", SOURCE, f"Task {task.name} failed ({reason}): {error}")

@@ -25,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents.models import Agent
-from claudeflow_site import claude
+from claudeflow_site import claude, metrics
 from swarms import events
 from swarms.models import Swarm
 from tasks import budget
@@ -365,6 +365,7 @@ def _record(
     except IntegrityError:  # the swarm (or task) was deleted while the call ran
         logger.info("call for deleted swarm %s not recorded", request.swarm_id)
         return
+    metrics.record_call(model, request.role, outcome, usage, float(cost), result.latency_ms)
     if usage.get("input_tokens") or usage.get("output_tokens"):
         budget.enforce(request.swarm_id)
 
@@ -434,6 +435,7 @@ def add_spend(request: Request, usage: dict[str, int], cost: Decimal) -> None:
 
 
 def _announce_retry(request: Request, attempt: int, outcome: _Outcome, delay: float) -> None:
+    metrics.CLAUDE_RETRIES.labels(claude.model_for(request.role), request.role).inc()
     message = (
         f"Claude call failed ({outcome.message}); retry {attempt} of {settings.MAX_RETRIES} in {delay:.1f}s"
     )

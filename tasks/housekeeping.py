@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent
+from claudeflow_site import metrics
 from swarms import engine, events
 from swarms.locks import lock_swarm
 from swarms.models import Swarm
@@ -79,6 +80,7 @@ def _requeue_or_fail(task: Task) -> None:
             error=f"The worker running it stopped responding {task.attempts} times",
             completed_at=timezone.now(),
         )
+        metrics.task_ended("failed")
         events.publish(
             task.swarm_id, "task.failed", {"id": task.id, "name": task.name, "reason": "worker_lost"}
         )

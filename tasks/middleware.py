@@ -24,6 +24,10 @@ class Housekeeping(dramatiq.Middleware):
         self._thread: threading.Thread | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        if not settings.EMBEDDED_WORKERS:  # embedded: the web process's /metrics covers it
+            from claudeflow_site.metrics import start_worker_exporter
+
+            start_worker_exporter()
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="housekeeping", daemon=True)
         self._thread.start()

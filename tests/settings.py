@@ -33,6 +33,7 @@ _TEST_ENV = {
     "WORKER_GRACE_SECONDS": "2",
     "CLAUDE_TIMEOUT": "10000",
     "RESOURCE_MONITORING": "false",
+    "WORKER_METRICS_PORT": "0",  # tests that want the worker exporter set a free port
 }
 for _name, _value in _TEST_ENV.items():
     os.environ.setdefault(_name, _value)

@@ -25,8 +25,12 @@ ORIGIN = [(b"origin", b"http://testserver")]
 def setup_data(alice, bob):
     swarm = swarm_create(owner=alice, objective=OBJECTIVE)
     Swarm.objects.filter(pk=swarm.id).update(status="executing")
-    return {"swarm": swarm, "alice_key": client_for(alice).raw_key, "bob_key": client_for(bob).raw_key,
-            "alice_read_key": client_for(alice, ("read",)).raw_key}
+    return {
+        "swarm": swarm,
+        "alice_key": client_for(alice).raw_key,
+        "bob_key": client_for(bob).raw_key,
+        "alice_read_key": client_for(alice, ("read",)).raw_key,
+    }
 
 
 async def connect(query: str = "", headers=ORIGIN) -> WebsocketCommunicator:
@@ -100,16 +104,20 @@ async def test_the_browser_session_cookie_works(setup_data, alice, client):
 
 
 async def test_a_foreign_origin_is_refused(setup_data):
-    communicator = WebsocketCommunicator(websocket_application(), f"/ws?api_key={setup_data['alice_key']}",
-                                         headers=[(b"origin", b"https://evil.example")])
+    communicator = WebsocketCommunicator(
+        websocket_application(),
+        f"/ws?api_key={setup_data['alice_key']}",
+        headers=[(b"origin", b"https://evil.example")],
+    )
     connected, _ = await communicator.connect()
     assert not connected
 
 
 async def test_ws_disabled_refuses_connections(setup_data, settings):
     settings.WS_ENABLED = False
-    communicator = WebsocketCommunicator(websocket_application(), f"/ws?api_key={setup_data['alice_key']}",
-                                         headers=ORIGIN)
+    communicator = WebsocketCommunicator(
+        websocket_application(), f"/ws?api_key={setup_data['alice_key']}", headers=ORIGIN
+    )
     connected, _ = await communicator.connect()
     assert not connected
 
@@ -123,7 +131,11 @@ async def test_live_events_reach_a_subscriber_in_the_spec_envelope(setup_data):
     received = await receive_until(communicator, "swarm_event")
     event = received[-1]
     assert set(event) == {"type", "eventId", "seq", "swarmId", "eventType", "data", "timestamp"}
-    assert (event["eventType"], event["swarmId"], event["data"]["status"]) == ("swarm.paused", swarm.id, "paused")
+    assert (event["eventType"], event["swarmId"], event["data"]["status"]) == (
+        "swarm.paused",
+        swarm.id,
+        "paused",
+    )
     await communicator.disconnect()
 
 
@@ -142,7 +154,9 @@ async def test_subscribe_with_last_event_id_replays_in_order_then_goes_live(setu
     swarm = setup_data["swarm"]
     for n in range(5):
         await publish(swarm.id, "log", {"n": n})
-    ids = await database_sync_to_async(lambda: list(Event.objects.filter(swarm=swarm).values_list("id", flat=True)))()
+    ids = await database_sync_to_async(
+        lambda: list(Event.objects.filter(swarm=swarm).values_list("id", flat=True))
+    )()
     communicator = await connected_as(setup_data["alice_key"])
     await subscribe(communicator, swarm.id, lastEventId=ids[2])
     messages = await receive_until(communicator, "subscribed")
@@ -190,7 +204,9 @@ async def test_ping_bad_json_and_unknown_types_keep_the_socket_open(setup_data):
     assert (await communicator.receive_json_from())["code"] == "unknown_type"
     await communicator.send_to(text_data=json.dumps([1, 2]))
     assert (await communicator.receive_json_from())["code"] == "bad_message"
-    await communicator.send_json_to({"type": "subscribe", "swarmId": setup_data["swarm"].id, "lastEventId": "x"})
+    await communicator.send_json_to(
+        {"type": "subscribe", "swarmId": setup_data["swarm"].id, "lastEventId": "x"}
+    )
     assert (await communicator.receive_json_from())["code"] == "bad_message"
     await communicator.send_json_to({"type": "ping"})
     assert (await communicator.receive_json_from())["type"] == "pong"
@@ -202,7 +218,12 @@ async def test_commands_go_through_the_services(setup_data):
     communicator = await connected_as(setup_data["alice_key"])
     await communicator.send_json_to({"type": "command", "swarmId": swarm.id, "action": "pause"})
     result = await receive_until(communicator, "command_result")
-    assert result[-1] == {"type": "command_result", "swarmId": swarm.id, "action": "pause", "status": "paused"}
+    assert result[-1] == {
+        "type": "command_result",
+        "swarmId": swarm.id,
+        "action": "pause",
+        "status": "paused",
+    }
     assert await database_sync_to_async(lambda: Swarm.objects.get(pk=swarm.id).status)() == "paused"
     await communicator.send_json_to({"type": "command", "swarmId": swarm.id, "action": "pause"})
     conflict = await receive_until(communicator, "error")
@@ -271,4 +292,15 @@ async def test_deleting_a_swarm_tells_its_subscribers(setup_data):
     await database_sync_to_async(swarm_delete)(swarm_id=swarm.id)
     messages = await receive_until(communicator, "swarm_deleted")
     assert messages[-1] == {"type": "swarm_deleted", "swarmId": swarm.id}
+    await communicator.disconnect()
+
+
+async def test_the_asgi_application_serves_ws(setup_data):
+    from claudeflow_site.asgi import application
+
+    communicator = WebsocketCommunicator(
+        application, f"/ws?api_key={setup_data['alice_key']}", headers=ORIGIN
+    )
+    connected, _ = await communicator.connect()
+    assert connected and (await communicator.receive_json_from())["type"] == "connected"
     await communicator.disconnect()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+import urllib.request
 
 import pytest
 
@@ -12,20 +13,26 @@ from swarms.models import Event
 from tasks.models import ClaudeCall, Task
 from tests.builders import build_swarm
 from tests.helpers import wait_for, wait_for_status
-from tests.stack import http, stack_env, start_web, start_worker
+from tests.stack import free_port, http, stack_env, start_web, start_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest.mark.slow]
 
 
 @pytest.fixture
 def stack(redis_url, fake_claude, alice):
-    env = stack_env(redis_url=redis_url, claude_url=fake_claude.url, WORKER_GRACE_SECONDS="1")
+    metrics_port = free_port()
+    env = stack_env(
+        redis_url=redis_url,
+        claude_url=fake_claude.url,
+        WORKER_GRACE_SECONDS="1",
+        WORKER_METRICS_PORT=str(metrics_port),
+    )
     _, key = apikey_create(owner=alice, name="stack", permissions=["read", "write"])
     processes = []
 
     class Stack:
         def __init__(self) -> None:
-            self.env, self.key = env, key
+            self.env, self.key, self.metrics_port = env, key, metrics_port
             web, self.base = start_web(env)
             processes.append(web)
 
@@ -63,6 +70,17 @@ def test_a_swarm_runs_end_to_end_on_a_worker_process(stack, fake_claude):
     tasks = Task.objects.filter(swarm_id=swarm_id)
     assert tasks.count() >= 1 and set(results["outputs"]) == {t.id for t in tasks}
     assert results["overallQuality"] is not None
+    # the worker's own Prometheus port, and the web's /metrics
+    worker_metrics = (
+        urllib.request.urlopen(f"http://127.0.0.1:{stack.metrics_port}/", timeout=5).read().decode()
+    )
+    assert f'claudeflow_tasks_total{{outcome="completed"}} {float(tasks.count())}' in worker_metrics
+    assert (
+        'claudeflow_claude_calls_total{model="claude-sonnet-5-5",outcome="ok",role="planner"} 1.0'
+        in worker_metrics
+    )
+    web_metrics = urllib.request.urlopen(f"{stack.base}/metrics", timeout=5).read().decode()
+    assert 'claudeflow_swarms{status="completed"} 1.0' in web_metrics
 
 
 def test_sigkill_mid_task_completes_it_exactly_once(stack, fake_claude, alice):

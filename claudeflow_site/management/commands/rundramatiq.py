@@ -3,12 +3,14 @@
 Dramatiq's Redis consumer backs off to `dramatiq_worker_timeout` ms when a queue is idle (1000
 by default), which would add up to a second between a task finishing and the next starting.
 WORKER_POLL_MS (default 100) bounds it; the variable must be set before dramatiq is imported,
-so it is put into the environment of the worker processes this command starts.
+so it is put into the environment of the worker processes this command starts. The same goes
+for PROMETHEUS_MULTIPROC_DIR, through which the processes share one metrics port.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
 from django.conf import settings
@@ -18,4 +20,7 @@ from django_dramatiq.management.commands.rundramatiq import Command as DramatiqC
 class Command(DramatiqCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         os.environ.setdefault("dramatiq_worker_timeout", str(settings.WORKER_POLL_MS))
+        if settings.ENABLE_METRICS and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            # the worker processes share their metrics through files here (see claudeflow_site.metrics)
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="claudeflow-metrics-")
         super().handle(*args, **options)
