@@ -13,33 +13,19 @@ import argparse
 import collections
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, django_environment
 
 
 def configure(args: argparse.Namespace) -> None:
-    var = tempfile.mkdtemp(prefix="claudeflow-bench-")
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "claudeflow_site.settings",
-            "SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-            "DEBUG": "false",
-            "SECURE_SSL": "false",
-            "EMBEDDED_WORKERS": "false",
-            "FAKE_CLAUDE": "off",
-            "ANTHROPIC_API_KEY": "bench",
-            "ANTHROPIC_BASE_URL": "http://127.0.0.1:9",  # replaced below
-            "MAX_CONCURRENT_TASKS": str(args.concurrency),
-            "LOG_LEVEL": "error",
-            "RESOURCE_MONITORING": "false",
-            "CLAUDEFLOW_VAR_DIR": var,
-            "CLAUDE_FLOW_MAX_AGENTS": "100",
-        }
+    django_environment(
+        ANTHROPIC_BASE_URL="http://127.0.0.1:9",  # replaced once the fake Claude is up
+        MAX_CONCURRENT_TASKS=str(args.concurrency),
+        CLAUDE_FLOW_MAX_AGENTS="100",
     )
     if args.redis:
         os.environ["REDIS_URL"] = args.redis

@@ -18,33 +18,16 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import django_environment
 
 
 def configure(args: argparse.Namespace) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "claudeflow_site.settings",
-            "SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-            "DEBUG": "false",
-            "SECURE_SSL": "false",
-            "EMBEDDED_WORKERS": "false",
-            "FAKE_CLAUDE": "off",
-            "ANTHROPIC_API_KEY": "bench",
-            "LOG_LEVEL": "error",
-            "RESOURCE_MONITORING": "false",
-            "REDIS_URL": args.redis,
-            "WS_CHANNEL_CAPACITY": str(args.capacity),
-            "RATE_LIMIT_MAX": "1000000",
-            "CLAUDEFLOW_VAR_DIR": tempfile.mkdtemp(prefix="claudeflow-wsbench-"),
-        }
-    )
+    django_environment(REDIS_URL=args.redis, WS_CHANNEL_CAPACITY=str(args.capacity), RATE_LIMIT_MAX="1000000")
 
 
 async def subscriber(

@@ -54,17 +54,7 @@ class SwarmCreateApi(APIView):
     )
     def post(self, request: Request) -> Response:
         data = validated(SwarmCreateSerializer, request.data)
-        swarm = services.swarm_create(
-            owner=request.user,
-            objective=data["objective"],
-            name=data.get("name", ""),
-            strategy=data["strategy"],
-            mode=data["mode"],
-            max_agents=data["maxAgents"],
-            timeout_ms=data.get("timeout"),
-            parallel=data["parallel"],
-            options=data["options"],
-        )
+        swarm = services.swarm_create(owner=request.user, **SwarmCreateSerializer.service_arguments(data))
         summary = {
             "objective": swarm.objective,
             "strategy": swarm.strategy,

@@ -42,6 +42,20 @@ class SwarmCreateSerializer(serializers.Serializer):
             )
         return value
 
+    @staticmethod
+    def service_arguments(data: dict[str, Any]) -> dict[str, Any]:
+        """Validated data → keyword arguments of services.swarm_create (shared by the API and UI)."""
+        return {
+            "objective": data["objective"],
+            "name": data.get("name", ""),
+            "strategy": data["strategy"],
+            "mode": data["mode"],
+            "max_agents": data["maxAgents"],
+            "timeout_ms": data.get("timeout"),
+            "parallel": data["parallel"],
+            "options": data["options"],
+        }
+
     def validate_options(self, value: dict[str, Any]) -> dict[str, Any]:
         if "budget" in value:
             budget = BudgetSerializer(data=value["budget"])

@@ -32,7 +32,7 @@ from claudeflow_site.ui.forms import ApiKeyCreateForm, SwarmCreateForm
 from claudeflow_site.ui.markdown import render_markdown
 from swarms import reports, services
 from swarms.models import Event, LogEntry, Swarm
-from swarms.serializers import progress_of, spend_of
+from swarms.serializers import SwarmCreateSerializer, progress_of, spend_of
 from tasks.budget import budget_of
 from tasks.models import Task
 
@@ -105,15 +105,7 @@ def create_swarm(request: HttpRequest, form: SwarmCreateForm) -> HttpResponse | 
         form.add_error(None, f"You are creating swarms too quickly. Try again in {wait} s.")
         return 429
     try:
-        swarm = services.swarm_create(
-            owner=request.user,
-            objective=data["objective"],
-            strategy=data["strategy"],
-            mode=data["mode"],
-            max_agents=data["maxAgents"],
-            parallel=data["parallel"],
-            options=data["options"],
-        )
+        swarm = services.swarm_create(owner=request.user, **SwarmCreateSerializer.service_arguments(data))
     except ApplicationError as exc:  # LimitExceeded (maxSwarms) or Conflict
         form.add_error(None, exc.message)
         return 409
