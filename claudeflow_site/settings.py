@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served from here, not a CDN
     "channels",
     "claudeflow_site",  # before django_dramatiq: its rundramatiq command wraps theirs
     "django_dramatiq",
@@ -203,6 +204,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Plan an objective with Claude, run a swarm of agents, follow it live.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # LocalUserAuthentication (AUTH_ENABLED=false) is a development mode, not a scheme to document
     "AUTHENTICATION_WHITELIST": [

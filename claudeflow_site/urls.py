@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from agents.api import AgentDetailApi, AgentListApi
 from claudeflow_site import api
@@ -40,7 +40,7 @@ api_urls = [
     path("auth/token", api.TokenObtainApi.as_view(), name="token"),
     path("auth/token/refresh", api.TokenRefreshApi.as_view(), name="token-refresh"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]
 
 urlpatterns = [

@@ -125,6 +125,10 @@ def test_the_openapi_schema_is_valid_and_covers_every_endpoint(anon_client):
     }
 
 
-def test_swagger_ui_is_served(anon_client):
-    response = anon_client.get("/api/docs")
-    assert response.status_code == 200 and b"swagger" in response.content.lower()
+def test_swagger_ui_is_served_without_a_cdn_or_inline_script(anon_client):
+    page = anon_client.get("/api/docs")
+    assert page.status_code == 200 and b"swagger" in page.content.lower()
+    assert b"cdn.jsdelivr" not in page.content
+    assert "'unsafe-inline'" not in page["Content-Security-Policy"].split("script-src")[1].split(";")[0]
+    starter = anon_client.get("/api/docs?script=")
+    assert starter.status_code == 200 and b"SwaggerUIBundle" in starter.content
