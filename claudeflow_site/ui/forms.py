@@ -27,7 +27,10 @@ def strategy_choices() -> list[tuple[str, list[tuple[str, str]]]]:
 
 
 class ApiValidatedForm(forms.Form):
-    """A form whose cleaned data is checked once more by an API serializer."""
+    """A form whose cleaned data is checked once more by an API serializer.
+
+    Subclasses set `serializer_class` and `field_map` and define `payload()`: the request body the
+    API would have received for the cleaned data."""
 
     serializer_class: type[Any]
     field_map: dict[str, str]  # the serializer's field path → this form's field name
@@ -35,9 +38,6 @@ class ApiValidatedForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")  # labels read "Objective", not "Objective:"
         super().__init__(*args, **kwargs)
-
-    def payload(self) -> dict[str, Any]:
-        raise NotImplementedError
 
     def validate_like_the_api(self) -> dict[str, Any] | None:
         """The serializer's validated data, or None after putting its errors on the form."""

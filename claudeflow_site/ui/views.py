@@ -25,12 +25,13 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_ratelimit.core import get_usage
 
 from agents.models import Agent
-from claudeflow_site.errors import ApplicationError
+from claudeflow_site.errors import ApplicationError, NotFound
 from claudeflow_site.models import ApiKey
 from claudeflow_site.services import apikey_create, apikey_revoke
 from claudeflow_site.ui.forms import ApiKeyCreateForm, SwarmCreateForm
 from claudeflow_site.ui.markdown import render_markdown
 from swarms import reports, services
+from swarms.access import access_swarm
 from swarms.models import Event, LogEntry, Swarm
 from swarms.serializers import SwarmCreateSerializer, progress_of, spend_of
 from tasks.budget import budget_of
@@ -51,10 +52,11 @@ TASK_GROUPS = {  # the swarm page's columns, by task status
 
 
 def visible_swarm(user: Any, swarm_id: str) -> Swarm:
-    swarm = Swarm.objects.visible_to(user).filter(pk=swarm_id).first()
-    if swarm is None:
-        raise Http404("Swarm not found")
-    return swarm
+    """The API's access rule (swarms.access), as a page's 404."""
+    try:
+        return access_swarm(user=user, swarm_id=swarm_id)
+    except NotFound:
+        raise Http404("Swarm not found") from None
 
 
 def tokens_text(count: int) -> str:
