@@ -172,4 +172,6 @@ def prompt_digest(text: str) -> str:
 
 
 def task_words(text: str, limit: int) -> list[str]:
-    return _WORD_RE.findall(strip_directives(text))[:limit]
+    """The first words of the prose, skipping Markdown heading lines ("# Objective")."""
+    prose = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    return _WORD_RE.findall(strip_directives(prose or text))[:limit]
