@@ -21,15 +21,16 @@ def strict(settings):
 def test_the_general_limit_answers_429_with_retry_after(client_of_alice, strict):
     for _ in range(3):
         assert client_of_alice.get("/api/swarms").status_code == 200
-    before = time.time()
     response = client_of_alice.get("/api/swarms")
     assert response.status_code == 429
     retry_after = int(response["Retry-After"])
-    window_end = (int(before) // 60 + 1) * 60  # django-ratelimit's windows are aligned per key
     assert 1 <= retry_after <= 60
-    assert abs(retry_after - (window_end - int(before))) <= 60  # a real count-down, not a constant
     body = response.json()
     assert body["error"] == "Too many requests" and body["retryAfter"] == retry_after
+    if retry_after > 3:  # a real count-down to the end of the window, not a constant
+        time.sleep(2.1)
+        later = int(client_of_alice.get("/api/swarms")["Retry-After"])
+        assert retry_after - 3 <= later <= retry_after - 2
 
 
 def test_the_limit_is_per_key(alice, bob, strict):
