@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 from agents import services
 from agents.models import Agent
 from agents.serializers import AgentSerializer, AgentSpawnSerializer
-from claudeflow_site.responses import envelope
-from claudeflow_site.validation import validated
+from core.responses import envelope
+from core.validation import validated
 from swarms.access import access_agent, access_swarm
 from swarms.api import ERRORS
 

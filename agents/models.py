@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
-from claudeflow_site.ids import agent_id
+from core.ids import agent_id
 
 
 class AgentQuerySet(models.QuerySet["Agent"]):

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from agents.models import Agent
 from agents.registry import AGENT_TYPES
-from claudeflow_site.validation import NAME_PATTERN, JSONObjectField
+from core.validation import NAME_PATTERN, JSONObjectField
 from swarms.serializers import SpendSerializer, spend_of
 
 

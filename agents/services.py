@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from agents.registry import get_agent_type
-from claudeflow_site.errors import Conflict, LimitExceeded
+from core.errors import Conflict, LimitExceeded
 from swarms import engine, events
 from swarms.locks import lock_swarm
 from swarms.models import Swarm

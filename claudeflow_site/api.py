@@ -16,13 +16,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
-from claudeflow_site import health
 from claudeflow_site.auth import permissions_of
-from claudeflow_site.errors import NotFound
 from claudeflow_site.models import ApiKey
-from claudeflow_site.responses import ErrorSchema, now_iso
 from claudeflow_site.services import apikey_create, apikey_revoke
-from claudeflow_site.validation import StrictIntegerField, validated
+from core.errors import NotFound
+from core.responses import ErrorSchema, now_iso
+from core.validation import StrictIntegerField, validated
+from ops import health
 from swarms.models import Swarm
 
 STARTED = time.monotonic()

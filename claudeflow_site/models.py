@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from claudeflow_site.ids import key_id
+from core.ids import key_id
 
 KEY_PREFIX = "cf_"
 

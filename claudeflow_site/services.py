@@ -8,8 +8,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from claudeflow_site.errors import Conflict, Forbidden
 from claudeflow_site.models import ApiKey, generate_raw_key, hash_key
+from core.errors import Conflict, Forbidden
 
 
 def apikey_create(

@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from agents.api import AgentDetailApi, AgentListApi
 from claudeflow_site import api
-from claudeflow_site.metrics import metrics_view
+from ops.metrics import metrics_view
 from swarms import api as swarms_api
 from tasks.api import TaskAssignApi, TaskListApi
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 
 from agents.models import Agent
-from claudeflow_site.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound
 from swarms.models import Swarm
 from tasks.models import Task
 

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from agents.models import Agent
-from claudeflow_site.errors import ApplicationError
+from core.errors import ApplicationError
 from swarms import services
 from swarms.models import Event, LogEntry, Swarm
 from tasks.models import Task

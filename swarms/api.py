@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from claudeflow_site.ratelimits import GeneralRateLimit, SwarmCreateRateLimit
-from claudeflow_site.responses import ActionResponseSchema, ErrorSchema, envelope
-from claudeflow_site.validation import validated
+from core.responses import ActionResponseSchema, ErrorSchema, envelope
+from core.validation import validated
 from swarms import reports, services
 from swarms.access import access_swarm
 from swarms.models import LogEntry, Swarm

@@ -28,8 +28,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from claudeflow_site import metrics, presence
-from claudeflow_site.errors import ApplicationError
+from core.errors import ApplicationError
+from ops import metrics, presence
 from swarms import services, streams
 from swarms.events import group_name
 

@@ -23,9 +23,9 @@ from django.utils import timezone
 
 from agents.models import Agent
 from agents.services import spawn_locked
-from claudeflow_site import metrics
-from claudeflow_site.errors import LimitExceeded
-from claudeflow_site.logging import log_context
+from core.errors import LimitExceeded
+from core.logging import log_context
+from ops import metrics
 from swarms import engine, events, planning
 from swarms.locks import gate, lock_swarm
 from swarms.models import Swarm

@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
-from claudeflow_site import metrics
+from ops import metrics
 from swarms.models import Event, LogEntry, Swarm
 
 logger = logging.getLogger(__name__)

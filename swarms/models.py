@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from claudeflow_site.ids import swarm_id
+from core.ids import swarm_id
 
 
 class SwarmQuerySet(models.QuerySet["Swarm"]):

@@ -8,7 +8,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from claudeflow_site.validation import (
+from core.validation import (
     JSONObjectField,
     StrictBooleanField,
     StrictIntegerField,

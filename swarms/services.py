@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent
-from claudeflow_site import metrics
-from claudeflow_site.errors import Conflict, LimitExceeded
+from core.errors import Conflict, LimitExceeded
+from ops import metrics
 from swarms import engine, events
 from swarms.locks import gate, lock_swarm
 from swarms.models import Swarm

@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from claudeflow_site.responses import envelope
-from claudeflow_site.validation import validated
+from core.responses import envelope
+from core.validation import validated
 from swarms.access import access_agent, access_swarm, access_task
 from swarms.api import ERRORS
 from tasks import services

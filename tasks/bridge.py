@@ -22,8 +22,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents.models import Agent
-from claudeflow_site import metrics
-from claudeflow_site.logging import log_context
+from core.logging import log_context
+from ops import metrics
 from swarms import engine, events
 from swarms.locks import lock_swarm
 from swarms.models import Swarm

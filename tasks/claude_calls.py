@@ -25,7 +25,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents.models import Agent
-from claudeflow_site import claude, metrics
+from claudeflow_site import claude
+from ops import metrics
 from swarms import events
 from swarms.models import Swarm
 from tasks import budget

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent
-from claudeflow_site import metrics
+from ops import metrics
 from swarms import engine, events
 from swarms.locks import lock_swarm
 from swarms.models import Swarm

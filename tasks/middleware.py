@@ -25,7 +25,7 @@ class Housekeeping(dramatiq.Middleware):
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         if not settings.EMBEDDED_WORKERS:  # embedded: the web process's /metrics covers it
-            from claudeflow_site.metrics import start_worker_exporter
+            from ops.metrics import start_worker_exporter
 
             start_worker_exporter()
         self._stop.clear()

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
-from claudeflow_site.ids import task_id
+from core.ids import task_id
 
 
 class TaskQuerySet(models.QuerySet["Task"]):

@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from claudeflow_site.health import RESOURCE_GUARD_KEY
+from ops.health import RESOURCE_GUARD_KEY
 
 logger = logging.getLogger(__name__)
 

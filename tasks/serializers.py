@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from claudeflow_site.validation import no_control_characters
+from core.validation import no_control_characters
 from swarms.serializers import SpendSerializer, spend_of
 from tasks.models import Task
 

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from agents.models import Agent
-from claudeflow_site.errors import Conflict
+from core.errors import Conflict
 from swarms import engine, events
 from swarms.locks import lock_swarm
 from swarms.models import Swarm

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from claudeflow_site import health
-from claudeflow_site.logging import ContextFilter, JsonFormatter, TextFormatter, log_context
+from core.logging import ContextFilter, JsonFormatter, TextFormatter, log_context
+from ops import health
 from swarms.models import Event, Swarm
 from swarms.services import swarm_start
 from tasks import resources

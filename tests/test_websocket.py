@@ -272,7 +272,7 @@ async def test_a_silent_client_is_closed_after_two_heartbeats(setup_data, settin
 
 
 async def test_connected_clients_are_counted(setup_data):
-    from claudeflow_site.health import connected_clients
+    from ops.health import connected_clients
 
     before = await database_sync_to_async(connected_clients)()
     communicator = await connected_as(setup_data["alice_key"])

@@ -1,7 +1,7 @@
 """Forms of the browser UI.
 
 The Django forms only turn the posted strings into Python values; the rules themselves are the
-API's serializers (run through `claudeflow_site.validation.validated`), so the browser and the API
+API's serializers (run through `core.validation.validated`), so the browser and the API
 accept and refuse exactly the same things, with the same messages.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 from django import forms
 
 from claudeflow_site.api import ApiKeyCreateSerializer
-from claudeflow_site.errors import ValidationFailed
 from claudeflow_site.models import ApiKey
-from claudeflow_site.validation import validated
+from core.errors import ValidationFailed
+from core.validation import validated
 from swarms.models import Swarm
 from swarms.serializers import SwarmCreateSerializer
 from swarms.strategies import STRATEGIES

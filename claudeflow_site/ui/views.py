@@ -25,11 +25,11 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_ratelimit.core import get_usage
 
 from agents.models import Agent
-from claudeflow_site.errors import ApplicationError, NotFound
 from claudeflow_site.models import ApiKey
 from claudeflow_site.services import apikey_create, apikey_revoke
 from claudeflow_site.ui.forms import ApiKeyCreateForm, SwarmCreateForm
 from claudeflow_site.ui.markdown import render_markdown
+from core.errors import ApplicationError, NotFound
 from swarms import reports, services
 from swarms.access import access_swarm
 from swarms.models import Event, LogEntry, Swarm

@@ -21,6 +21,6 @@ class Command(DramatiqCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         os.environ.setdefault("dramatiq_worker_timeout", str(settings.WORKER_POLL_MS))
         if settings.ENABLE_METRICS and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-            # the worker processes share their metrics through files here (see claudeflow_site.metrics)
+            # the worker processes share their metrics through files here (see ops.metrics)
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="claudeflow-metrics-")
         super().handle(*args, **options)

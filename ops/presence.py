@@ -6,7 +6,7 @@ import logging
 
 from django.core.cache import cache
 
-from claudeflow_site.health import CONNECTED_CLIENTS_KEY
+from ops.health import CONNECTED_CLIENTS_KEY
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from claudeflow_site.errors import ValidationFailed, flatten_errors
+from core.errors import ValidationFailed, flatten_errors
 
 _ALLOWED_WHITESPACE = {"\n", "\r", "\t"}
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
