@@ -9,8 +9,8 @@ from rest_framework import serializers
 
 from agents.models import Agent
 from agents.registry import AGENT_TYPES
+from core.responses import SpendSerializer, spend_of
 from core.validation import NAME_PATTERN, JSONObjectField
-from swarms.serializers import SpendSerializer, spend_of
 
 
 class AgentSpawnSerializer(serializers.Serializer):

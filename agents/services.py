@@ -1,37 +1,26 @@
-"""Spawning and terminating agents."""
+"""Every state change of an agent. Callers hold the swarm's row lock (see tasks/services.py).
+
+State machine: idle ⇄ busy, and terminated.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents.models import Agent
 from agents.registry import get_agent_type
-from core.errors import Conflict, LimitExceeded
-from swarms import engine, events
-from swarms.locks import lock_swarm
-from swarms.models import Swarm
-from tasks.models import Task
+from core.errors import LimitExceeded
+from events import catalogue
+from events.stream import log, publish
+from tasks.models import ClaudeCall
 
 
-def agent_spawn(
-    *, swarm_id: str, type: str, name: str = "", capabilities: dict[str, Any] | None = None
-) -> Agent:
-    with transaction.atomic():
-        swarm = lock_swarm(swarm_id)
-        if not swarm.is_active:
-            raise Conflict(f"Cannot spawn an agent in swarm {swarm.id}: it is {swarm.status}")
-        return spawn_locked(swarm, type=type, name=name, capabilities=capabilities)
-
-
-def spawn_locked(
-    swarm: Swarm, *, type: str, name: str = "", capabilities: dict[str, Any] | None = None
-) -> Agent:
-    """Spawns into a swarm whose row the caller has locked (also used by planning)."""
+def agent_spawn(*, swarm: Any, type: str, name: str = "", capabilities: dict[str, Any] | None = None) -> Agent:
     limit = min(swarm.max_agents, settings.MAX_AGENTS_PER_SWARM)
     live = Agent.objects.filter(swarm=swarm).live().count()
     if live >= limit:
@@ -46,54 +35,50 @@ def spawn_locked(
         capabilities=merged,
         idle_since=timezone.now(),
     )
-    from agents.serializers import AgentSerializer  # the event carries what the API shows
-
-    events.publish(swarm.id, "agent.spawned", AgentSerializer(agent).data)
-    events.log(swarm.id, "info", "AgentPool", f"Spawned agent {agent.name} ({agent.type} #{instance})")
-    if swarm.status == Swarm.Status.EXECUTING:
-        engine.after_commit_dispatch(swarm.id)
+    publish(swarm.id, catalogue.agent_spawned(agent))
+    log(swarm.id, "info", "AgentPool", f"Spawned agent {agent.name} ({agent.type} #{instance})")
     return agent
 
 
-def agent_terminate(*, swarm_id: str, agent_id: str) -> Agent:
-    """Terminates an agent; a task it was running goes back to pending for another agent (its
-    worker sees the assignment change and aborts the Claude stream)."""
-    with transaction.atomic():
-        swarm = lock_swarm(swarm_id)
-        agent = Agent.objects.select_for_update().get(pk=agent_id, swarm=swarm)
-        if agent.status == Agent.Status.TERMINATED:
-            raise Conflict(f"Agent {agent.id} is already terminated")
-        released = list(
-            Task.objects.filter(assigned_agent=agent)
-            .exclude(status__in=Task.TERMINAL)
-            .values_list("id", flat=True)
-        )
-        Task.objects.filter(pk__in=released, status__in=Task.IN_FLIGHT).update(
-            status=Task.Status.PENDING,
-            assigned_agent=None,
-            pinned=False,
-            lease_owner="",
-            lease_expires_at=None,
-        )
-        # a pending task pinned to this agent is unpinned, or it could never run
-        Task.objects.filter(pk__in=released, status=Task.Status.PENDING).update(
-            assigned_agent=None, pinned=False
-        )
-        agent.status = Agent.Status.TERMINATED
-        agent.terminated_at = timezone.now()
-        agent.save(update_fields=["status", "terminated_at"])
-        events.publish(
-            swarm.id,
-            "agent.terminated",
-            {
-                "id": agent.id,
-                "name": agent.name,
-                "type": agent.type,
-                "status": agent.status,
-                "releasedTasks": released,
-            },
-        )
-        events.log(swarm.id, "info", "AgentPool", f"Terminated agent {agent.name}")
-        if swarm.status == Swarm.Status.EXECUTING:
-            engine.after_commit_dispatch(swarm.id)
+def agent_occupy(*, agent_id: str) -> bool:
+    """idle → busy (the scheduler's choice; announced when the worker claims the task)."""
+    return bool(Agent.objects.filter(pk=agent_id, status=Agent.Status.IDLE).update(status=Agent.Status.BUSY))
+
+
+def _spend_of_calls(field: str) -> Any:
+    calls = ClaudeCall.objects.filter(agent=OuterRef("pk")).values("agent").annotate(n=Sum(field)).values("n")
+    return Coalesce(Subquery(calls), 0, output_field=Agent._meta.get_field(field))
+
+
+def agent_release(*, swarm_id: str, agent_id: str | None, outcome: str | None = None, elapsed_ms: int = 0) -> None:
+    """busy → idle after a task ends (outcome "completed", "failed" or None for a hand-back), with
+    its counters moved and its spend settled from its recorded calls."""
+    if not agent_id:
+        return
+    counters: dict[str, Any] = {name: _spend_of_calls(name) for name in ("input_tokens", "output_tokens", "cost_usd")}
+    if outcome == "completed":
+        counters.update(tasks_completed=F("tasks_completed") + 1, total_execution_ms=F("total_execution_ms") + elapsed_ms)
+    elif outcome == "failed":
+        counters["tasks_failed"] = F("tasks_failed") + 1
+    if Agent.objects.filter(pk=agent_id, status=Agent.Status.BUSY).update(
+        status=Agent.Status.IDLE, idle_since=timezone.now(), **counters
+    ):
+        publish(swarm_id, catalogue.agent_status_changed(agent_id=agent_id, status="idle"))
+    else:  # terminated meanwhile: counters still move
+        Agent.objects.filter(pk=agent_id).update(**counters)
+
+
+def agents_release_all(*, swarm: Any) -> int:
+    """Every busy agent of a swarm that ended goes idle."""
+    return Agent.objects.filter(swarm=swarm, status=Agent.Status.BUSY).update(
+        status=Agent.Status.IDLE, idle_since=timezone.now()
+    )
+
+
+def agent_terminate(*, agent: Agent, released: list[str]) -> Agent:
+    agent.status = Agent.Status.TERMINATED
+    agent.terminated_at = timezone.now()
+    agent.save(update_fields=["status", "terminated_at"])
+    publish(agent.swarm_id, catalogue.agent_terminated(agent, released=released))
+    log(agent.swarm_id, "info", "AgentPool", f"Terminated agent {agent.name}")
     return agent

@@ -20,7 +20,7 @@ except ConfigError as exc:  # one line naming the variable, not a traceback
 from channels.routing import ProtocolTypeRouter
 from django.core.asgi import get_asgi_application
 
-from claudeflow_site import embedded
+from engine import embedded
 from claudeflow_site.routing import websocket_application
 
 application = ProtocolTypeRouter({"http": get_asgi_application(), "websocket": websocket_application()})

@@ -57,9 +57,11 @@ INSTALLED_APPS = [
     "channels",
     "claudeflow_site",  # before django_dramatiq: its rundramatiq command wraps theirs
     "django_dramatiq",
+    "events",
     "swarms",
     "agents",
     "tasks",
+    "engine",
 ]
 
 MIDDLEWARE = [
@@ -148,7 +150,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
-        "tasks.middleware.Housekeeping",
+        "engine.middleware.Housekeeping",
     ],
 }
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
@@ -277,6 +279,7 @@ WS_HEARTBEAT = env_int("WS_HEARTBEAT", 30_000, min=1000)  # milliseconds
 MAX_SWARMS = env_int("MAX_SWARMS", 50, min=1)
 MAX_AGENTS_PER_SWARM = env_int("CLAUDE_FLOW_MAX_AGENTS", 20, min=1, max=100)
 MAX_CONCURRENT_TASKS = env_int("MAX_CONCURRENT_TASKS", 10, min=1)
+MAX_CONCURRENT_TASKS_PER_USER = env_int("MAX_CONCURRENT_TASKS_PER_USER", max(1, MAX_CONCURRENT_TASKS // 2), min=1)
 TASK_TIMEOUT_MINUTES = env_float("TASK_TIMEOUT_MINUTES", 10, min=0.01)
 DEFAULT_SWARM_TIMEOUT_MS = env_int("CLAUDE_FLOW_TIMEOUT", 300_000, min=30_000, max=3_600_000)
 MEMORY_THRESHOLD = env_int("MEMORY_THRESHOLD", 1_073_741_824)  # bytes of this process's RSS

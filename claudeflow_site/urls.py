@@ -6,11 +6,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from agents.api import AgentDetailApi, AgentListApi
 from claudeflow_site import api
 from ops.metrics import metrics_view
-from swarms import api as swarms_api
-from tasks.api import TaskAssignApi, TaskListApi
+from swarms.api import swarms as swarms_api
+from swarms.api.agents import AgentDetailApi, AgentListApi
+from swarms.api.tasks import TaskAssignApi, TaskListApi
 
 _SWARM = "swarm/<str:swarm_id>"
 swarm_urls = [

@@ -30,3 +30,19 @@ class ErrorSchema(serializers.Serializer):
     error = serializers.CharField()
     message = serializers.CharField()
     details = serializers.ListField(child=serializers.DictField(), required=False)
+
+
+class SpendSerializer(serializers.Serializer):
+    inputTokens = serializers.IntegerField()
+    outputTokens = serializers.IntegerField()
+    totalTokens = serializers.IntegerField()
+    costUsd = serializers.FloatField()
+
+
+def spend_of(row: Any) -> dict[str, Any]:
+    return {
+        "inputTokens": row.input_tokens,
+        "outputTokens": row.output_tokens,
+        "totalTokens": row.input_tokens + row.output_tokens,
+        "costUsd": round(float(row.cost_usd), 6),
+    }

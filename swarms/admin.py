@@ -10,8 +10,9 @@ from django.http import HttpRequest
 
 from agents.models import Agent
 from core.errors import ApplicationError
+from events.models import Event, LogEntry
 from swarms import services
-from swarms.models import Event, LogEntry, Swarm
+from swarms.models import Swarm
 from tasks.models import Task
 
 

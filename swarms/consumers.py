@@ -29,9 +29,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from core.errors import ApplicationError
+from events.stream import group_name
 from ops import metrics, presence
 from swarms import services, streams
-from swarms.events import group_name
 
 logger = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.responses import SpendSerializer, spend_of
 from core.validation import (
     JSONObjectField,
     StrictBooleanField,
@@ -73,22 +74,6 @@ class ProgressSerializer(serializers.Serializer):
     failedTasks = serializers.IntegerField()
     runningTasks = serializers.IntegerField()
     percentComplete = serializers.IntegerField()
-
-
-class SpendSerializer(serializers.Serializer):
-    inputTokens = serializers.IntegerField()
-    outputTokens = serializers.IntegerField()
-    totalTokens = serializers.IntegerField()
-    costUsd = serializers.FloatField()
-
-
-def spend_of(row: Any) -> dict[str, Any]:
-    return {
-        "inputTokens": row.input_tokens,
-        "outputTokens": row.output_tokens,
-        "totalTokens": row.input_tokens + row.output_tokens,
-        "costUsd": round(float(row.cost_usd), 6),
-    }
 
 
 def progress_of(swarm: Swarm) -> dict[str, int]:

@@ -1,7 +1,9 @@
-"""Swarm lifecycle: every state change of a swarm goes through these functions.
+"""Swarm lifecycle and the swarm commands of the API, admin, UI and WebSocket.
 
 State machine (ARCHITECTURE.md): planning → ready → executing ⇄ paused → completed | failed |
-stopped. `start` during planning is remembered and execution begins when the plan lands.
+stopped. `start` during planning is remembered and execution begins when the plan lands. Each
+command locks the swarm row first, writes through the task and agent services, publishes its
+events in the same transaction, and asks for work (planning, scheduling) only after commit.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent
+from agents.services import agent_spawn, agent_terminate, agents_release_all
+from core import jobs
 from core.errors import Conflict, LimitExceeded
-from ops import metrics
-from swarms import engine, events
+from events import catalogue
+from events.stream import announce_deleted, batch, log, publish
 from swarms.locks import gate, lock_swarm
 from swarms.models import Swarm
 from tasks.models import Task
+from tasks.services import OPEN, task_cancel, task_cancel_open, task_create, task_pin, task_requeue
 
 SOURCE = "HeadlessCoordinator"
 
@@ -54,19 +59,10 @@ def swarm_create(
             parallel=parallel,
             options=options or {},
         )
-        events.publish(
-            swarm.id,
-            "swarm.created",
-            {
-                "status": swarm.status,
-                "objective": objective,
-                "strategy": strategy,
-                "mode": mode,
-                "maxAgents": max_agents,
-            },
-        )
-        events.log(swarm.id, "info", SOURCE, f"Creating swarm: {swarm.id}")
-        engine.after_commit_plan(swarm.id)
+        with batch(swarm.id):
+            publish(swarm.id, catalogue.swarm_created(swarm))
+            log(swarm.id, "info", SOURCE, f"Creating swarm: {swarm.id}")
+        jobs.plan_on_commit(swarm.id)
     return swarm
 
 
@@ -75,31 +71,35 @@ def swarm_start(*, swarm_id: str) -> Swarm:
         swarm = lock_swarm(swarm_id)
         if swarm.status == Swarm.Status.PLANNING:
             if swarm.start_requested:
-                raise Conflict(
-                    "Start is already requested; the swarm starts executing when planning completes"
-                )
+                raise Conflict("Start is already requested; the swarm starts executing when planning completes")
             swarm.start_requested = True
             swarm.save(update_fields=["start_requested", "updated_at"])
-            events.log(
-                swarm.id,
-                "info",
-                SOURCE,
-                "Start requested during planning; execution begins when the plan lands",
-            )
+            log(swarm.id, "info", SOURCE, "Start requested during planning; execution begins when the plan lands")
             return swarm
         _require(swarm, (Swarm.Status.READY,), "start")
-        begin_execution(swarm)
+        swarm_begin(swarm)
     return swarm
 
 
-def begin_execution(swarm: Swarm) -> None:
-    """ready → executing (also used when a plan lands after an early start). Caller holds the lock."""
+def swarm_begin(swarm: Swarm) -> None:
+    """ready → executing (also when a plan lands after an early start). Caller holds the lock."""
     swarm.status = Swarm.Status.EXECUTING
     swarm.started_at = timezone.now()
     swarm.save(update_fields=["status", "started_at", "updated_at"])
-    events.publish(swarm.id, "swarm.started", {"status": swarm.status})
-    events.log(swarm.id, "info", SOURCE, f"Swarm {swarm.id} started executing")
-    engine.after_commit_dispatch(swarm.id)
+    publish(swarm.id, catalogue.swarm_started())
+    log(swarm.id, "info", SOURCE, f"Swarm {swarm.id} started executing")
+    jobs.schedule_on_commit()
+
+
+def swarm_planned(swarm: Swarm, *, agents: int, tasks: int) -> None:
+    """planning → ready once the plan's agents and tasks exist. Caller holds the lock."""
+    swarm.status = Swarm.Status.READY
+    swarm.plan_lease_owner, swarm.plan_lease_expires_at = "", None
+    swarm.save(update_fields=["status", "plan_lease_owner", "plan_lease_expires_at", "updated_at"])
+    publish(swarm.id, catalogue.swarm_planned(status=swarm.status, agents=agents, tasks=tasks))
+    log(swarm.id, "info", SOURCE, f"Plan ready: {agents} agents, {tasks} tasks")
+    if swarm.start_requested:
+        swarm_begin(swarm)
 
 
 def swarm_pause(*, swarm_id: str) -> Swarm:
@@ -108,8 +108,8 @@ def swarm_pause(*, swarm_id: str) -> Swarm:
         _require(swarm, (Swarm.Status.EXECUTING,), "pause")
         swarm.status = Swarm.Status.PAUSED
         swarm.save(update_fields=["status", "updated_at"])
-        events.publish(swarm.id, "swarm.paused", {"status": swarm.status})
-        events.log(swarm.id, "info", SOURCE, "Swarm paused: running tasks finish, nothing new is dispatched")
+        publish(swarm.id, catalogue.swarm_paused())
+        log(swarm.id, "info", SOURCE, "Swarm paused: running tasks finish, nothing new is dispatched")
     return swarm
 
 
@@ -119,9 +119,9 @@ def swarm_resume(*, swarm_id: str) -> Swarm:
         _require(swarm, (Swarm.Status.PAUSED,), "resume")
         swarm.status = Swarm.Status.EXECUTING
         swarm.save(update_fields=["status", "updated_at"])
-        events.publish(swarm.id, "swarm.resumed", {"status": swarm.status})
-        events.log(swarm.id, "info", SOURCE, "Swarm resumed")
-        engine.after_commit_dispatch(swarm.id)
+        publish(swarm.id, catalogue.swarm_resumed())
+        log(swarm.id, "info", SOURCE, "Swarm resumed")
+        jobs.schedule_on_commit()
     return swarm
 
 
@@ -129,7 +129,7 @@ def swarm_stop(*, swarm_id: str) -> Swarm:
     with transaction.atomic():
         swarm = lock_swarm(swarm_id)
         _require(swarm, Swarm.ACTIVE, "stop")
-        finish(swarm, Swarm.Status.STOPPED, reason="stopped by request")
+        swarm_finish(swarm, Swarm.Status.STOPPED, reason="stopped by request")
     return swarm
 
 
@@ -139,64 +139,127 @@ def swarm_delete(*, swarm_id: str) -> None:
     with transaction.atomic():
         swarm = lock_swarm(swarm_id)
         if swarm.is_active:
-            finish(swarm, Swarm.Status.STOPPED, reason="deleted")
+            swarm_finish(swarm, Swarm.Status.STOPPED, reason="deleted")
     with transaction.atomic():
         lock_swarm(swarm_id).delete()
-    events.announce_deleted(swarm_id)
+    announce_deleted(swarm_id)
 
 
-def swarm_fail(
-    *,
-    swarm_id: str,
-    reason: str,
-    event_data: dict[str, Any] | None = None,
-    extra_event: tuple[str, dict[str, Any]] | None = None,
-) -> bool:
-    """Fails an active swarm (timeout, budget, bad plan, failed tasks); False if already over.
-    `extra_event` is published first, in the same transaction (e.g. budget.exceeded)."""
+def swarm_fail(*, swarm_id: str, reason: str, details: dict[str, Any] | None = None, before: Any = None) -> bool:
+    """Fails an active swarm (timeout, budget, bad plan); False if it had already ended.
+    `before` is published first, in the same transaction (e.g. budget.exceeded)."""
     with transaction.atomic():
         swarm = lock_swarm(swarm_id)
         if not swarm.is_active:
             return False
-        if extra_event:
-            events.publish(swarm.id, *extra_event)
-        finish(swarm, Swarm.Status.FAILED, reason=reason, event_data=event_data)
+        if before is not None:
+            publish(swarm.id, before)
+        swarm_finish(swarm, Swarm.Status.FAILED, reason=reason, details=details)
     return True
 
 
-def finish(swarm: Swarm, status: str, *, reason: str = "", event_data: dict[str, Any] | None = None) -> None:
+def swarm_finish(swarm: Swarm, status: str, *, reason: str = "", details: dict[str, Any] | None = None) -> None:
     """Ends the swarm: open tasks are cancelled (running ones are aborted by their worker's
     watchdog, which sees the status change) and busy agents go idle. Caller holds the lock."""
-    now = timezone.now()
-    open_tasks = list(Task.objects.filter(swarm=swarm).exclude(status__in=Task.TERMINAL).values("id", "name"))
-    Task.objects.filter(pk__in=[t["id"] for t in open_tasks]).update(
-        status=Task.Status.CANCELLED,
-        failure_reason=reason[:64],
-        completed_at=now,
-        lease_owner="",
-        lease_expires_at=None,
-    )
-    metrics.task_ended("cancelled", count=len(open_tasks))
-    for task in open_tasks:
-        events.publish(
-            swarm.id,
-            "task.cancelled",
-            {"id": task["id"], "name": task["name"], "status": "cancelled", "reason": reason},
-        )
-    Agent.objects.filter(swarm=swarm, status=Agent.Status.BUSY).update(
-        status=Agent.Status.IDLE, idle_since=now
-    )
-    swarm.status = status
-    swarm.failure_reason = reason if status != Swarm.Status.COMPLETED else ""
-    swarm.completed_at = now
-    swarm.save(update_fields=["status", "failure_reason", "completed_at", "updated_at"])
-    data = {"status": status, **({"reason": reason} if reason else {}), **(event_data or {})}
-    event_type = {Swarm.Status.STOPPED: "swarm.stopped", Swarm.Status.FAILED: "swarm.failed"}.get(
-        status, "swarm.completed"
-    )
-    events.publish(swarm.id, event_type, data)
-    level = "error" if status == Swarm.Status.FAILED else "info"
-    events.log(swarm.id, level, SOURCE, f"Swarm {status}" + (f": {reason}" if reason else ""))
+    with batch(swarm.id):
+        task_cancel_open(swarm=swarm, reason=reason or status)
+        agents_release_all(swarm=swarm)
+        swarm.status = status
+        swarm.failure_reason = reason if status != Swarm.Status.COMPLETED else ""
+        swarm.completed_at = timezone.now()
+        swarm.save(update_fields=["status", "failure_reason", "completed_at", "updated_at"])
+        if status == Swarm.Status.STOPPED:
+            publish(swarm.id, catalogue.swarm_stopped(reason=reason))
+        elif status == Swarm.Status.FAILED:
+            publish(swarm.id, catalogue.swarm_failed(reason=reason, **(details or {})))
+        else:
+            publish(swarm.id, catalogue.swarm_completed())
+        level = "error" if status == Swarm.Status.FAILED else "info"
+        log(swarm.id, level, SOURCE, f"Swarm {status}" + (f": {reason}" if reason else ""))
+
+
+# --- commands on a swarm's agents and tasks ---------------------------------------------------
+
+
+def swarm_spawn_agent(
+    *, swarm_id: str, type: str, name: str = "", capabilities: dict[str, Any] | None = None
+) -> Agent:
+    with transaction.atomic():
+        swarm = lock_swarm(swarm_id)
+        if not swarm.is_active:
+            raise Conflict(f"Cannot spawn an agent in swarm {swarm.id}: it is {swarm.status}")
+        agent = agent_spawn(swarm=swarm, type=type, name=name, capabilities=capabilities)
+        _schedule_if_executing(swarm)
+    return agent
+
+
+def swarm_terminate_agent(*, swarm_id: str, agent_id: str) -> Agent:
+    """Terminates an agent; a task it was running goes back to pending for another agent (its
+    worker sees the assignment change and aborts the Claude stream)."""
+    with transaction.atomic():
+        swarm = lock_swarm(swarm_id)
+        agent = Agent.objects.select_for_update().get(pk=agent_id, swarm=swarm)
+        if agent.status == Agent.Status.TERMINATED:
+            raise Conflict(f"Agent {agent.id} is already terminated")
+        held = list(Task.objects.filter(assigned_agent=agent, status__in=OPEN))
+        with batch(swarm.id):
+            for task in held:
+                if task.status == Task.Status.PENDING:  # pinned to it: unpin, or it could never run
+                    Task.objects.filter(pk=task.id).update(assigned_agent=None, pinned=False)
+                else:
+                    task_requeue(task=task, reason="agent_terminated")
+            agent_terminate(agent=agent, released=[t.id for t in held])
+        _schedule_if_executing(swarm)
+    return agent
+
+
+def swarm_add_task(*, swarm_id: str, dependencies: list[str] | None = None, **fields: Any) -> Task:
+    with transaction.atomic():
+        swarm = lock_swarm(swarm_id)
+        if not swarm.is_active:
+            raise Conflict(f"Cannot add a task to swarm {swarm.id}: it is {swarm.status}")
+        task = task_create(swarm=swarm, dependencies=_dependencies(swarm, dependencies or []), **fields)
+        _schedule_if_executing(swarm)
+    return task
+
+
+def swarm_pin_task(*, swarm_id: str, task_id: str, agent_id: str) -> Task:
+    """Pins a pending task to an agent: the scheduler will give it to no other agent."""
+    with transaction.atomic():
+        swarm = lock_swarm(swarm_id)
+        if not swarm.is_active:
+            raise Conflict(f"Cannot assign tasks in swarm {swarm.id}: it is {swarm.status}")
+        task = Task.objects.select_for_update().get(pk=task_id, swarm=swarm)
+        agent = Agent.objects.get(pk=agent_id, swarm=swarm)
+        if task.status != Task.Status.PENDING:
+            raise Conflict(f"Task {task.id} is {task.status}; only a pending task can be assigned")
+        if agent.status == Agent.Status.TERMINATED:
+            raise Conflict(f"Agent {agent.id} is terminated")
+        missing = [c for c in task.required_capabilities if not agent.capabilities.get(c)]
+        if missing:
+            raise Conflict(f"Agent {agent.id} lacks the capabilities this task requires: {', '.join(missing)}")
+        task_pin(task=task, agent=agent)
+        log(swarm.id, "info", "TaskQueue", f"Task {task.name} assigned to {agent.name}")
+        _schedule_if_executing(swarm)
+    return task
+
+
+def swarm_cancel_tasks(*, swarm: Swarm, tasks: list[Task], reason: str) -> int:
+    """Cancels tasks that can never run (used by the engine when a dependency failed)."""
+    return task_cancel(swarm_id=swarm.id, tasks=tasks, reason=reason)
+
+
+def _schedule_if_executing(swarm: Swarm) -> None:
+    if swarm.status == Swarm.Status.EXECUTING:
+        jobs.schedule_on_commit()
+
+
+def _dependencies(swarm: Swarm, ids: list[str]) -> list[Task]:
+    found = {t.id: t for t in Task.objects.filter(pk__in=ids, swarm=swarm)}
+    missing = [task_id for task_id in ids if task_id not in found]
+    if missing:
+        raise Conflict(f"Dependencies must be tasks of swarm {swarm.id}; not found there: {', '.join(missing)}")
+    return list(found.values())
 
 
 _HINTS = {

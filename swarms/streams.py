@@ -9,8 +9,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 
 from claudeflow_site.auth import authenticate_api_key, local_user, permissions_of
-from swarms.events import envelope
-from swarms.models import Event, Swarm
+from events.models import Event
+from events.stream import envelope
+from swarms.models import Swarm
 
 REPLAY_BATCH = 500
 

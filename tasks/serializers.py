@@ -7,8 +7,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.responses import SpendSerializer, spend_of
 from core.validation import no_control_characters
-from swarms.serializers import SpendSerializer, spend_of
 from tasks.models import Task
 
 TASK_TYPES = ["research", "coding", "testing", "review", "analysis", "design", "custom"]
@@ -118,25 +118,3 @@ class TaskSerializer(serializers.Serializer):
         data["error"] = data["error"] or None
         data["failureReason"] = data["failureReason"] or None
         return data
-
-
-def task_summary(task: Task, **extra: Any) -> dict[str, Any]:
-    """The compact task snapshot events carry (the full output stays behind /results)."""
-    agent = task.assigned_agent
-    return {
-        "id": task.id,
-        "sequence": task.sequence,
-        "name": task.name,
-        "type": task.type,
-        "priority": task.get_priority_display(),
-        "status": task.status,
-        "assignedTo": {"id": agent.id, "name": agent.name, "type": agent.type} if agent else None,
-        "attempts": task.attempts,
-        "revisions": task.revision_count,
-        "quality": task.quality,
-        "executionTime": task.execution_time_ms,
-        "outputPreview": task.output[:300],
-        "error": task.error or None,
-        "spend": spend_of(task),
-        **extra,
-    }

@@ -1,106 +1,240 @@
-"""Creating tasks and assigning them by hand."""
+"""Every state change of a task, each in one function that every caller uses.
+
+Callers (the engine's runner, scheduler and reaper; the swarm commands of the API, admin and UI)
+hold the swarm's row lock — `events.stream.swarm_tx` or `swarms.locks.lock_swarm` — so the lock
+order is always swarm → task → agent. Each function writes with a conditional update (it does
+nothing when the task is no longer in the state it expects) and publishes its event in the same
+transaction. State machine: pending → assigned → running → completed | failed | cancelled, with
+running → pending on a retryable hand-over, a revision or an expired lease.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, F, Max, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from agents.models import Agent
-from core.errors import Conflict
-from swarms import engine, events
-from swarms.locks import lock_swarm
-from swarms.models import Swarm
-from tasks.models import Task
+from events import catalogue
+from events.stream import publish
+from ops import metrics
+from tasks.models import ClaudeCall, Task
 
-
-def task_create(
-    *,
-    swarm_id: str,
-    name: str,
-    description: str,
-    type: str,
-    priority: int = Task.Priority.NORMAL,
-    requirements: dict[str, Any] | None = None,
-    dependencies: list[str] | None = None,
-    agent_type: str = "",
-) -> Task:
-    with transaction.atomic():
-        swarm = lock_swarm(swarm_id)
-        if not swarm.is_active:
-            raise Conflict(f"Cannot add a task to swarm {swarm.id}: it is {swarm.status}")
-        deps = _dependencies(swarm, dependencies or [])
-        task = create_locked(
-            swarm,
-            name=name,
-            description=description,
-            type=type,
-            priority=priority,
-            requirements=requirements or {},
-            agent_type=agent_type,
-            dependencies=deps,
-        )
-        if swarm.status == Swarm.Status.EXECUTING:
-            engine.after_commit_dispatch(swarm.id)
-    return task
+OPEN = (Task.Status.PENDING, *Task.IN_FLIGHT)
 
 
-def create_locked(swarm: Swarm, *, dependencies: list[Task] = (), **fields: Any) -> Task:  # type: ignore[assignment]
-    """Creates a task in a swarm whose row the caller has locked (also used by planning)."""
-    sequence = (Task.objects.filter(swarm=swarm).aggregate(n=Max("sequence"))["n"] or 0) + 1
+def _spend_of_calls(field: str) -> Any:
+    """The task's spend, summed from its recorded calls (exact, whatever crashed meanwhile)."""
+    calls = ClaudeCall.objects.filter(task=OuterRef("pk")).values("task").annotate(n=Sum(field)).values("n")
+    return Coalesce(Subquery(calls), 0, output_field=Task._meta.get_field(field))
+
+
+def settled_spend() -> dict[str, Any]:
+    return {name: _spend_of_calls(name) for name in ("input_tokens", "output_tokens", "cost_usd")}
+
+
+def _reload(task_id: str) -> Task:
+    return Task.objects.only(*catalogue.TASK_FIELDS).get(pk=task_id)
+
+
+def task_create(*, swarm: Any, dependencies: list[Task] = (), sequence: int | None = None, **fields: Any) -> Task:  # type: ignore[assignment]
+    """Adds a pending task to a swarm (API, planner, templates)."""
+    if sequence is None:
+        sequence = (Task.objects.filter(swarm=swarm).aggregate(n=Max("sequence"))["n"] or 0) + 1
     task = Task.objects.create(swarm=swarm, sequence=sequence, **fields)
     if dependencies:
         task.dependencies.set(dependencies)
-    from tasks.serializers import TaskSerializer  # the event carries what the API shows
-
-    events.publish(swarm.id, "task.created", TaskSerializer(task).data)
+    publish(swarm.id, catalogue.task_created(task, dependencies=[d.id for d in dependencies]))
     return task
 
 
-def task_assign(*, swarm_id: str, task_id: str, agent_id: str) -> Task:
-    """Pins a pending task to an agent: the dispatcher will give it to no other agent."""
-    with transaction.atomic():
-        swarm = lock_swarm(swarm_id)
-        if not swarm.is_active:
-            raise Conflict(f"Cannot assign tasks in swarm {swarm.id}: it is {swarm.status}")
-        task = Task.objects.select_for_update().get(pk=task_id, swarm=swarm)
-        agent = Agent.objects.get(pk=agent_id, swarm=swarm)
-        if task.status != Task.Status.PENDING:
-            raise Conflict(f"Task {task.id} is {task.status}; only a pending task can be assigned")
-        if agent.status == Agent.Status.TERMINATED:
-            raise Conflict(f"Agent {agent.id} is terminated")
-        missing = [c for c in task.required_capabilities if not agent.capabilities.get(c)]
-        if missing:
-            raise Conflict(
-                f"Agent {agent.id} lacks the capabilities this task requires: {', '.join(missing)}"
-            )
-        task.assigned_agent = agent
-        task.pinned = True
-        task.save(update_fields=["assigned_agent", "pinned"])
-        events.publish(
-            swarm.id,
-            "task.assigned",
-            {
-                "id": task.id,
-                "name": task.name,
-                "status": task.status,
-                "agentId": agent.id,
-                "agentName": agent.name,
-                "pinned": True,
-            },
-        )
-        events.log(swarm.id, "info", "TaskQueue", f"Task {task.name} assigned to {agent.name}")
-        if swarm.status == Swarm.Status.EXECUTING:
-            engine.after_commit_dispatch(swarm.id)
+def task_pin(*, task: Task, agent: Any) -> Task:
+    """Pins a pending task to an agent: the scheduler gives it to no other agent."""
+    task.assigned_agent, task.pinned = agent, True
+    task.save(update_fields=["assigned_agent", "pinned"])
+    publish(task.swarm_id, catalogue.task_assigned(task, agent_name=agent.name, mode="manual", pinned=True))
     return task
 
 
-def _dependencies(swarm: Swarm, ids: list[str]) -> list[Task]:
-    found = {t.id: t for t in Task.objects.filter(pk__in=ids, swarm=swarm)}
-    missing = [task_id for task_id in ids if task_id not in found]
-    if missing:
-        raise Conflict(
-            f"Dependencies must be tasks of swarm {swarm.id}; not found there: {', '.join(missing)}"
+def task_assign(*, task_id: str, agent_id: str, assignment_seq: int) -> bool:
+    """pending → assigned (the scheduler's choice). Its event goes out when a worker claims it."""
+    return bool(
+        Task.objects.filter(pk=task_id, status=Task.Status.PENDING, assignment_seq=assignment_seq - 1).update(
+            status=Task.Status.ASSIGNED,
+            assigned_agent_id=agent_id,
+            assignment_seq=assignment_seq,
+            assigned_at=timezone.now(),
         )
-    return list(found.values())
+    )
+
+
+def task_claim(*, task_id: str, assignment_seq: int, owner: str, lease_until: Any) -> Task | None:
+    """assigned → running, for the one message that carries the current assignment."""
+    claimed = Task.objects.filter(pk=task_id, status=Task.Status.ASSIGNED, assignment_seq=assignment_seq).update(
+        status=Task.Status.RUNNING,
+        lease_owner=owner,
+        lease_expires_at=lease_until,
+        attempts=F("attempts") + 1,
+        started_at=timezone.now(),
+    )
+    if not claimed:
+        return None
+    task = Task.objects.select_related("swarm", "assigned_agent").get(pk=task_id)
+    agent = task.assigned_agent
+    publish(task.swarm_id, catalogue.task_assigned(task, agent_name=agent.name if agent else "", mode=task.swarm.mode))
+    if agent is not None:
+        publish(task.swarm_id, catalogue.agent_status_changed(agent_id=agent.id, status="busy", task_id=task.id))
+    publish(task.swarm_id, catalogue.task_started(task, worker=owner))
+    return task
+
+
+def _running(task: Task, owner: str | None) -> Any:
+    mine = Task.objects.filter(pk=task.id, status=Task.Status.RUNNING)
+    return mine.filter(lease_owner=owner) if owner is not None else mine
+
+
+def _elapsed_ms(task: Task, now: Any) -> int:
+    return int((now - task.started_at).total_seconds() * 1000) if task.started_at else 0
+
+
+def task_complete(*, task: Task, owner: str, output: str, artifacts: list[Any], quality: float | None) -> Task | None:
+    """running → completed, if this worker still holds the lease; None if it lost it."""
+    now = timezone.now()
+    elapsed = _elapsed_ms(task, now)
+    updated = _running(task, owner).update(
+        status=Task.Status.COMPLETED,
+        output=output,
+        artifacts=artifacts,
+        quality=quality,
+        execution_time_ms=elapsed,
+        completed_at=now,
+        error="",
+        lease_owner="",
+        lease_expires_at=None,
+        **settled_spend(),
+    )
+    if not updated:
+        return None
+    metrics.task_ended("completed", elapsed / 1000)
+    done = _reload(task.id)
+    publish(task.swarm_id, catalogue.task_completed(done))
+    return done
+
+
+def task_send_back(*, task: Task, owner: str, feedback: str, quality: float | None, reviewer: str | None) -> Task | None:
+    """running → pending for one revision (hierarchical review)."""
+    updated = _running(task, owner).update(
+        status=Task.Status.PENDING,
+        revision_count=F("revision_count") + 1,
+        review_feedback=feedback,
+        quality=quality,
+        lease_owner="",
+        lease_expires_at=None,
+        **settled_spend(),
+    )
+    if not updated:
+        return None
+    back = _reload(task.id)
+    publish(task.swarm_id, catalogue.task_revision_requested(back, feedback=feedback, reviewer=reviewer))
+    return back
+
+
+def task_score(*, task_id: str, quality: float | None, feedback: str) -> Task | None:
+    """A completed task's review arrived (outside hierarchical mode it never blocks dependents)."""
+    if not Task.objects.filter(pk=task_id, status=Task.Status.COMPLETED).update(
+        quality=quality, review_feedback=feedback, **settled_spend()
+    ):
+        return None
+    scored = _reload(task_id)
+    publish(scored.swarm_id, catalogue.task_reviewed(scored, feedback=feedback))
+    return scored
+
+
+def task_fail(*, task: Task, owner: str | None, reason: str, error: str) -> Task | None:
+    """running → failed (owner None: whoever runs it, e.g. the reaper after too many lost workers)."""
+    now = timezone.now()
+    updated = _running(task, owner).update(
+        status=Task.Status.FAILED,
+        failure_reason=reason,
+        error=error[:5000],
+        completed_at=now,
+        execution_time_ms=_elapsed_ms(task, now),
+        lease_owner="",
+        lease_expires_at=None,
+        **settled_spend(),
+    )
+    if not updated:
+        return None
+    metrics.task_ended("failed")
+    failed = _reload(task.id)
+    publish(task.swarm_id, catalogue.task_failed(failed, reason=reason))
+    return failed
+
+
+def task_requeue(*, task: Task, reason: str, owner: str | None = None, expired_before: Any = None) -> Task | None:
+    """assigned/running → pending: a hand-over (owner given), an expired lease (expired_before
+    given) or a terminated agent (neither). Unpinned tasks may then go to any agent."""
+    rows = Task.objects.filter(pk=task.id, status__in=Task.IN_FLIGHT)
+    if owner is not None:
+        rows = rows.filter(status=Task.Status.RUNNING, lease_owner=owner)
+    if expired_before is not None:
+        rows = rows.filter(status=Task.Status.RUNNING, lease_expires_at__lt=expired_before)
+    unpin = reason == "agent_terminated"
+    updated = rows.update(
+        status=Task.Status.PENDING,
+        lease_owner="",
+        lease_expires_at=None,
+        assigned_agent=F("assigned_agent") if task.pinned and not unpin else None,
+        pinned=False if unpin else F("pinned"),
+        **settled_spend(),
+    )
+    if not updated:
+        return None
+    back = _reload(task.id)
+    publish(task.swarm_id, catalogue.task_retrying(back, reason=reason, attempt=back.attempts))
+    return back
+
+
+def task_cancel(*, swarm_id: str, tasks: list[Task], reason: str) -> int:
+    """Open tasks → cancelled (stop, delete, failure, a failed dependency)."""
+    if not tasks:
+        return 0
+    now = timezone.now()
+    cancelled = Task.objects.filter(pk__in=[t.id for t in tasks], status__in=OPEN).update(
+        status=Task.Status.CANCELLED,
+        failure_reason=reason[:64],
+        completed_at=now,
+        lease_owner="",
+        lease_expires_at=None,
+    )
+    metrics.task_ended("cancelled", count=cancelled)
+    for task in Task.objects.filter(pk__in=[t.id for t in tasks]).only(*catalogue.TASK_FIELDS):
+        publish(swarm_id, catalogue.task_cancelled(task, reason=reason))
+    return cancelled
+
+
+def task_cancel_open(*, swarm: Any, reason: str) -> int:
+    return task_cancel(swarm_id=swarm.id, tasks=list(Task.objects.filter(swarm=swarm, status__in=OPEN).only("id")), reason=reason)
+
+
+def blocked_by_failure(swarm_id: str) -> list[Task]:
+    """Pending tasks with a failed or cancelled dependency, transitively (one query per level)."""
+    dead = (Task.Status.FAILED, Task.Status.CANCELLED)
+    doomed: list[Task] = []
+    frontier = list(Task.objects.filter(swarm_id=swarm_id, status__in=dead).values_list("id", flat=True))
+    while frontier:
+        level = list(
+            Task.objects.filter(swarm_id=swarm_id, status=Task.Status.PENDING, dependencies__in=frontier)
+            .exclude(pk__in=[t.id for t in doomed])
+            .distinct()
+            .only("id")
+        )
+        doomed.extend(level)
+        frontier = [t.id for t in level]
+    return doomed
+
+
+def status_counts(swarm_id: str) -> dict[str, int]:
+    rows = Task.objects.filter(swarm_id=swarm_id).values("status").annotate(n=Count("id")).order_by()
+    return {row["status"]: row["n"] for row in rows}

@@ -7,11 +7,12 @@ from typing import Any
 from django.db import transaction
 
 from agents.models import Agent
-from agents.services import spawn_locked
+from agents.services import agent_spawn
+from events.stream import batch
 from swarms.locks import lock_swarm
 from swarms.models import Swarm
 from tasks.models import Task
-from tasks.services import create_locked
+from tasks.services import task_create
 
 
 def build_swarm(
@@ -37,15 +38,16 @@ def build_swarm(
         max_agents=max_agents,
         status=Swarm.Status.READY,
     )
-    with transaction.atomic():
+    with transaction.atomic(), batch(swarm.id):
         lock_swarm(swarm.id)
         for kind, name, *caps in agents:
-            spawn_locked(swarm, type=kind, name=name, capabilities=caps[0] if caps else None)
+            agent_spawn(swarm=swarm, type=kind, name=name, capabilities=caps[0] if caps else None)
         created: list[Task] = []
-        for spec in tasks:
+        for sequence, spec in enumerate(tasks, start=1):
             created.append(
-                create_locked(
-                    swarm,
+                task_create(
+                    swarm=swarm,
+                    sequence=sequence,
                     name=spec["name"],
                     description=spec.get("description", spec["name"] + " in full detail"),
                     type=spec.get("type", "coding"),

@@ -105,7 +105,7 @@ def workers(transactional_db: None, fake_claude: Any) -> Iterator[Any]:
     import dramatiq
     from dramatiq import Worker
 
-    import tasks.actors  # noqa: F401
+    import engine.actors  # noqa: F401
 
     broker = dramatiq.get_broker()
     broker.flush_all()

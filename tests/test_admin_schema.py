@@ -6,9 +6,9 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from agents.services import agent_spawn
+from swarms.services import swarm_spawn_agent as agent_spawn
 from swarms.models import Swarm
-from tasks.services import task_create
+from swarms.services import swarm_add_task as task_create
 
 pytestmark = pytest.mark.django_db
 
@@ -24,8 +24,8 @@ def admin_client_logged_in(client, django_user_model):
     "model",
     [
         "swarms/swarm",
-        "swarms/logentry",
-        "swarms/event",
+        "events/logentry",
+        "events/event",
         "agents/agent",
         "tasks/task",
         "tasks/claudecall",

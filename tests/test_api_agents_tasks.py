@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agents.models import Agent
-from swarms.models import Event, Swarm
+from events.models import Event
+from swarms.models import Swarm
 from tasks.models import Task
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from swarms.models import Event, Swarm
+from events.models import Event
+from swarms.models import Swarm
 from swarms.services import swarm_create
 from tests.conftest import OBJECTIVE
 
@@ -209,7 +210,7 @@ def test_results_and_metrics_are_empty_when_nothing_ran(client_of_alice, swarm_o
 def test_logs_honour_limit_and_minimum_level(client_of_alice, swarm_of_alice):
     from django.db import transaction
 
-    from swarms.events import log
+    from events.stream import log
 
     with transaction.atomic():
         for level in ("debug", "info", "warn", "error"):

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from swarms.models import Event, Swarm
+from events.models import Event
+from swarms.models import Swarm
 from swarms.services import swarm_delete, swarm_pause, swarm_resume, swarm_start, swarm_stop
 from tasks.models import ClaudeCall, Task
 from tests.builders import build_swarm

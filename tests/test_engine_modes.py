@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swarms.models import Event
+from events.models import Event
 from swarms.services import swarm_start
 from tasks.models import ClaudeCall, Task
 from tests.builders import agent_named, build_swarm
@@ -190,7 +190,7 @@ def test_dependency_outputs_reach_the_dependent_prompt(workers, fake_claude, ali
 
 
 def test_a_pinned_task_waits_for_its_agent(workers, alice):
-    from tasks.services import task_assign
+    from swarms.services import swarm_pin_task as task_assign
 
     swarm = build_swarm(
         alice,

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from swarms.models import Swarm
 from swarms.services import swarm_start
-from tasks import actors, bridge
+from engine import actors
+from engine import runner as bridge
 from tasks.models import ClaudeCall, Task
 from tests.builders import build_swarm
 from tests.helpers import wait_for, wait_for_status
@@ -74,6 +75,7 @@ def test_an_answer_that_arrived_before_a_crash_is_reused_not_paid_again(workers,
         output_tokens=20,
         response={"text": stored},
     )
+    Task.objects.filter(pk=task.id).update(attempts=1)  # the crashed run had claimed it once
     swarm_start(swarm_id=swarm.id)
     wait_for_status(swarm.id, "completed")
     task.refresh_from_db()

@@ -13,10 +13,11 @@ import pytest
 from django.db import connections
 
 from core.logging import ContextFilter, JsonFormatter, TextFormatter, log_context
+from engine import resources
+from events.models import Event
 from ops import health
-from swarms.models import Event, Swarm
+from swarms.models import Swarm
 from swarms.services import swarm_start
-from tasks import resources
 from tasks.models import Task
 from tests.builders import build_swarm
 from tests.helpers import wait_for_status
@@ -181,13 +182,13 @@ def test_the_resource_guard_defers_dispatch_and_alerts(workers, alice, client_of
     assert alert.data["deferring"] is True
     stats = client_of_alice.get("/api/system/stats").json()["server"]["resourceGuard"]
     assert stats["deferring"] is True
-    from swarms import coordinator
+    from engine import scheduler
 
-    coordinator.dispatch(swarm_id=swarm.id)
+    scheduler.fill()
     assert Task.objects.get(swarm=swarm).status == "pending"
     resources.update_guard({"memory": 0, "cpu": 0.1})
     settings.RESOURCE_MONITORING = False  # stop the housekeeping's own readings from flipping it back
-    coordinator.dispatch(swarm_id=swarm.id)
+    scheduler.fill()
     wait_for_status(swarm.id, "completed")
     assert Event.objects.filter(swarm=swarm, type="system.alert").count() == 2
 

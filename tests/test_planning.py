@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.models import Agent
-from swarms import planning
+from engine import plans as planning
 from swarms.models import Swarm
 from tasks.models import ClaudeCall, Task
 from tests.helpers import wait_for_status

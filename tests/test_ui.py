@@ -11,7 +11,8 @@ from django.test import Client
 
 from claudeflow_site.models import ApiKey, hash_key
 from claudeflow_site.ui.markdown import render_markdown, sanitize
-from swarms.models import Event, LogEntry, Swarm
+from events.models import Event, LogEntry
+from swarms.models import Swarm
 from swarms.services import swarm_create
 from tasks.models import Task
 from tests.builders import build_swarm

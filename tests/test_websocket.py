@@ -12,8 +12,10 @@ from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from claudeflow_site.routing import websocket_application
-from swarms import events
-from swarms.models import Event, Swarm
+from events.models import Event
+from events import catalogue
+from events import stream as events
+from swarms.models import Swarm
 from swarms.services import swarm_create, swarm_pause
 from tests.conftest import OBJECTIVE, client_for
 
@@ -54,7 +56,7 @@ async def subscribe(communicator, swarm_id, **extra):
 @database_sync_to_async
 def publish(swarm_id: str, event_type: str, data: dict | None = None) -> Event:
     with transaction.atomic():
-        return events.publish(swarm_id, event_type, data or {})
+        return events.publish(swarm_id, catalogue.Built(event_type, data or {}))
 
 
 async def receive_until(communicator, kind: str, timeout: float = 3) -> list[dict]:

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from claudeflow_site.services import apikey_create
-from swarms.models import Event
+from events.models import Event
 from tasks.models import ClaudeCall, Task
 from tests.builders import build_swarm
 from tests.helpers import wait_for, wait_for_status

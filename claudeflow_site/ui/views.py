@@ -30,11 +30,12 @@ from claudeflow_site.services import apikey_create, apikey_revoke
 from claudeflow_site.ui.forms import ApiKeyCreateForm, SwarmCreateForm
 from claudeflow_site.ui.markdown import render_markdown
 from core.errors import ApplicationError, NotFound
+from events.models import Event, LogEntry
 from swarms import reports, services
 from swarms.access import access_swarm
-from swarms.models import Event, LogEntry, Swarm
+from swarms.budget import budget_of
+from swarms.models import Swarm
 from swarms.serializers import SwarmCreateSerializer, progress_of, spend_of
-from tasks.budget import budget_of
 from tasks.models import Task
 
 PAGE_SIZE = 20
@@ -182,7 +183,7 @@ def swarm_state(swarm: Swarm) -> dict[str, Any]:
             "failureReason": swarm.failure_reason,
             "startRequested": swarm.start_requested,
             "spend": spend_view(swarm),
-            "budget": budget_of(swarm),
+            "budget": budget_of(swarm.options),
         },
         "agents": [agent_state(a) for a in agents],
         "tasks": [task_state(t, names) for t in tasks],

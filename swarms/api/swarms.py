@@ -13,9 +13,10 @@ from rest_framework.views import APIView
 from claudeflow_site.ratelimits import GeneralRateLimit, SwarmCreateRateLimit
 from core.responses import ActionResponseSchema, ErrorSchema, envelope
 from core.validation import validated
+from events.models import LogEntry
 from swarms import reports, services
 from swarms.access import access_swarm
-from swarms.models import LogEntry, Swarm
+from swarms.models import Swarm
 from swarms.serializers import (
     LogEntrySerializer,
     LogQuerySerializer,

@@ -1,4 +1,6 @@
-"""A thread beside each running call: renews the lease, and aborts the call when it must stop.
+"""Leases: a running task (or a plan) is held by one worker, which a watchdog thread proves alive.
+
+The watchdog renews the lease beside each running call and aborts the call when it must stop.
 
 It notices within about a second that the task was cancelled (stop, delete, agent terminated),
 that its lease was taken over, or that it ran past its timeout, and fires the call's Abort.
@@ -8,19 +10,36 @@ The registry lets a worker that is shutting down let in-flight work finish, then
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from types import TracebackType
 
+from django.conf import settings
 from django.db import close_old_connections, connection
+from django.utils import timezone
 
-from tasks.claude_calls import Abort
+from engine.claude import Abort
 
 logger = logging.getLogger(__name__)
 
 _active: set[Watchdog] = set()
 _active_lock = threading.Lock()
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def lease_until() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.TASK_LEASE_SECONDS)
+
+
+def renew_interval() -> float:
+    return min(1.0, settings.TASK_LEASE_SECONDS / 3)
 
 
 class Watchdog:

@@ -8,13 +8,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents import services
 from agents.models import Agent
 from agents.serializers import AgentSerializer, AgentSpawnSerializer
 from core.responses import envelope
 from core.validation import validated
+from swarms import services
 from swarms.access import access_agent, access_swarm
-from swarms.api import ERRORS
+from swarms.api.swarms import ERRORS
 
 _AGENT_ENVELOPE = {
     "swarmId": serializers.CharField(),
@@ -56,7 +56,7 @@ class AgentListApi(APIView):
     def post(self, request: Request, swarm_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
         data = validated(AgentSpawnSerializer, request.data)
-        agent = services.agent_spawn(
+        agent = services.swarm_spawn_agent(
             swarm_id=swarm.id, type=data["type"], name=data.get("name", ""), capabilities=data["capabilities"]
         )
         return envelope(
@@ -93,7 +93,7 @@ class AgentDetailApi(APIView):
     def delete(self, request: Request, swarm_id: str, agent_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
         access_agent(user=request.user, swarm=swarm, agent_id=agent_id)
-        agent = services.agent_terminate(swarm_id=swarm.id, agent_id=agent_id)
+        agent = services.swarm_terminate_agent(swarm_id=swarm.id, agent_id=agent_id)
         return envelope(
             swarmId=swarm.id,
             agentId=agent.id,

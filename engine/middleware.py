@@ -39,14 +39,14 @@ class Housekeeping(dramatiq.Middleware):
         threading.Thread(target=self._wind_down, name="shutdown-grace", daemon=True).start()
 
     def _wind_down(self) -> None:
-        from tasks import watchdog
+        from engine import leases as watchdog
 
         handed_back = watchdog.shutdown(settings.WORKER_GRACE_SECONDS)
         if handed_back:
             logger.warning("shutdown: handed %d unfinished task(s) back to the queue", handed_back)
 
     def _loop(self) -> None:
-        from tasks import housekeeping
+        from engine import housekeeping
 
         try:
             while not self._stop.wait(settings.HOUSEKEEPING_INTERVAL_SECONDS):

@@ -68,7 +68,8 @@ def update_guard(reading: dict[str, float] | None = None) -> dict[str, Any]:
 
 
 def _alert(state: dict[str, Any]) -> None:
-    from swarms import events
+    from events import catalogue
+    from events.stream import log, publish
     from swarms.models import Swarm
 
     level = "warn" if state["deferring"] else "info"
@@ -80,5 +81,5 @@ def _alert(state: dict[str, Any]) -> None:
     logger.log(logging.WARNING if state["deferring"] else logging.INFO, message)
     for swarm_id in Swarm.objects.filter(status=Swarm.Status.EXECUTING).values_list("id", flat=True):
         with transaction.atomic():
-            events.publish(swarm_id, "system.alert", {"type": "resources", "level": level, **state})
-            events.log(swarm_id, level, "ResourceMonitor", message)
+            publish(swarm_id, catalogue.system_alert(level=level, message=message, state=state))
+            log(swarm_id, level, "ResourceMonitor", message)

@@ -44,7 +44,7 @@ def start_workers() -> None:
     import dramatiq
     from dramatiq import Worker
 
-    import tasks.actors  # noqa: F401 — registers the actors on the broker
+    import engine.actors  # noqa: F401 — registers the actors on the broker
 
     broker = dramatiq.get_broker()
     broker.emit_after("process_boot")  # arms TimeLimit and friends, as a real worker process does

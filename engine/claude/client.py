@@ -1,4 +1,4 @@
-"""The one place the Anthropic client is built, models are chosen per role, and cost is priced.
+"""The Anthropic client (built once), the model of each role, and the price of a call.
 
 Tests, the offline demo and benchmarks set ANTHROPIC_BASE_URL to the local fake Claude, so the
 real SDK path is what runs everywhere; with ANTHROPIC_API_KEY alone it talks to the real API.

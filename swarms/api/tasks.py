@@ -10,9 +10,9 @@ from rest_framework.views import APIView
 
 from core.responses import envelope
 from core.validation import validated
+from swarms import services
 from swarms.access import access_agent, access_swarm, access_task
-from swarms.api import ERRORS
-from tasks import services
+from swarms.api.swarms import ERRORS
 from tasks.models import Task
 from tasks.serializers import TaskAssignSerializer, TaskCreateSerializer, TaskSerializer
 
@@ -62,7 +62,7 @@ class TaskListApi(APIView):
     def post(self, request: Request, swarm_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
         data = validated(TaskCreateSerializer, request.data)
-        task = services.task_create(
+        task = services.swarm_add_task(
             swarm_id=swarm.id,
             name=data["name"],
             description=data["description"],
@@ -106,7 +106,7 @@ class TaskAssignApi(APIView):
         agent = access_agent(
             user=request.user, swarm=swarm, agent_id=data["agentId"], conflict_if_elsewhere=True
         )
-        task = services.task_assign(swarm_id=swarm.id, task_id=task.id, agent_id=agent.id)
+        task = services.swarm_pin_task(swarm_id=swarm.id, task_id=task.id, agent_id=agent.id)
         return envelope(
             swarmId=swarm.id,
             taskId=task.id,

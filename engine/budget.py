@@ -1,0 +1,26 @@
+"""Budget enforcement: a swarm whose spend reached a limit fails with `budget_exhausted`, which
+cancels its pending tasks and (through their watchdogs) stops its in-flight calls."""
+
+from __future__ import annotations
+
+from events import catalogue
+from swarms import budget
+from swarms.models import Swarm
+from swarms.services import swarm_fail
+
+
+def enforce(swarm_id: str) -> bool:
+    """Fails the swarm if its spend reached a limit; True if this call did it."""
+    swarm = Swarm.objects.only("options", "input_tokens", "output_tokens", "cost_usd", "status").filter(pk=swarm_id).first()
+    if swarm is None or not swarm.is_active:
+        return False
+    limits = budget.budget_of(swarm.options)
+    if not budget.is_exhausted(limits, tokens=swarm.total_tokens, cost=swarm.cost_usd):
+        return False
+    spent = {"totalTokens": swarm.total_tokens, "costUsd": round(float(swarm.cost_usd), 6)}
+    return swarm_fail(
+        swarm_id=swarm_id,
+        reason=budget.REASON,
+        details={"budget": limits, "spend": spent},
+        before=catalogue.budget_exceeded(budget=limits, spent=spent),
+    )

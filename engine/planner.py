@@ -1,0 +1,168 @@
+"""The planner: turns a swarm's objective into agents and a task graph, once.
+
+Planned strategies ask Claude through a forced `submit_plan` tool call (engine/plans.py holds the
+schema and its validation; an invalid plan gets one repair round-trip); template strategies build
+a fixed graph without a call. The planner holds a lease on the swarm while it talks to Claude.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from agents.services import agent_spawn
+from core.errors import LimitExceeded
+from core.logging import log_context
+from engine import budget, plans
+from engine.claude import Abort, Aborted, CallFailed, Exhausted, Request, Spend, call
+from engine.leases import Watchdog, renew_interval, worker_identity
+from events.stream import batch, log
+from swarms.locks import lock_swarm
+from swarms.models import Swarm
+from swarms.services import swarm_fail, swarm_planned
+from swarms.strategies import get_strategy
+from tasks.models import Task
+from tasks.services import task_create
+
+logger = logging.getLogger(__name__)
+SOURCE = "HeadlessCoordinator"
+
+
+# --- planning ---------------------------------------------------------------------------------
+
+
+def plan(*, swarm_id: str) -> None:
+    owner = worker_identity()
+    if not _claim_planning(swarm_id, owner):
+        return
+    with log_context(swarm_id=swarm_id):
+        swarm = Swarm.objects.get(pk=swarm_id)
+        strategy = get_strategy(swarm.strategy)
+        try:
+            if strategy.is_template:
+                result = plans.from_template(strategy, swarm)
+            else:
+                with Watchdog(
+                    name=f"plan-{swarm_id}",
+                    renew=partial(_renew_planning, swarm_id, owner),
+                    timeout_s=None,
+                    interval_s=renew_interval(),
+                ) as watchdog:
+                    result = ask_for_plan(swarm, strategy.guidance, watchdog.abort)
+        except plans.PlanInvalid as exc:
+            swarm_fail(swarm_id=swarm_id, reason=f"invalid plan: {exc}"[:300])
+            return
+        except CallFailed as exc:
+            swarm_fail(swarm_id=swarm_id, reason=f"planning failed: {exc}"[:300])
+            return
+        except Exhausted:
+            budget.enforce(swarm_id)
+            return
+        except Aborted:
+            return  # stopped or deleted while planning
+        apply_plan(swarm_id, owner, result)
+
+
+def ask_for_plan(swarm: Swarm, guidance: str, abort: Abort) -> plans.Plan:
+    """One planning call, and one repair round-trip if the plan is invalid."""
+    tool = plans.plan_tool(swarm)
+    spend = Spend.of(swarm)
+    system, messages = plans.plan_messages(swarm, guidance)
+    reply = call(
+        Request(swarm_id=swarm.id, role="planner", system=system, messages=messages, tool=tool, spend=spend),
+        abort,
+    )
+    result, errors = plans.validate(reply.tool_input, swarm)
+    if not errors:
+        return result
+    with transaction.atomic():
+        log(
+            swarm.id, "warn", SOURCE, "The plan is invalid; asking Claude to repair it: " + "; ".join(errors)
+        )
+    tool_use_id = reply.tool_use_id or "toolu_missing"
+    messages = [
+        *messages,
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": tool_use_id, "name": tool["name"], "input": reply.tool_input or {}}
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": tool_use_id,
+                    "is_error": True,
+                    "content": "The plan is invalid:\n- "
+                    + "\n- ".join(errors)
+                    + f"\nCall {tool['name']} again with a corrected plan.",
+                }
+            ],
+        },
+    ]
+    reply = call(
+        Request(
+            swarm_id=swarm.id, role="planner", system=system, messages=messages, tool=tool, revision=1, spend=spend
+        ),
+        abort,
+    )
+    result, errors = plans.validate(reply.tool_input, swarm)
+    if errors:
+        raise plans.PlanInvalid("; ".join(errors))
+    return result
+
+
+def apply_plan(swarm_id: str, owner: str, result: plans.Plan) -> None:
+    with transaction.atomic():
+        swarm = lock_swarm(swarm_id)
+        if swarm.status != Swarm.Status.PLANNING or swarm.plan_lease_owner != owner:
+            return  # stopped, deleted or planned by someone else meanwhile
+        with batch(swarm.id):
+            for agent in result.agents:
+                try:
+                    agent_spawn(swarm=swarm, type=agent.type, name=agent.name)
+                except LimitExceeded as exc:
+                    log(swarm.id, "warn", SOURCE, f"Planned agent {agent.name} not spawned: {exc.message}")
+            created: list[Task] = []
+            for sequence, planned in enumerate(result.tasks, start=1):
+                created.append(
+                    task_create(
+                        swarm=swarm,
+                        sequence=sequence,
+                        name=planned.name,
+                        description=planned.description,
+                        type=planned.type,
+                        priority=planned.priority,
+                        agent_type=planned.agent_type,
+                        is_synthesis=planned.is_synthesis,
+                        requirements={"capabilities": planned.capabilities},
+                        dependencies=[created[i] for i in planned.dependencies],
+                    )
+                )
+            swarm_planned(swarm, agents=len(result.agents), tasks=len(created))
+
+
+def _claim_planning(swarm_id: str, owner: str) -> bool:
+    now = timezone.now()
+    return bool(
+        Swarm.objects.filter(pk=swarm_id, status=Swarm.Status.PLANNING)
+        .filter(Q(plan_lease_expires_at__isnull=True) | Q(plan_lease_expires_at__lt=now))
+        .update(
+            plan_lease_owner=owner, plan_lease_expires_at=now + timedelta(seconds=settings.TASK_LEASE_SECONDS)
+        )
+    )
+
+
+def _renew_planning(swarm_id: str, owner: str) -> str | None:
+    renewed = Swarm.objects.filter(pk=swarm_id, status=Swarm.Status.PLANNING, plan_lease_owner=owner).update(
+        plan_lease_expires_at=timezone.now() + timedelta(seconds=settings.TASK_LEASE_SECONDS)
+    )
+    return None if renewed else "cancelled"

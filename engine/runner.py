@@ -1,0 +1,279 @@
+"""The runner: one task = one Claude conversation, run exactly once.
+
+A worker claims an assigned task with a conditional update (only the message carrying the
+current assignment_seq can), holds a lease its watchdog renews while Claude streams, and
+stores the result only if it still holds the lease. A worker that dies leaves an expiring
+lease for the reaper; a re-run reuses a Claude answer that had already arrived. The freed slot
+goes to the scheduler at once, before the (non-blocking) quality review of the result.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+
+from agents.models import Agent
+from agents.services import agent_release
+from core.logging import log_context
+from engine import budget, prompts, scheduler, settle
+from engine.claude import Abort, Aborted, CallFailed, Exhausted, Request, Spend, call
+from engine.leases import Watchdog, lease_until, renew_interval, worker_identity
+from events import catalogue
+from events.stream import SwarmGone, log, publish, swarm_tx
+from swarms.models import Swarm
+from tasks import artifacts
+from tasks.models import Task
+from tasks.services import task_claim, task_complete, task_fail, task_requeue, task_score, task_send_back
+
+logger = logging.getLogger(__name__)
+SOURCE = "ExecutionBridge"
+
+
+class _NotMine(Exception):
+    """The task is not (or no longer) this worker's: roll the transaction back."""
+
+
+def run(*, task_id: str, assignment_seq: int, swarm_id: str = "") -> None:
+    owner = worker_identity()
+    swarm_id = swarm_id or Task.objects.filter(pk=task_id).values_list("swarm_id", flat=True).first() or ""
+    task = claim(task_id=task_id, assignment_seq=assignment_seq, swarm_id=swarm_id, owner=owner)
+    if task is None:
+        logger.debug("task %s (assignment %s) is not mine to run", task_id, assignment_seq)
+        return
+    with log_context(swarm_id=task.swarm_id, task_id=task.id):
+        review = execute(task, owner)
+        scheduler.fill()  # the freed slot goes to the next ready task of any swarm, now
+        if review is not None:
+            review_after(task, review)
+
+
+def claim(*, task_id: str, assignment_seq: int, swarm_id: str, owner: str) -> Task | None:
+    try:
+        with swarm_tx(swarm_id, expect=3):  # task.assigned, agent.status_changed, task.started
+            task = task_claim(task_id=task_id, assignment_seq=assignment_seq, owner=owner, lease_until=lease_until())
+            if task is None:
+                raise _NotMine
+    except (_NotMine, SwarmGone):
+        return None
+    return task
+
+
+def execute(task: Task, owner: str) -> str | None:
+    """Runs the task; returns its output when a non-blocking review is still to do."""
+    hierarchical = task.swarm.mode == Swarm.Mode.HIERARCHICAL
+    spend = Spend.of(task.swarm)
+    with Watchdog(
+        name=task.id,
+        renew=partial(renew_lease, task.id, owner),
+        timeout_s=settings.TASK_TIMEOUT_MINUTES * 60,
+        interval_s=renew_interval(),
+    ) as watchdog:
+        try:
+            output = work(task, watchdog.abort, spend)
+            review = reviewed(task, output, watchdog.abort, spend) if hierarchical else None
+        except Aborted as exc:
+            on_abort(task, owner, exc.reason)
+            return None
+        except CallFailed as exc:
+            fail(task, owner, reason="claude_error", error=str(exc))
+            return None
+        except Exhausted:
+            budget.enforce(task.swarm_id)
+            return None
+    finish(task, owner, output, review)
+    return output if review is None and _wants_review(task) else None
+
+
+def renew_lease(task_id: str, owner: str) -> str | None:
+    renewed = Task.objects.filter(pk=task_id, status=Task.Status.RUNNING, lease_owner=owner).update(
+        lease_expires_at=lease_until()
+    )
+    if renewed:
+        return None
+    status = Task.objects.filter(pk=task_id).values_list("status", flat=True).first()
+    if status is None:
+        return "deleted"
+    return "cancelled" if status == Task.Status.CANCELLED else "lease_lost"
+
+
+def _request(task: Task, spend: Spend, **fields: Any) -> Request:
+    return Request(
+        swarm_id=task.swarm_id,
+        task_id=task.id,
+        spend=spend,
+        revision=task.revision_count,
+        may_reuse=task.attempts > 1,  # a first run has nothing stored to reuse
+        on_retry=partial(_announce_retry, task),
+        **fields,
+    )
+
+
+def work(task: Task, abort: Abort, spend: Spend) -> str:
+    dependencies = list(task.dependencies.filter(status=Task.Status.COMPLETED).order_by("sequence"))
+    system, messages = prompts.task_messages(task, dependencies)
+    reply = call(
+        _request(task, spend, role="agent", system=system, messages=messages, agent_id=task.assigned_agent_id),
+        abort,
+    )
+    output = reply.text.strip()
+    if not output:
+        raise CallFailed("Claude returned an empty answer")
+    return output
+
+
+def _wants_review(task: Task) -> bool:
+    return not task.is_synthesis and task.swarm.options.get("review") is not False
+
+
+def reviewed(task: Task, output: str, abort: Abort, spend: Spend) -> dict[str, Any]:
+    """Quality from a short reviewer call. In hierarchical mode the coordinator agent reviews
+    before the task counts as done and may send it back once; elsewhere the review only scores."""
+    hierarchical = task.swarm.mode == Swarm.Mode.HIERARCHICAL
+    if not hierarchical and not _wants_review(task) or task.is_synthesis:
+        return {"quality": None, "verdict": "accept", "feedback": "", "reviewer": None}
+    coordinator = _coordinator_of(task.swarm_id) if hierarchical else None
+    can_revise = hierarchical and task.revision_count == 0
+    system, messages = prompts.review_messages(task, output, as_coordinator=coordinator is not None)
+    reply = call(
+        _request(
+            task,
+            spend,
+            role="reviewer",
+            system=system,
+            messages=messages,
+            agent_id=coordinator.id if coordinator else None,
+            tool=prompts.review_tool(can_revise=can_revise),
+            max_tokens=1024,
+        ),
+        abort,
+    )
+    verdict = reply.tool_input or {}
+    return {
+        "quality": _score(verdict.get("score")),
+        "verdict": "revise" if can_revise and verdict.get("verdict") == "revise" else "accept",
+        "feedback": str(verdict.get("feedback", ""))[:2000],
+        "reviewer": coordinator.id if coordinator else None,
+    }
+
+
+def _score(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return round(min(1.0, max(0.0, float(value))), 4)
+
+
+def _coordinator_of(swarm_id: str) -> Agent | None:
+    return Agent.objects.filter(swarm_id=swarm_id, type="coordinator").exclude(status=Agent.Status.TERMINATED).first()
+
+
+def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -> None:
+    """Stores the result (or sends it back for a revision), frees the agent, settles the swarm."""
+    try:
+        with swarm_tx(task.swarm_id, expect=2):  # task.completed, agent.status_changed
+            if review is not None and review["verdict"] == "revise":
+                done = task_send_back(
+                    task=task, owner=owner, feedback=review["feedback"], quality=review["quality"],
+                    reviewer=review["reviewer"],
+                )  # fmt: skip
+                outcome = None
+            else:
+                quality = review["quality"] if review else None
+                done = task_complete(
+                    task=task, owner=owner, output=output, artifacts=artifacts.extract(output), quality=quality
+                )
+                outcome = "completed"
+            if done is None:
+                raise _NotMine
+            agent_release(
+                swarm_id=task.swarm_id, agent_id=task.assigned_agent_id, outcome=outcome,
+                elapsed_ms=done.execution_time_ms or 0,
+            )  # fmt: skip
+            if outcome is None:
+                log(task.swarm_id, "info", "Coordinator", f"Task {task.name} sent back for revision")
+            settle.settle(task.swarm_id)
+    except _NotMine:
+        logger.info("task %s finished after losing its lease; result discarded (its answer is reusable)", task.id)
+    except SwarmGone:
+        pass
+
+
+def review_after(task: Task, output: str) -> None:
+    """The non-blocking review: scores a stored result while its dependents already run."""
+    with Watchdog(
+        name=f"review-{task.id}", renew=partial(_swarm_running, task.swarm_id), timeout_s=None,
+        interval_s=renew_interval(),
+    ) as watchdog:  # fmt: skip
+        try:
+            review = reviewed(task, output, watchdog.abort, Spend.of(Swarm.objects.get(pk=task.swarm_id)))
+        except (Aborted, CallFailed, Swarm.DoesNotExist) as exc:
+            logger.info("review of %s not done: %s", task.id, exc)
+            return
+        except Exhausted:
+            budget.enforce(task.swarm_id)
+            return
+    try:
+        with swarm_tx(task.swarm_id, expect=1):
+            task_score(task_id=task.id, quality=review["quality"], feedback=review["feedback"])
+    except SwarmGone:
+        pass
+
+
+def _swarm_running(swarm_id: str) -> str | None:
+    """A review outlives its task's slot, even the swarm's completion, but not a stop or failure."""
+    status = Swarm.objects.filter(pk=swarm_id).values_list("status", flat=True).first()
+    return None if status in (*Swarm.ACTIVE, Swarm.Status.COMPLETED) else "cancelled"
+
+
+def fail(task: Task, owner: str, *, reason: str, error: str) -> None:
+    try:
+        with swarm_tx(task.swarm_id, expect=3):  # task.failed, agent.status_changed, log
+            failed = task_fail(task=task, owner=owner, reason=reason, error=error)
+            if failed is None:
+                raise _NotMine
+            agent_release(swarm_id=task.swarm_id, agent_id=task.assigned_agent_id, outcome="failed")
+            log(task.swarm_id, "error", SOURCE, f"Task {task.name} failed ({reason}): {error}")
+            settle.settle(task.swarm_id)
+    except (_NotMine, SwarmGone):
+        return
+    scheduler.fill()
+
+
+def hand_back(task: Task, owner: str, *, reason: str) -> bool:
+    """Hands a running task back (worker shutting down): pending again, picked up at once."""
+    try:
+        with swarm_tx(task.swarm_id, expect=3):
+            if task_requeue(task=task, reason=reason, owner=owner) is None:
+                raise _NotMine
+            agent_release(swarm_id=task.swarm_id, agent_id=task.assigned_agent_id)
+            log(task.swarm_id, "warn", SOURCE, f"Task {task.name} handed back ({reason})")
+            scheduler.fill_on_commit()
+    except (_NotMine, SwarmGone):
+        return False
+    return True
+
+
+def on_abort(task: Task, owner: str, reason: str) -> None:
+    if reason == "timeout":
+        minutes = f"{settings.TASK_TIMEOUT_MINUTES:g}"
+        fail(task, owner, reason="timeout", error=f"Task exceeded its timeout of {minutes} minutes")
+    elif reason == "shutdown":
+        hand_back(task, owner, reason="worker_shutdown")
+    else:  # cancelled, deleted or taken over: whoever did that already set the task's state
+        logger.info("task %s stopped: %s", task.id, reason)
+
+
+def _announce_retry(task: Task, attempt: int, error: str, delay: float) -> None:
+    message = f"Claude call failed ({error}); retry {attempt} of {settings.MAX_RETRIES} in {delay:.1f}s"
+    try:
+        with swarm_tx(task.swarm_id, expect=2):
+            current = Task.objects.only(*catalogue.TASK_FIELDS).get(pk=task.id)
+            publish(
+                task.swarm_id,
+                catalogue.task_retrying(current, reason="claude_retry", attempt=attempt, error=error, delay_s=round(delay, 2)),
+            )
+            log(task.swarm_id, "warn", SOURCE, message, {"taskId": task.id})
+    except (SwarmGone, Task.DoesNotExist):
+        pass

@@ -1,0 +1,216 @@
+"""The scheduler: a freed slot goes at once to the next ready task of any swarm, fairly.
+
+`fill()` runs whenever a slot may have freed or work may have appeared: in the worker that just
+finished a task, and as the `schedule` actor after a swarm starts or resumes, or a task or agent
+is added. It takes ready work round-robin across owners (fewest running first), then across an
+owner's swarms, then by priority, within MAX_CONCURRENT_TASKS deployment-wide,
+MAX_CONCURRENT_TASKS_PER_USER per owner and each swarm's own limit (one task at a time when
+parallel=false, else one per live agent). Who gets a swarm's task depends on its mode:
+- centralized / hierarchical: the coordinator gives each ready task the best-fitting idle agent
+  (fewest capabilities beyond what the task needs, then the least loaded);
+- distributed: the agents pull: each idle agent, longest idle first, takes the highest-priority
+  ready task it can do (no best-fit choice).
+The decisions are taken under a deployment-wide gate held only for the choice and two conditional
+updates per task; the events go out when the worker claims the task, under its swarm's lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Exists, OuterRef, Subquery
+
+from agents.models import Agent
+from agents.services import agent_occupy
+from core import jobs
+from engine import resources
+from swarms.locks import gate
+from swarms.models import Swarm
+from tasks.models import Task
+from tasks.services import OPEN, task_assign
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Swarm:
+    id: str
+    owner_id: Any
+    mode: str
+    parallel: bool
+    live_agents: int
+    running: int = 0
+    picks: deque[tuple[Task, Agent]] | None = None  # computed on the first visit
+
+
+@dataclass
+class _Owner:
+    id: Any
+    running: int
+    swarms: deque[_Swarm] = field(default_factory=deque)
+
+
+def fill() -> int:
+    """Assigns as many ready tasks as there is room for; returns how many."""
+    if _deferred():
+        return 0
+    try:
+        with transaction.atomic():
+            gate("dispatch")  # lock: MAX_CONCURRENT_TASKS counts the in-flight tasks of every process
+            return _fill_locked()
+    except Exception:
+        logger.exception("scheduling failed; the next slot release or housekeeping retries it")
+        return 0
+
+
+def fill_on_commit() -> None:
+    transaction.on_commit(fill)
+
+
+def _fill_locked() -> int:
+    running_by_swarm: Counter[str] = Counter()
+    running_by_owner: Counter[Any] = Counter()
+    for row in Task.objects.in_flight().values("swarm_id", "swarm__owner_id").annotate(n=Count("id")).order_by():
+        running_by_swarm[row["swarm_id"]] += row["n"]
+        running_by_owner[row["swarm__owner_id"]] += row["n"]
+    free = settings.MAX_CONCURRENT_TASKS - sum(running_by_swarm.values())
+    if free <= 0:
+        return 0
+    owners = _owners_with_ready_work(running_by_swarm, running_by_owner)
+    assigned = 0
+    while free > 0 and owners:
+        owner = owners.popleft()
+        pick = _next_pick(owner)
+        if pick is None:
+            continue  # nothing this owner may run now: out of the rotation
+        task, agent = pick
+        if task_assign(task_id=task.id, agent_id=agent.id, assignment_seq=task.assignment_seq + 1) and agent_occupy(
+            agent_id=agent.id
+        ):
+            jobs.send_on_commit(jobs.RUN_TASK, task.id, task.assignment_seq + 1, task.swarm_id)
+            owner.running += 1
+            free -= 1
+            assigned += 1
+        if owner.running < settings.MAX_CONCURRENT_TASKS_PER_USER:
+            owners.append(owner)  # round-robin: back of the line
+    return assigned
+
+
+def _owners_with_ready_work(running_by_swarm: Counter[str], running_by_owner: Counter[Any]) -> deque[_Owner]:
+    live_agents = (
+        Agent.objects.filter(swarm=OuterRef("pk")).exclude(status=Agent.Status.TERMINATED)
+        .values("swarm").annotate(n=Count("id")).values("n")
+    )  # fmt: skip
+    rows = (
+        Swarm.objects.filter(status=Swarm.Status.EXECUTING)
+        .filter(Exists(Task.objects.filter(swarm=OuterRef("pk"), status=Task.Status.PENDING)))
+        .annotate(live=Subquery(live_agents))
+        .order_by("created_at")
+        .values_list("id", "owner_id", "mode", "parallel", "live")
+    )
+    owners: dict[Any, _Owner] = {}
+    for swarm_id, owner_id, mode, parallel, live in rows:
+        owner = owners.get(owner_id) or owners.setdefault(owner_id, _Owner(owner_id, running_by_owner[owner_id]))
+        owner.swarms.append(_Swarm(swarm_id, owner_id, mode, parallel, live or 0, running_by_swarm[swarm_id]))
+    cap = settings.MAX_CONCURRENT_TASKS_PER_USER
+    ready = sorted((o for o in owners.values() if o.running < cap), key=lambda o: o.running)
+    for owner in ready:  # within an owner, the swarm with the fewest running tasks first
+        owner.swarms = deque(sorted(owner.swarms, key=lambda s: s.running))
+    return deque(ready)
+
+
+def _next_pick(owner: _Owner) -> tuple[Task, Agent] | None:
+    """The next (task, agent) of this owner, rotating over its swarms."""
+    for _ in range(len(owner.swarms)):
+        swarm = owner.swarms.popleft()
+        if swarm.picks is None:
+            swarm.picks = deque(_plan_swarm(swarm))
+        if swarm.picks:
+            owner.swarms.append(swarm)
+            swarm.running += 1
+            return swarm.picks.popleft()
+    return None
+
+
+def _room(swarm: _Swarm) -> int:
+    own_limit = min(swarm.live_agents, settings.MAX_CONCURRENT_TASKS) if swarm.parallel else 1
+    return min(own_limit - swarm.running, settings.MAX_CONCURRENT_TASKS_PER_USER)
+
+
+def _plan_swarm(swarm: _Swarm) -> list[tuple[Task, Agent]]:
+    room = _room(swarm)
+    if room <= 0:
+        return []
+    live = list(Agent.objects.filter(swarm_id=swarm.id).live().order_by("idle_since", "created_at"))
+    agents = [agent for agent in live if agent.status == Agent.Status.IDLE]
+    if not agents:
+        return []
+    staffed = {agent.type for agent in live}
+    ready = Task.objects.filter(swarm_id=swarm.id).ready().select_related("assigned_agent")
+    if swarm.mode == Swarm.Mode.DISTRIBUTED and connection.features.has_select_for_update_skip_locked:
+        ready = ready.select_for_update(skip_locked=True, of=("self",))
+    candidates = list(ready[: max(room * 4, 50)])
+    if swarm.mode == Swarm.Mode.DISTRIBUTED:
+        return _agents_pull(agents, candidates, staffed, room)
+    return _best_fit(agents, candidates, staffed, room)
+
+
+def _best_fit(agents: list[Agent], tasks: list[Task], staffed: set[str], room: int) -> list[tuple[Task, Agent]]:
+    picks: list[tuple[Task, Agent]] = []
+    for task in tasks:
+        if len(picks) >= room or not agents:
+            break
+        fitting = [agent for agent in agents if eligible(agent, task, staffed)]
+        if fitting:
+            best = min(fitting, key=lambda a: (_extra_capabilities(a, task), a.tasks_completed, a.created_at))
+            picks.append((task, best))
+            agents.remove(best)
+    return picks
+
+
+def _agents_pull(agents: list[Agent], tasks: list[Task], staffed: set[str], room: int) -> list[tuple[Task, Agent]]:
+    picks: list[tuple[Task, Agent]] = []
+    for agent in agents:  # longest idle first
+        if len(picks) >= room:
+            break
+        task = next((t for t in tasks if eligible(agent, t, staffed)), None)
+        if task is not None:
+            picks.append((task, agent))
+            tasks.remove(task)
+    return picks
+
+
+def eligible(agent: Agent, task: Task, staffed: set[str]) -> bool:
+    if task.pinned and task.assigned_agent_id:
+        return task.assigned_agent_id == agent.id
+    if not agent.has_capabilities(task.required_capabilities):
+        return False
+    # the plan's choice of agent type holds while the swarm has such an agent
+    return not task.agent_type or task.agent_type not in staffed or agent.type == task.agent_type
+
+
+def _extra_capabilities(agent: Agent, task: Task) -> int:
+    own = {name for name, on in agent.capabilities.items() if on is True}
+    return len(own - set(task.required_capabilities))
+
+
+def _deferred() -> bool:
+    state = resources.guard_state()
+    if state.get("deferring"):
+        logger.info("scheduling deferred: %s", state.get("reason"))
+        return True
+    return False
+
+
+def swarms_without_open_work() -> list[str]:
+    """Executing swarms with no open task left (e.g. started with none): settled by housekeeping."""
+    return list(
+        Swarm.objects.filter(status=Swarm.Status.EXECUTING)
+        .exclude(Exists(Task.objects.filter(swarm=OuterRef("pk"), status__in=OPEN)))
+        .values_list("id", flat=True)
+    )
