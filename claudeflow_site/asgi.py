@@ -20,8 +20,8 @@ except ConfigError as exc:  # one line naming the variable, not a traceback
 from channels.routing import ProtocolTypeRouter
 from django.core.asgi import get_asgi_application
 
-from engine import embedded
 from claudeflow_site.routing import websocket_application
+from engine import embedded
 
 application = ProtocolTypeRouter({"http": get_asgi_application(), "websocket": websocket_application()})
 

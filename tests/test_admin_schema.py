@@ -6,9 +6,9 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from swarms.services import swarm_spawn_agent as agent_spawn
 from swarms.models import Swarm
 from swarms.services import swarm_add_task as task_create
+from swarms.services import swarm_spawn_agent as agent_spawn
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from swarms.models import Swarm
-from swarms.services import swarm_start
 from engine import actors
 from engine import runner as bridge
+from swarms.models import Swarm
+from swarms.services import swarm_start
 from tasks.models import ClaudeCall, Task
 from tests.builders import build_swarm
 from tests.helpers import wait_for, wait_for_status

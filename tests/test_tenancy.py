@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from swarms.services import swarm_spawn_agent as agent_spawn
 from claudeflow_site.models import ApiKey, hash_key
 from swarms.models import Swarm
 from swarms.services import swarm_add_task as task_create
+from swarms.services import swarm_spawn_agent as agent_spawn
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from claudeflow_site.routing import websocket_application
-from events.models import Event
 from events import catalogue
 from events import stream as events
+from events.models import Event
 from swarms.models import Swarm
 from swarms.services import swarm_create, swarm_pause
 from tests.conftest import OBJECTIVE, client_for
