@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "swarms",
     "agents",
     "tasks",
+    "fakeclaude",  # only for its `fakeclaude` management command
 ]
 
 MIDDLEWARE = [

@@ -82,7 +82,7 @@ def swarm_of_alice(alice: Any) -> Swarm:
 
 @pytest.fixture(scope="session")
 def fake_server() -> Iterator[Any]:
-    from claudeflow_site.fakeclaude import FakeClaude
+    from fakeclaude import FakeClaude
 
     fake = FakeClaude()
     fake.start()
