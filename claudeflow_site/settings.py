@@ -55,7 +55,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served from here, not a CDN
     "channels",
-    "claudeflow_site",  # before django_dramatiq: its rundramatiq command wraps theirs
+    "claudeflow_site",
+    "ops",  # before django_dramatiq: its rundramatiq command wraps theirs
     "django_dramatiq",
     "swarms",
     "agents",

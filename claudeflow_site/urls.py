@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from agents.api import AgentDetailApi, AgentListApi
 from claudeflow_site import api
+from ops import api as ops_api
 from ops.metrics import metrics_view
 from swarms import api as swarms_api
 from tasks.api import TaskAssignApi, TaskListApi
@@ -29,9 +30,9 @@ swarm_urls = [
 ]
 
 api_urls = [
-    path("health", api.HealthApi.as_view(), name="health"),
-    path("ready", api.ReadyApi.as_view(), name="ready"),
-    path("system/stats", api.SystemStatsApi.as_view(), name="system-stats"),
+    path("health", ops_api.HealthApi.as_view(), name="health"),
+    path("ready", ops_api.ReadyApi.as_view(), name="ready"),
+    path("system/stats", ops_api.SystemStatsApi.as_view(), name="system-stats"),
     path("swarm/create", swarms_api.SwarmCreateApi.as_view(), name="swarm-create"),
     path("swarms", swarms_api.SwarmListApi.as_view(), name="swarm-list"),
     *swarm_urls,
