@@ -6,8 +6,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from access import api as access_api
 from agents.api import AgentDetailApi, AgentListApi
-from claudeflow_site import api
 from ops import api as ops_api
 from ops.metrics import metrics_view
 from swarms import api as swarms_api
@@ -36,10 +36,10 @@ api_urls = [
     path("swarm/create", swarms_api.SwarmCreateApi.as_view(), name="swarm-create"),
     path("swarms", swarms_api.SwarmListApi.as_view(), name="swarm-list"),
     *swarm_urls,
-    path("keys", api.ApiKeyListApi.as_view(), name="keys"),
-    path("keys/<str:key_id>", api.ApiKeyDetailApi.as_view(), name="key-detail"),
-    path("auth/token", api.TokenObtainApi.as_view(), name="token"),
-    path("auth/token/refresh", api.TokenRefreshApi.as_view(), name="token-refresh"),
+    path("keys", access_api.ApiKeyListApi.as_view(), name="keys"),
+    path("keys/<str:key_id>", access_api.ApiKeyDetailApi.as_view(), name="key-detail"),
+    path("auth/token", access_api.TokenObtainApi.as_view(), name="token"),
+    path("auth/token/refresh", access_api.TokenRefreshApi.as_view(), name="token-refresh"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from claudeflow_site.services import apikey_create
+from access.services import apikey_create
 from swarms.models import Swarm
 from swarms.services import swarm_create
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from access.models import ApiKey, hash_key
 from agents.services import agent_spawn
-from claudeflow_site.models import ApiKey, hash_key
 from swarms.models import Swarm
 from tasks.services import task_create
 

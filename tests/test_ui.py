@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from claudeflow_site.models import ApiKey, hash_key
+from access.models import ApiKey, hash_key
 from claudeflow_site.ui.markdown import render_markdown, sanitize
 from swarms.models import Event, LogEntry, Swarm
 from swarms.services import swarm_create
@@ -452,7 +452,7 @@ def test_a_new_key_is_shown_once(alice: Any, alice_client: Client) -> None:
 
 
 def test_the_key_list_is_mine_and_shows_usage(alice: Any, bob: Any, alice_client: Client) -> None:
-    from claudeflow_site.services import apikey_create
+    from access.services import apikey_create
 
     mine, _ = apikey_create(owner=alice, name="deploy-bot", permissions=["read"])
     ApiKey.objects.filter(pk=mine.pk).update(usage_count=7)
@@ -478,7 +478,7 @@ def test_the_key_form_refuses_bad_input(alice_client: Client, form: dict[str, An
 
 
 def test_revoking_a_key(alice: Any, bob: Any, alice_client: Client, bob_client: Client) -> None:
-    from claudeflow_site.services import apikey_create
+    from access.services import apikey_create
 
     key, _ = apikey_create(owner=alice, name="old", permissions=["read"])
     assert 'data-confirm="Revoke the key' in alice_client.get("/keys").content.decode()

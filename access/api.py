@@ -12,9 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
-from claudeflow_site.auth import permissions_of
-from claudeflow_site.models import ApiKey
-from claudeflow_site.services import apikey_create, apikey_revoke
+from access.auth import permissions_of
+from access.models import ApiKey
+from access.services import apikey_create, apikey_revoke
 from core.errors import NotFound
 from core.responses import ErrorSchema
 from core.validation import StrictIntegerField, validated
