@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "swarms",
     "agents",
     "tasks",
+    "ui",
     "fakeclaude",  # only for its `fakeclaude` management command
 ]
 

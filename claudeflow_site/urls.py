@@ -48,5 +48,5 @@ urlpatterns = [
     path("api/", include((api_urls, "api"))),
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
-    path("", include(("claudeflow_site.ui.urls", "ui"))),
+    path("", include(("ui.urls", "ui"))),
 ]

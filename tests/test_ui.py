@@ -10,12 +10,12 @@ import pytest
 from django.test import Client
 
 from access.models import ApiKey, hash_key
-from claudeflow_site.ui.markdown import render_markdown, sanitize
 from swarms.models import Event, LogEntry, Swarm
 from swarms.services import swarm_create
 from tasks.models import Task
 from tests.builders import build_swarm
 from tests.conftest import OBJECTIVE
+from ui.markdown import render_markdown, sanitize
 
 pytestmark = pytest.mark.django_db
 

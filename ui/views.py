@@ -27,8 +27,6 @@ from django_ratelimit.core import get_usage
 from access.models import ApiKey
 from access.services import apikey_create, apikey_revoke
 from agents.models import Agent
-from claudeflow_site.ui.forms import ApiKeyCreateForm, SwarmCreateForm
-from claudeflow_site.ui.markdown import render_markdown
 from core.errors import ApplicationError, NotFound
 from swarms import reports, services
 from swarms.access import access_swarm
@@ -36,6 +34,8 @@ from swarms.models import Event, LogEntry, Swarm
 from swarms.serializers import SwarmCreateSerializer, progress_of, spend_of
 from tasks.budget import budget_of
 from tasks.models import Task
+from ui.forms import ApiKeyCreateForm, SwarmCreateForm
+from ui.markdown import render_markdown
 
 PAGE_SIZE = 20
 INITIAL_LOG_LINES = 200
