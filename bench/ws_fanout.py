@@ -104,7 +104,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
-    from claudeflow_site.services import apikey_create
+    from access.services import apikey_create
     from swarms.models import Swarm
     from tests.stack import stack_env, start_web
 

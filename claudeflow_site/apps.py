@@ -4,11 +4,9 @@ from django.apps import AppConfig
 
 
 class SiteConfig(AppConfig):
-    """The project package is also an app: it owns API keys and the management commands."""
+    """The composition root. It stays an installed app for its migrations only: 0001 created the
+    API key table, which the access app has owned since 0002 handed it over (state only)."""
 
     name = "claudeflow_site"
-    verbose_name = "Access"
+    verbose_name = "Site"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        from claudeflow_site import schema  # noqa: F401 — registers the OpenAPI auth extension

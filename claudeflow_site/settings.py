@@ -55,13 +55,17 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served from here, not a CDN
     "channels",
-    "claudeflow_site",  # before django_dramatiq: its rundramatiq command wraps theirs
+    "claudeflow_site",  # only for its migrations, which created the API key table (see access)
+    "access",
+    "ops",  # before django_dramatiq: its rundramatiq command wraps theirs
     "django_dramatiq",
     "events",
     "swarms",
     "agents",
     "tasks",
     "engine",
+    "ui",
+    "fakeclaude",  # only for its `fakeclaude` management command
 ]
 
 MIDDLEWARE = [
@@ -175,16 +179,16 @@ AUTH_PASSWORD_VALIDATORS = [
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "claudeflow_site.auth.ApiKeyAuthentication",
+        "access.auth.ApiKeyAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "claudeflow_site.auth.LocalUserAuthentication",
+        "access.auth.LocalUserAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
-        "claudeflow_site.auth.KeyPermission",
+        "access.auth.KeyPermission",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["claudeflow_site.ratelimits.GeneralRateLimit"],
+    "DEFAULT_THROTTLE_CLASSES": ["access.ratelimits.GeneralRateLimit"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
@@ -211,7 +215,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # LocalUserAuthentication (AUTH_ENABLED=false) is a development mode, not a scheme to document
     "AUTHENTICATION_WHITELIST": [
-        "claudeflow_site.auth.ApiKeyAuthentication",
+        "access.auth.ApiKeyAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

@@ -6,10 +6,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from claudeflow_site import api
+from access import api as access_api
+from ops import api as ops_api
 from ops.metrics import metrics_view
 from swarms.api import swarms as swarms_api
 from swarms.api.agents import AgentDetailApi, AgentListApi
+from swarms.api.system import SystemStatsApi
 from swarms.api.tasks import TaskAssignApi, TaskListApi
 
 _SWARM = "swarm/<str:swarm_id>"
@@ -29,16 +31,16 @@ swarm_urls = [
 ]
 
 api_urls = [
-    path("health", api.HealthApi.as_view(), name="health"),
-    path("ready", api.ReadyApi.as_view(), name="ready"),
-    path("system/stats", api.SystemStatsApi.as_view(), name="system-stats"),
+    path("health", ops_api.HealthApi.as_view(), name="health"),
+    path("ready", ops_api.ReadyApi.as_view(), name="ready"),
+    path("system/stats", SystemStatsApi.as_view(), name="system-stats"),
     path("swarm/create", swarms_api.SwarmCreateApi.as_view(), name="swarm-create"),
     path("swarms", swarms_api.SwarmListApi.as_view(), name="swarm-list"),
     *swarm_urls,
-    path("keys", api.ApiKeyListApi.as_view(), name="keys"),
-    path("keys/<str:key_id>", api.ApiKeyDetailApi.as_view(), name="key-detail"),
-    path("auth/token", api.TokenObtainApi.as_view(), name="token"),
-    path("auth/token/refresh", api.TokenRefreshApi.as_view(), name="token-refresh"),
+    path("keys", access_api.ApiKeyListApi.as_view(), name="keys"),
+    path("keys/<str:key_id>", access_api.ApiKeyDetailApi.as_view(), name="key-detail"),
+    path("auth/token", access_api.TokenObtainApi.as_view(), name="token"),
+    path("auth/token/refresh", access_api.TokenRefreshApi.as_view(), name="token-refresh"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -47,5 +49,5 @@ urlpatterns = [
     path("api/", include((api_urls, "api"))),
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),
-    path("", include(("claudeflow_site.ui.urls", "ui"))),
+    path("", include(("ui.urls", "ui"))),
 ]

@@ -30,7 +30,7 @@ def needs_fake_claude() -> bool:
 
 
 def start_fake_claude() -> str:
-    from claudeflow_site.fakeclaude import FakeClaude
+    from fakeclaude import FakeClaude
 
     fake = FakeClaude(latency_ms=300, chunk_delay_ms=15)
     url = fake.start()

@@ -1,1 +1,2 @@
-"""Operations: health and readiness checks, Prometheus metrics, WebSocket presence."""
+"""Operations: health and readiness checks and their API, Prometheus metrics, WebSocket presence, the
+worker command."""

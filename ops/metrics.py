@@ -85,6 +85,15 @@ def task_ended(outcome: str, seconds: float | None = None, *, count: int = 1) ->
     transaction.on_commit(record)
 
 
+_swarm_counter: Callable[[], dict[str, int]] | None = None
+
+
+def count_swarms_with(counter: Callable[[], dict[str, int]]) -> None:
+    """The swarms app registers how to count swarms by status (ops sits below it)."""
+    global _swarm_counter
+    _swarm_counter = counter
+
+
 class StateCollector(Collector):
     """Read at scrape time: swarms by status (database) and queue depth (broker)."""
 
@@ -100,14 +109,9 @@ class StateCollector(Collector):
         yield self._queues()
 
     def _swarms(self) -> GaugeMetricFamily:
-        from django.db.models import Count
-
-        from swarms.models import Swarm
-
         family = GaugeMetricFamily("claudeflow_swarms", "Swarms by status", labels=["status"])
-        counts = dict(Swarm.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
-        for status in Swarm.Status.values:
-            family.add_metric([status], counts.get(status, 0))
+        for status, count in (_swarm_counter() if _swarm_counter else {}).items():
+            family.add_metric([status], count)
         return family
 
     def _queues(self) -> GaugeMetricFamily:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 
-from claudeflow_site.auth import authenticate_api_key, local_user, permissions_of
+from access.auth import authenticate_api_key, local_user, permissions_of
 from events.models import Event
 from events.stream import envelope
 from swarms.models import Swarm

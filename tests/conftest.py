@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from claudeflow_site.services import apikey_create
+from access.services import apikey_create
 from swarms.models import Swarm
 from swarms.services import swarm_create
 
@@ -82,7 +82,7 @@ def swarm_of_alice(alice: Any) -> Swarm:
 
 @pytest.fixture(scope="session")
 def fake_server() -> Iterator[Any]:
-    from claudeflow_site.fakeclaude import FakeClaude
+    from fakeclaude import FakeClaude
 
     fake = FakeClaude()
     fake.start()

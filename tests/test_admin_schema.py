@@ -29,7 +29,7 @@ def admin_client_logged_in(client, django_user_model):
         "agents/agent",
         "tasks/task",
         "tasks/claudecall",
-        "claudeflow_site/apikey",
+        "access/apikey",
     ],
 )
 def test_every_model_has_an_admin_list_with_filters_and_search(admin_client_logged_in, swarm_of_alice, model):

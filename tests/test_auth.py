@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from claudeflow_site.models import ApiKey, hash_key
+from access.models import ApiKey, hash_key
 from tests.conftest import OBJECTIVE, client_for
 
 pytestmark = pytest.mark.django_db

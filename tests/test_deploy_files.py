@@ -30,7 +30,11 @@ ENTRYPOINT = DEPLOY / "entrypoint.sh"
 COMPOSE = DEPLOY / "docker-compose.yml"
 ENV_EXAMPLE = DEPLOY / ".env.example"
 SECRET_EXAMPLE = "secret.example.yaml"
-CODE_PACKAGES = ("claudeflow_site", "swarms", "agents", "tasks")
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+CODE_PACKAGES = tuple(
+    pattern.rstrip("*") for pattern in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+)
+NOT_SHIPPED = {"tests", "bench"}  # top-level packages that stay out of the image and the wheel
 
 # Names read by code that is not ours: images, the shell entrypoint, the Python runtime.
 ALLOWED_NAMES = {
@@ -246,11 +250,19 @@ def test_dockerfile_builds_wheels_of_the_project_and_installs_them():
     assert "[test]" not in runs
 
 
+def test_pyproject_declares_every_top_level_package():
+    packages = {path.parent.name for path in ROOT.glob("*/__init__.py")} - NOT_SHIPPED
+    assert packages <= set(CODE_PACKAGES), (
+        f"not in pyproject's packages: {sorted(packages - set(CODE_PACKAGES))}"
+    )
+    assert set(CODE_PACKAGES) <= packages, f"declared but missing: {sorted(set(CODE_PACKAGES) - packages)}"
+    assert set(CODE_PACKAGES) <= set(PYPROJECT["tool"]["ruff"]["lint"]["isort"]["known-first-party"])
+
+
 def test_dockerfile_copies_every_package_the_project_declares():
-    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
     copied = copy_sources()
-    for pattern in packages["find"]["include"]:
-        assert pattern.rstrip("*") in copied
+    for package in CODE_PACKAGES:
+        assert package in copied
     assert {"manage.py", "templates", "static", "deploy/entrypoint.sh"} <= copied
 
 

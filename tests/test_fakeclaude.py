@@ -26,9 +26,9 @@ import httpx2
 import jsonschema
 import pytest
 
-from claudeflow_site.fakeclaude import FakeClaude
-from claudeflow_site.fakeclaude.directives import parse_directives
-from claudeflow_site.fakeclaude.schema import generate_instance
+from fakeclaude import FakeClaude
+from fakeclaude.directives import parse_directives
+from fakeclaude.schema import generate_instance
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "claude-fake-1"

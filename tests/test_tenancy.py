@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from claudeflow_site.models import ApiKey, hash_key
+from access.models import ApiKey, hash_key
 from swarms.models import Swarm
 from swarms.services import swarm_add_task as task_create
 from swarms.services import swarm_spawn_agent as agent_spawn

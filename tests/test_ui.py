@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from claudeflow_site.models import ApiKey, hash_key
-from claudeflow_site.ui.markdown import render_markdown, sanitize
+from access.models import ApiKey, hash_key
 from events.models import Event, LogEntry
 from swarms.models import Swarm
 from swarms.services import swarm_create
 from tasks.models import Task
 from tests.builders import build_swarm
 from tests.conftest import OBJECTIVE
+from ui.markdown import render_markdown, sanitize
 
 pytestmark = pytest.mark.django_db
 
@@ -453,7 +453,7 @@ def test_a_new_key_is_shown_once(alice: Any, alice_client: Client) -> None:
 
 
 def test_the_key_list_is_mine_and_shows_usage(alice: Any, bob: Any, alice_client: Client) -> None:
-    from claudeflow_site.services import apikey_create
+    from access.services import apikey_create
 
     mine, _ = apikey_create(owner=alice, name="deploy-bot", permissions=["read"])
     ApiKey.objects.filter(pk=mine.pk).update(usage_count=7)
@@ -479,7 +479,7 @@ def test_the_key_form_refuses_bad_input(alice_client: Client, form: dict[str, An
 
 
 def test_revoking_a_key(alice: Any, bob: Any, alice_client: Client, bob_client: Client) -> None:
-    from claudeflow_site.services import apikey_create
+    from access.services import apikey_create
 
     key, _ = apikey_create(owner=alice, name="old", permissions=["read"])
     assert 'data-confirm="Revoke the key' in alice_client.get("/keys").content.decode()

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from claudeflow_site.services import apikey_create
+from access.services import apikey_create
 from events.models import Event
 from tasks.models import ClaudeCall, Task
 from tests.builders import build_swarm

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from claudeflow_site.ratelimits import GeneralRateLimit, SwarmCreateRateLimit
+from access.ratelimits import GeneralRateLimit, SwarmCreateRateLimit
 from core.responses import ActionResponseSchema, ErrorSchema, envelope
 from core.validation import validated
 from events.models import LogEntry

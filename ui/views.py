@@ -24,11 +24,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_ratelimit.core import get_usage
 
+from access.models import ApiKey
+from access.services import apikey_create, apikey_revoke
 from agents.models import Agent
-from claudeflow_site.models import ApiKey
-from claudeflow_site.services import apikey_create, apikey_revoke
-from claudeflow_site.ui.forms import ApiKeyCreateForm, SwarmCreateForm
-from claudeflow_site.ui.markdown import render_markdown
 from core.errors import ApplicationError, NotFound
 from events.models import Event, LogEntry
 from swarms import reports, services
@@ -37,6 +35,8 @@ from swarms.budget import budget_of
 from swarms.models import Swarm
 from swarms.serializers import SwarmCreateSerializer, progress_of, spend_of
 from tasks.models import Task
+from ui.forms import ApiKeyCreateForm, SwarmCreateForm
+from ui.markdown import render_markdown
 
 PAGE_SIZE = 20
 INITIAL_LOG_LINES = 200

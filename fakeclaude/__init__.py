@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from claudeflow_site.fakeclaude.server import FakeClaude
+from fakeclaude.server import FakeClaude
 
 __all__ = ["FakeClaude"]

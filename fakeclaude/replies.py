@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from claudeflow_site.fakeclaude.directives import (
+from fakeclaude.directives import (
     ERROR_MESSAGES,
     ERROR_TYPES,
     Directive,
@@ -19,7 +19,7 @@ from claudeflow_site.fakeclaude.directives import (
     request_text,
     strip_directives,
 )
-from claudeflow_site.fakeclaude.schema import generate_instance
+from fakeclaude.schema import generate_instance
 
 DELTA_CHARS = 20
 MALFORMED_INPUT: dict[str, Any] = {"unexpected": True}

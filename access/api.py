@@ -1,115 +1,23 @@
-"""Service-level endpoints: health, readiness, system stats, API keys, JWT tokens."""
+"""API keys and JWT tokens."""
 
 from __future__ import annotations
 
-import platform
-import time
 from datetime import timedelta
-from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import permissions, serializers
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
-from claudeflow_site.auth import permissions_of
-from claudeflow_site.models import ApiKey
-from claudeflow_site.services import apikey_create, apikey_revoke
+from access.auth import permissions_of
+from access.models import ApiKey
+from access.services import apikey_create, apikey_revoke
 from core.errors import NotFound
-from core.responses import ErrorSchema, now_iso
+from core.responses import ErrorSchema
 from core.validation import StrictIntegerField, validated
-from ops import health
-from swarms.models import Swarm
-
-STARTED = time.monotonic()
-VERSION = "1.0.0"
-
-
-class PublicApi(APIView):
-    """No credentials and no rate limit: probes must always get through."""
-
-    authentication_classes: list[Any] = []
-    permission_classes = [permissions.AllowAny]
-    throttle_classes: list[Any] = []
-
-
-class HealthApi(PublicApi):
-    @extend_schema(
-        responses={
-            200: inline_serializer(
-                "Health",
-                {
-                    "status": serializers.CharField(),
-                    "service": serializers.CharField(),
-                    "version": serializers.CharField(),
-                    "timestamp": serializers.DateTimeField(),
-                    "uptime": serializers.IntegerField(),
-                    "environment": serializers.CharField(),
-                },
-            )
-        }
-    )
-    def get(self, request: Request) -> Response:
-        return Response(
-            {
-                "status": "healthy",
-                "service": "claude-flow-headless-api",
-                "version": VERSION,
-                "timestamp": now_iso(),
-                "uptime": int(time.monotonic() - STARTED),
-                "environment": settings.ENVIRONMENT,
-            }
-        )
-
-
-class ReadyApi(PublicApi):
-    @extend_schema(
-        responses={
-            200: inline_serializer(
-                "Ready", {"status": serializers.CharField(), "checks": serializers.DictField()}
-            )
-        }
-    )
-    def get(self, request: Request) -> Response:
-        checks = health.check_dependencies()
-        ready = all(check["ok"] for check in checks.values())
-        body = {"status": "ready" if ready else "unavailable", "checks": checks, "timestamp": now_iso()}
-        if not ready:
-            body["down"] = sorted(name for name, check in checks.items() if not check["ok"])
-        return Response(body, status=200 if ready else 503)
-
-
-class SystemStatsApi(APIView):
-    @extend_schema(
-        responses={
-            200: inline_serializer(
-                "SystemStats", {"system": serializers.DictField(), "server": serializers.DictField()}
-            )
-        }
-    )
-    def get(self, request: Request) -> Response:
-        return Response(
-            {
-                "system": {
-                    "pythonVersion": platform.python_version(),
-                    "platform": platform.system().lower(),
-                    "architecture": platform.machine(),
-                    "uptime": int(time.monotonic() - STARTED),
-                    "memory": health.memory(),
-                    "cpu": health.cpu(),
-                },
-                "server": {
-                    "activeSwarms": Swarm.objects.active().count(),
-                    "connectedClients": health.connected_clients(),
-                    "resourceGuard": health.resource_guard_status(),
-                },
-                "timestamp": now_iso(),
-            }
-        )
 
 
 class ApiKeyCreateSerializer(serializers.Serializer):

@@ -15,8 +15,8 @@ from django_ratelimit.core import get_usage
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from claudeflow_site.auth import EnvApiKey
-from claudeflow_site.models import ApiKey
+from access.auth import EnvApiKey
+from access.models import ApiKey
 
 
 def rate_key(group: str, request: Request) -> str:

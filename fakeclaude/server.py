@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from claudeflow_site.fakeclaude.directives import (
+from fakeclaude.directives import (
     Directive,
     last_user_text,
     parse_directives,
@@ -20,8 +20,8 @@ from claudeflow_site.fakeclaude.directives import (
     request_text,
     task_words,
 )
-from claudeflow_site.fakeclaude.handler import FakeServer
-from claudeflow_site.fakeclaude.replies import ErrorReply, build_reply, validate_body
+from fakeclaude.handler import FakeServer
+from fakeclaude.replies import ErrorReply, build_reply, validate_body
 
 HANG_SECONDS = 600.0
 _FAULTS = frozenset({"error", "hang", "stream-hang", "stream-error"})

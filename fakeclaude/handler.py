@@ -15,10 +15,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from claudeflow_site.fakeclaude.replies import ErrorReply, input_tokens, sse_events
+from fakeclaude.replies import ErrorReply, input_tokens, sse_events
 
 if TYPE_CHECKING:
-    from claudeflow_site.fakeclaude.server import FakeClaude, Plan
+    from fakeclaude.server import FakeClaude, Plan
 
 logger = logging.getLogger(__name__)
 

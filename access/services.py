@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from claudeflow_site.models import ApiKey, generate_raw_key, hash_key
+from access.models import ApiKey, generate_raw_key, hash_key
 from core.errors import Conflict, Forbidden
 
 

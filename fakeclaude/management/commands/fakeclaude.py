@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from claudeflow_site.fakeclaude import FakeClaude
+from fakeclaude import FakeClaude
 
 
 class Command(BaseCommand):

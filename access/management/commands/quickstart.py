@@ -15,8 +15,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from claudeflow_site.models import ApiKey
-from claudeflow_site.services import apikey_create
+from access.models import ApiKey
+from access.services import apikey_create
 
 KEY_NAME = "quickstart"
 

@@ -57,6 +57,7 @@ class ApiKey(models.Model):
     objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
+        db_table = "claudeflow_site_apikey"  # created when the model lived in claudeflow_site; kept as is
         ordering = ["-created_at"]
         verbose_name = "API key"
         indexes = [

@@ -17,7 +17,7 @@ from django.utils import timezone
 from rest_framework import authentication, permissions
 from rest_framework.request import Request
 
-from claudeflow_site.models import ApiKey, hash_key
+from access.models import ApiKey, hash_key
 
 ALL_PERMISSIONS = ("read", "write", "admin")
 

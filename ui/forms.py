@@ -11,8 +11,8 @@ from typing import Any
 
 from django import forms
 
-from claudeflow_site.api import ApiKeyCreateSerializer
-from claudeflow_site.models import ApiKey
+from access.api import ApiKeyCreateSerializer
+from access.models import ApiKey
 from core.errors import ValidationFailed
 from core.validation import validated
 from swarms.models import Swarm

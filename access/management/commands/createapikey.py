@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from claudeflow_site.models import ApiKey
-from claudeflow_site.services import apikey_create
+from access.models import ApiKey
+from access.services import apikey_create
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from claudeflow_site.ui import views
+from ui import views
 
 _SWARM = "swarms/<str:swarm_id>"
 

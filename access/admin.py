@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from claudeflow_site.models import ApiKey
+from access.models import ApiKey
 
 
 @admin.register(ApiKey)

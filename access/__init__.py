@@ -1,0 +1,3 @@
+"""Who may call: API keys (hashed at rest), authentication, permissions and rate limits.
+
+Imports only core; the interfaces and domain apps import it."""

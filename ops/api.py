@@ -1,0 +1,73 @@
+"""Service-level endpoints: health and readiness probes, system stats."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import permissions, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.responses import now_iso
+from ops import health
+
+STARTED = time.monotonic()
+VERSION = "1.0.0"
+
+
+class PublicApi(APIView):
+    """No credentials and no rate limit: probes must always get through."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes: list[Any] = []
+
+
+class HealthApi(PublicApi):
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "Health",
+                {
+                    "status": serializers.CharField(),
+                    "service": serializers.CharField(),
+                    "version": serializers.CharField(),
+                    "timestamp": serializers.DateTimeField(),
+                    "uptime": serializers.IntegerField(),
+                    "environment": serializers.CharField(),
+                },
+            )
+        }
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "status": "healthy",
+                "service": "claude-flow-headless-api",
+                "version": VERSION,
+                "timestamp": now_iso(),
+                "uptime": int(time.monotonic() - STARTED),
+                "environment": settings.ENVIRONMENT,
+            }
+        )
+
+
+class ReadyApi(PublicApi):
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "Ready", {"status": serializers.CharField(), "checks": serializers.DictField()}
+            )
+        }
+    )
+    def get(self, request: Request) -> Response:
+        checks = health.check_dependencies()
+        ready = all(check["ok"] for check in checks.values())
+        body = {"status": "ready" if ready else "unavailable", "checks": checks, "timestamp": now_iso()}
+        if not ready:
+            body["down"] = sorted(name for name, check in checks.items() if not check["ok"])
+        return Response(body, status=200 if ready else 503)

@@ -1,0 +1,63 @@
+"""The scheduler: fair shares between owners, and a freed slot taken at once by any swarm."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from swarms.services import swarm_start, swarm_stop
+from tasks.models import Task
+from tests.builders import build_swarm
+from tests.helpers import wait_for, wait_for_status
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def running_of(swarm) -> int:
+    return Task.objects.filter(swarm=swarm, status__in=Task.IN_FLIGHT).count()
+
+
+def test_one_owners_hanging_calls_cannot_hold_another_owners_slots(workers, alice, bob, settings):
+    settings.MAX_CONCURRENT_TASKS, settings.MAX_CONCURRENT_TASKS_PER_USER = 4, 2
+    hanging = build_swarm(
+        alice,
+        agents=[("coder", f"coder-{i}") for i in range(4)],
+        options={"review": False},
+        tasks=[{"name": f"Hang {i}", "description": f"Never answered [[fake:hang]] {i}"} for i in range(4)],
+    )
+    swarm_start(swarm_id=hanging.id)
+    wait_for(lambda: running_of(hanging) == 2, message="alice's first two tasks to run")
+    time.sleep(0.3)
+    assert running_of(hanging) == 2  # capped at MAX_CONCURRENT_TASKS_PER_USER, two slots stay free
+
+    quick = build_swarm(
+        bob, options={"review": False}, tasks=[{"name": "Quick", "description": "Answer at once"}]
+    )
+    started = time.monotonic()
+    swarm_start(swarm_id=quick.id)
+    wait_for_status(quick.id, "completed", timeout=10)
+    assert time.monotonic() - started < 5  # no slot release of alice's was needed
+    assert running_of(hanging) == 2
+    swarm_stop(swarm_id=hanging.id)
+
+
+def test_a_freed_slot_goes_to_another_swarm_at_once_without_housekeeping(workers, alice, bob, settings):
+    settings.MAX_CONCURRENT_TASKS, settings.MAX_CONCURRENT_TASKS_PER_USER = 1, 1
+    settings.HOUSEKEEPING_INTERVAL_SECONDS = 3600
+    first = build_swarm(
+        alice,
+        options={"review": False},
+        tasks=[{"name": "First", "description": "Slow one [[fake:latency=500]]"}],
+    )
+    second = build_swarm(
+        bob, options={"review": False}, tasks=[{"name": "Second", "description": "Waits for the slot"}]
+    )
+    swarm_start(swarm_id=first.id)
+    wait_for(lambda: running_of(first) == 1)
+    swarm_start(swarm_id=second.id)  # no room: it waits for the slot, not for housekeeping
+    wait_for_status(first.id, "completed", timeout=10)
+    wait_for_status(second.id, "completed", timeout=5)
+    done = Task.objects.get(swarm=first).completed_at
+    assigned = Task.objects.get(swarm=second).assigned_at
+    assert assigned >= done and (assigned - done).total_seconds() < 1.0
