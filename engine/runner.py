@@ -53,7 +53,9 @@ def run(*, task_id: str, assignment_seq: int, swarm_id: str = "") -> None:
 def claim(*, task_id: str, assignment_seq: int, swarm_id: str, owner: str) -> Task | None:
     try:
         with swarm_tx(swarm_id, expect=3):  # task.assigned, agent.status_changed, task.started
-            task = task_claim(task_id=task_id, assignment_seq=assignment_seq, owner=owner, lease_until=lease_until())
+            task = task_claim(
+                task_id=task_id, assignment_seq=assignment_seq, owner=owner, lease_until=lease_until()
+            )
             if task is None:
                 raise _NotMine
     except (_NotMine, SwarmGone):
@@ -112,10 +114,14 @@ def _request(task: Task, spend: Spend, **fields: Any) -> Request:
 
 
 def work(task: Task, abort: Abort, spend: Spend) -> str:
-    dependencies = list(task.dependencies.filter(status=Task.Status.COMPLETED).order_by("sequence"))
+    dependencies = []
+    if getattr(task, "has_dependencies", True):  # known from the claim: no query for independent tasks
+        dependencies = list(task.dependencies.filter(status=Task.Status.COMPLETED).order_by("sequence"))
     system, messages = prompts.task_messages(task, dependencies)
     reply = call(
-        _request(task, spend, role="agent", system=system, messages=messages, agent_id=task.assigned_agent_id),
+        _request(
+            task, spend, role="agent", system=system, messages=messages, agent_id=task.assigned_agent_id
+        ),
         abort,
     )
     output = reply.text.strip()
@@ -166,7 +172,11 @@ def _score(value: Any) -> float | None:
 
 
 def _coordinator_of(swarm_id: str) -> Agent | None:
-    return Agent.objects.filter(swarm_id=swarm_id, type="coordinator").exclude(status=Agent.Status.TERMINATED).first()
+    return (
+        Agent.objects.filter(swarm_id=swarm_id, type="coordinator")
+        .exclude(status=Agent.Status.TERMINATED)
+        .first()
+    )
 
 
 def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -> None:
@@ -182,7 +192,11 @@ def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -
             else:
                 quality = review["quality"] if review else None
                 done = task_complete(
-                    task=task, owner=owner, output=output, artifacts=artifacts.extract(output), quality=quality
+                    task=task,
+                    owner=owner,
+                    output=output,
+                    artifacts=artifacts.extract(output),
+                    quality=quality,
                 )
                 outcome = "completed"
             if done is None:
@@ -195,7 +209,9 @@ def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -
                 log(task.swarm_id, "info", "Coordinator", f"Task {task.name} sent back for revision")
             settle.settle(task.swarm_id)
     except _NotMine:
-        logger.info("task %s finished after losing its lease; result discarded (its answer is reusable)", task.id)
+        logger.info(
+            "task %s finished after losing its lease; result discarded (its answer is reusable)", task.id
+        )
     except SwarmGone:
         pass
 
@@ -272,7 +288,9 @@ def _announce_retry(task: Task, attempt: int, error: str, delay: float) -> None:
             current = Task.objects.only(*catalogue.TASK_FIELDS).get(pk=task.id)
             publish(
                 task.swarm_id,
-                catalogue.task_retrying(current, reason="claude_retry", attempt=attempt, error=error, delay_s=round(delay, 2)),
+                catalogue.task_retrying(
+                    current, reason="claude_retry", attempt=attempt, error=error, delay_s=round(delay, 2)
+                ),
             )
             log(task.swarm_id, "warn", SOURCE, message, {"taskId": task.id})
     except (SwarmGone, Task.DoesNotExist):

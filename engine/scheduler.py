@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, Window
+from django.db.models.functions import RowNumber
 
 from agents.models import Agent
 from agents.services import agent_occupy
@@ -35,6 +36,7 @@ from tasks.models import Task
 from tasks.services import OPEN, task_assign
 
 logger = logging.getLogger(__name__)
+CANDIDATES_PER_SWARM = 50  # ready tasks looked at per swarm and pass (pins and capabilities may skip some)
 
 
 @dataclass
@@ -43,8 +45,9 @@ class _Swarm:
     owner_id: Any
     mode: str
     parallel: bool
-    live_agents: int
     running: int = 0
+    ready: list[Task] = field(default_factory=list)  # its first ready tasks, by priority
+    agents: list[Agent] = field(default_factory=list)  # live, longest idle first
     picks: deque[tuple[Task, Agent]] | None = None  # computed on the first visit
 
 
@@ -75,7 +78,9 @@ def fill_on_commit() -> None:
 def _fill_locked() -> int:
     running_by_swarm: Counter[str] = Counter()
     running_by_owner: Counter[Any] = Counter()
-    for row in Task.objects.in_flight().values("swarm_id", "swarm__owner_id").annotate(n=Count("id")).order_by():
+    for row in (
+        Task.objects.in_flight().values("swarm_id", "swarm__owner_id").annotate(n=Count("id")).order_by()
+    ):
         running_by_swarm[row["swarm_id"]] += row["n"]
         running_by_owner[row["swarm__owner_id"]] += row["n"]
     free = settings.MAX_CONCURRENT_TASKS - sum(running_by_swarm.values())
@@ -89,9 +94,9 @@ def _fill_locked() -> int:
         if pick is None:
             continue  # nothing this owner may run now: out of the rotation
         task, agent = pick
-        if task_assign(task_id=task.id, agent_id=agent.id, assignment_seq=task.assignment_seq + 1) and agent_occupy(
-            agent_id=agent.id
-        ):
+        if task_assign(
+            task_id=task.id, agent_id=agent.id, assignment_seq=task.assignment_seq + 1
+        ) and agent_occupy(agent_id=agent.id):
             jobs.send_on_commit(jobs.RUN_TASK, task.id, task.assignment_seq + 1, task.swarm_id)
             owner.running += 1
             free -= 1
@@ -102,21 +107,37 @@ def _fill_locked() -> int:
 
 
 def _owners_with_ready_work(running_by_swarm: Counter[str], running_by_owner: Counter[Any]) -> deque[_Owner]:
-    live_agents = (
-        Agent.objects.filter(swarm=OuterRef("pk")).exclude(status=Agent.Status.TERMINATED)
-        .values("swarm").annotate(n=Count("id")).values("n")
-    )  # fmt: skip
-    rows = (
-        Swarm.objects.filter(status=Swarm.Status.EXECUTING)
-        .filter(Exists(Task.objects.filter(swarm=OuterRef("pk"), status=Task.Status.PENDING)))
-        .annotate(live=Subquery(live_agents))
-        .order_by("created_at")
-        .values_list("id", "owner_id", "mode", "parallel", "live")
+    """Every owner with ready work and room, each with its swarms' candidates (two queries)."""
+    per_swarm = max(CANDIDATES_PER_SWARM, settings.MAX_CONCURRENT_TASKS)
+    ranked = (
+        Task.objects.filter(swarm__status=Swarm.Status.EXECUTING)
+        .ready()
+        .annotate(
+            rank=Window(
+                RowNumber(), partition_by=[F("swarm_id")], order_by=[F("priority").desc(), F("sequence")]
+            )
+        )
+        .filter(rank__lte=per_swarm)
+        .select_related("swarm")
+        .order_by("swarm__created_at", "-priority", "sequence")
     )
+    swarms: dict[str, _Swarm] = {}
+    for task in ranked:
+        swarm = swarms.get(task.swarm_id)
+        if swarm is None:
+            row = task.swarm
+            swarm = swarms[task.swarm_id] = _Swarm(
+                row.id, row.owner_id, row.mode, row.parallel, running=running_by_swarm[row.id]
+            )
+        swarm.ready.append(task)
+    for agent in Agent.objects.filter(swarm_id__in=list(swarms)).live().order_by("idle_since", "created_at"):
+        swarms[agent.swarm_id].agents.append(agent)
     owners: dict[Any, _Owner] = {}
-    for swarm_id, owner_id, mode, parallel, live in rows:
-        owner = owners.get(owner_id) or owners.setdefault(owner_id, _Owner(owner_id, running_by_owner[owner_id]))
-        owner.swarms.append(_Swarm(swarm_id, owner_id, mode, parallel, live or 0, running_by_swarm[swarm_id]))
+    for swarm in swarms.values():
+        owner = owners.get(swarm.owner_id) or owners.setdefault(
+            swarm.owner_id, _Owner(swarm.owner_id, running_by_owner[swarm.owner_id])
+        )
+        owner.swarms.append(swarm)
     cap = settings.MAX_CONCURRENT_TASKS_PER_USER
     ready = sorted((o for o in owners.values() if o.running < cap), key=lambda o: o.running)
     for owner in ready:  # within an owner, the swarm with the fewest running tasks first
@@ -138,29 +159,25 @@ def _next_pick(owner: _Owner) -> tuple[Task, Agent] | None:
 
 
 def _room(swarm: _Swarm) -> int:
-    own_limit = min(swarm.live_agents, settings.MAX_CONCURRENT_TASKS) if swarm.parallel else 1
+    live = len(swarm.agents)
+    own_limit = min(live, settings.MAX_CONCURRENT_TASKS) if swarm.parallel else 1
     return min(own_limit - swarm.running, settings.MAX_CONCURRENT_TASKS_PER_USER)
 
 
 def _plan_swarm(swarm: _Swarm) -> list[tuple[Task, Agent]]:
     room = _room(swarm)
-    if room <= 0:
+    idle = [agent for agent in swarm.agents if agent.status == Agent.Status.IDLE]
+    if room <= 0 or not idle:
         return []
-    live = list(Agent.objects.filter(swarm_id=swarm.id).live().order_by("idle_since", "created_at"))
-    agents = [agent for agent in live if agent.status == Agent.Status.IDLE]
-    if not agents:
-        return []
-    staffed = {agent.type for agent in live}
-    ready = Task.objects.filter(swarm_id=swarm.id).ready().select_related("assigned_agent")
-    if swarm.mode == Swarm.Mode.DISTRIBUTED and connection.features.has_select_for_update_skip_locked:
-        ready = ready.select_for_update(skip_locked=True, of=("self",))
-    candidates = list(ready[: max(room * 4, 50)])
+    staffed = {agent.type for agent in swarm.agents}
     if swarm.mode == Swarm.Mode.DISTRIBUTED:
-        return _agents_pull(agents, candidates, staffed, room)
-    return _best_fit(agents, candidates, staffed, room)
+        return _agents_pull(idle, list(swarm.ready), staffed, room)
+    return _best_fit(idle, list(swarm.ready), staffed, room)
 
 
-def _best_fit(agents: list[Agent], tasks: list[Task], staffed: set[str], room: int) -> list[tuple[Task, Agent]]:
+def _best_fit(
+    agents: list[Agent], tasks: list[Task], staffed: set[str], room: int
+) -> list[tuple[Task, Agent]]:
     picks: list[tuple[Task, Agent]] = []
     for task in tasks:
         if len(picks) >= room or not agents:
@@ -173,7 +190,9 @@ def _best_fit(agents: list[Agent], tasks: list[Task], staffed: set[str], room: i
     return picks
 
 
-def _agents_pull(agents: list[Agent], tasks: list[Task], staffed: set[str], room: int) -> list[tuple[Task, Agent]]:
+def _agents_pull(
+    agents: list[Agent], tasks: list[Task], staffed: set[str], room: int
+) -> list[tuple[Task, Agent]]:
     picks: list[tuple[Task, Agent]] = []
     for agent in agents:  # longest idle first
         if len(picks) >= room:

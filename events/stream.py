@@ -23,7 +23,8 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
 
-from events.catalogue import Built, log_line
+from events import catalogue
+from events.catalogue import Built
 from events.models import Event, LogEntry
 from ops import metrics
 
@@ -136,7 +137,7 @@ def log(swarm_id: str, level: str, source: str, message: str, data: dict[str, An
         entry = LogEntry.objects.create(
             swarm_id=swarm_id, level=LEVELS[level], source=source, message=message, data=data or {}
         )
-        publish(swarm_id, log_line(entry_id=entry.id, level=level, source=source, message=message))
+        publish(swarm_id, catalogue.log_line(entry_id=entry.id, level=level, source=source, message=message))
     logger.log(entry.level, "%s: %s", source, message, extra={"swarm_id": swarm_id})
 
 

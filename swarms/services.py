@@ -23,7 +23,7 @@ from events.stream import announce_deleted, batch, log, publish
 from swarms.locks import gate, lock_swarm
 from swarms.models import Swarm
 from tasks.models import Task
-from tasks.services import OPEN, task_cancel, task_cancel_open, task_create, task_pin, task_requeue
+from tasks.services import OPEN, task_cancel_open, task_create, task_pin, task_requeue
 
 SOURCE = "HeadlessCoordinator"
 
@@ -242,11 +242,6 @@ def swarm_pin_task(*, swarm_id: str, task_id: str, agent_id: str) -> Task:
         log(swarm.id, "info", "TaskQueue", f"Task {task.name} assigned to {agent.name}")
         _schedule_if_executing(swarm)
     return task
-
-
-def swarm_cancel_tasks(*, swarm: Swarm, tasks: list[Task], reason: str) -> int:
-    """Cancels tasks that can never run (used by the engine when a dependency failed)."""
-    return task_cancel(swarm_id=swarm.id, tasks=tasks, reason=reason)
 
 
 def _schedule_if_executing(swarm: Swarm) -> None:

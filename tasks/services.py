@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, F, Max, OuterRef, Subquery, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -38,7 +38,9 @@ def _reload(task_id: str) -> Task:
     return Task.objects.only(*catalogue.TASK_FIELDS).get(pk=task_id)
 
 
-def task_create(*, swarm: Any, dependencies: list[Task] = (), sequence: int | None = None, **fields: Any) -> Task:  # type: ignore[assignment]
+def task_create(
+    *, swarm: Any, dependencies: list[Task] = (), sequence: int | None = None, **fields: Any
+) -> Task:  # type: ignore[assignment]
     """Adds a pending task to a swarm (API, planner, templates)."""
     if sequence is None:
         sequence = (Task.objects.filter(swarm=swarm).aggregate(n=Max("sequence"))["n"] or 0) + 1
@@ -71,7 +73,9 @@ def task_assign(*, task_id: str, agent_id: str, assignment_seq: int) -> bool:
 
 def task_claim(*, task_id: str, assignment_seq: int, owner: str, lease_until: Any) -> Task | None:
     """assigned → running, for the one message that carries the current assignment."""
-    claimed = Task.objects.filter(pk=task_id, status=Task.Status.ASSIGNED, assignment_seq=assignment_seq).update(
+    claimed = Task.objects.filter(
+        pk=task_id, status=Task.Status.ASSIGNED, assignment_seq=assignment_seq
+    ).update(
         status=Task.Status.RUNNING,
         lease_owner=owner,
         lease_expires_at=lease_until,
@@ -80,11 +84,21 @@ def task_claim(*, task_id: str, assignment_seq: int, owner: str, lease_until: An
     )
     if not claimed:
         return None
-    task = Task.objects.select_related("swarm", "assigned_agent").get(pk=task_id)
+    depends = Task.dependencies.through.objects.filter(from_task_id=OuterRef("pk"))
+    task = (
+        Task.objects.select_related("swarm", "assigned_agent")
+        .annotate(has_dependencies=Exists(depends))
+        .get(pk=task_id)
+    )
     agent = task.assigned_agent
-    publish(task.swarm_id, catalogue.task_assigned(task, agent_name=agent.name if agent else "", mode=task.swarm.mode))
+    publish(
+        task.swarm_id,
+        catalogue.task_assigned(task, agent_name=agent.name if agent else "", mode=task.swarm.mode),
+    )
     if agent is not None:
-        publish(task.swarm_id, catalogue.agent_status_changed(agent_id=agent.id, status="busy", task_id=task.id))
+        publish(
+            task.swarm_id, catalogue.agent_status_changed(agent_id=agent.id, status="busy", task_id=task.id)
+        )
     publish(task.swarm_id, catalogue.task_started(task, worker=owner))
     return task
 
@@ -98,7 +112,9 @@ def _elapsed_ms(task: Task, now: Any) -> int:
     return int((now - task.started_at).total_seconds() * 1000) if task.started_at else 0
 
 
-def task_complete(*, task: Task, owner: str, output: str, artifacts: list[Any], quality: float | None) -> Task | None:
+def task_complete(
+    *, task: Task, owner: str, output: str, artifacts: list[Any], quality: float | None
+) -> Task | None:
     """running → completed, if this worker still holds the lease; None if it lost it."""
     now = timezone.now()
     elapsed = _elapsed_ms(task, now)
@@ -122,7 +138,9 @@ def task_complete(*, task: Task, owner: str, output: str, artifacts: list[Any], 
     return done
 
 
-def task_send_back(*, task: Task, owner: str, feedback: str, quality: float | None, reviewer: str | None) -> Task | None:
+def task_send_back(
+    *, task: Task, owner: str, feedback: str, quality: float | None, reviewer: str | None
+) -> Task | None:
     """running → pending for one revision (hierarchical review)."""
     updated = _running(task, owner).update(
         status=Task.Status.PENDING,
@@ -172,7 +190,9 @@ def task_fail(*, task: Task, owner: str | None, reason: str, error: str) -> Task
     return failed
 
 
-def task_requeue(*, task: Task, reason: str, owner: str | None = None, expired_before: Any = None) -> Task | None:
+def task_requeue(
+    *, task: Task, reason: str, owner: str | None = None, expired_before: Any = None
+) -> Task | None:
     """assigned/running → pending: a hand-over (owner given), an expired lease (expired_before
     given) or a terminated agent (neither). Unpinned tasks may then go to any agent."""
     rows = Task.objects.filter(pk=task.id, status__in=Task.IN_FLIGHT)
@@ -215,7 +235,11 @@ def task_cancel(*, swarm_id: str, tasks: list[Task], reason: str) -> int:
 
 
 def task_cancel_open(*, swarm: Any, reason: str) -> int:
-    return task_cancel(swarm_id=swarm.id, tasks=list(Task.objects.filter(swarm=swarm, status__in=OPEN).only("id")), reason=reason)
+    return task_cancel(
+        swarm_id=swarm.id,
+        tasks=list(Task.objects.filter(swarm=swarm, status__in=OPEN).only("id")),
+        reason=reason,
+    )
 
 
 def blocked_by_failure(swarm_id: str) -> list[Task]:
