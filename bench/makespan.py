@@ -1,145 +1,102 @@
 """Makespan benchmark: N independent tasks against the fake Claude at latency L with concurrency C.
 
-    .venv/bin/python bench/makespan.py --tasks 50 --latency-ms 200 --concurrency 10
+    .venv/bin/python bench/makespan.py --redis redis://127.0.0.1:6379/12            # production shape
+    .venv/bin/python bench/makespan.py --tasks 50 --latency-ms 1000 --concurrency 10  # in-process
+    .venv/bin/python bench/makespan.py --root /tmp/before --redis redis://127.0.0.1:6379/12 --json
 
-Runs the real engine (dispatch, bridge, leases, event publishing, records) on worker threads
-with the in-process broker, on a fresh SQLite database (or DATABASE_URL). Prints the makespan,
-the ideal N·L/C, their ratio, and database queries per task.
+One swarm of N tasks and C agents (built directly, no planning call; MAX_CONCURRENT_TASKS and
+_PER_USER = C, since one owner has them all) is
+started with `swarms.services.swarm_start`; the fake Claude answers every call after L ms in a
+process of its own (`manage.py fakeclaude`).
+
+- `--redis URL` (production shape): real `manage.py rundramatiq --processes P --threads T` workers
+  on PostgreSQL (`--database-url`, default a throwaway database created and dropped here) and Redis,
+  with the deployment's default settings except HOUSEKEEPING_INTERVAL. SQL statements are counted
+  inside the worker processes by bench/sitecustomize: queries per task = every statement the
+  workers ran from the start to the end of the swarm (dispatch, claim, lease renewals, call
+  records, results, events, completion — the whole task lifecycle), divided by N.
+- without it: the engine's actors on T worker threads in this process with the in-memory broker,
+  on a fresh SQLite database (or `--database-url`/DATABASE_URL); the statements of those threads
+  are counted.
+
+Prints the makespan, the ideal N·L/C, their ratio, assignment → start p50/p95 (Task.assigned_at →
+started_at), running time p50 and queries per task; `--json` adds them as one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
+import contextlib
+import importlib
 import os
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, django_environment
+from common import (
+    add_common_arguments,
+    django_environment,
+    flush_redis,
+    percentile,
+    print_json,
+    query_total,
+    server_env,
+    start_fake_claude,
+    start_workers,
+    stop_on_sigterm,
+    throwaway_postgres,
+    use_root,
+)
 
 
-def configure(args: argparse.Namespace) -> None:
-    django_environment(
-        ANTHROPIC_BASE_URL="http://127.0.0.1:9",  # replaced once the fake Claude is up
-        MAX_CONCURRENT_TASKS=str(args.concurrency),
-        CLAUDE_FLOW_MAX_AGENTS="100",
-    )
-    if args.redis:
-        os.environ["REDIS_URL"] = args.redis
-    else:
-        os.environ.pop("REDIS_URL", None)
-
-
-class QueryCounter:
-    """Counts SQL statements from every thread (Django's own counters are per connection)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.kinds: collections.Counter[str] = collections.Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, execute, sql, params, many, context):
-        with self._lock:
-            self.count += 1
-            if os.environ.get("BENCH_SQL"):
-                self.kinds[" ".join(sql.split()[:6])[:90]] += 1
-        return execute(sql, params, many, context)
-
-
-def start_fake(latency_ms: int):
-    sys.path.insert(0, str(ROOT / "tests"))
-    from tests.stack import Process, free_port
-
-    port = free_port()
-    env = {**os.environ, "DEBUG": "true"}
-    fake = Process(
-        "fakeclaude",
-        [sys.executable, "manage.py", "fakeclaude", "--port", str(port), "--latency-ms", str(latency_ms)],
-        env,
-    )
-    fake.wait_for_output("Fake Claude listening")
-    fake.url = f"http://127.0.0.1:{port}"
-    return fake
-
-
-def start_worker_processes(args: argparse.Namespace, claude_url: str):
-    import redis
-
-    from tests.stack import Process, stack_env
-
-    redis.Redis.from_url(args.redis).flushdb()
-    env = stack_env(
-        redis_url=args.redis,
-        claude_url=claude_url,
-        LOG_LEVEL="warn",
-        MAX_CONCURRENT_TASKS=str(args.concurrency),
-    )
-    # every process can run every task: a message prefetched by a process must find a free thread
-    threads = args.concurrency + 2
-    worker = Process(
-        "bench-workers",
-        [
-            sys.executable,
-            "manage.py",
-            "rundramatiq",
-            "--processes",
-            str(args.processes),
-            "--threads",
-            str(threads),
-        ],
-        env,
-    )
-    for _ in range(200):
-        if worker.output().count("Worker process is ready") >= args.processes:
-            break
-        time.sleep(0.1)
-    return worker
-
-
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tasks", type=int, default=50)
+    parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--latency-ms", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=10)
-    parser.add_argument("--redis", default="", help="use Redis and `rundramatiq` worker processes (URL)")
-    parser.add_argument("--processes", type=int, default=2, help="worker processes with --redis")
+    parser.add_argument("--concurrency", type=int, default=16, help="agents and MAX_CONCURRENT_TASKS")
+    parser.add_argument("--redis", default="", help="production shape: rundramatiq workers on this Redis")
+    parser.add_argument("--processes", type=int, default=1, help="worker processes (with --redis)")
+    parser.add_argument("--threads", type=int, default=0, help="threads per worker (default C + 2)")
+    parser.add_argument("--database-url", default="", help="use this database instead of a fresh one")
+    add_common_arguments(parser)
     args = parser.parse_args()
-    configure(args)
+    args.threads = args.threads or args.concurrency + 2
+    return args
 
+
+def setup_django(args: argparse.Namespace, database_url: str) -> None:
+    overrides = {
+        "MAX_CONCURRENT_TASKS": str(args.concurrency),
+        "MAX_CONCURRENT_TASKS_PER_USER": str(args.concurrency),  # one owner here: its fair share is all
+        "CLAUDE_FLOW_MAX_AGENTS": str(max(100, args.concurrency)),
+        "HOUSEKEEPING_INTERVAL": str(args.housekeeping_interval),
+    }
+    if database_url:
+        overrides["DATABASE_URL"] = database_url
+    os.environ.pop("REDIS_URL", None)
+    if args.redis:
+        overrides["REDIS_URL"] = args.redis
+    django_environment(**overrides)
     import django
+    from django.core.management import call_command
 
     django.setup()
-    import dramatiq
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from django.db.backends.signals import connection_created
-    from dramatiq import Worker
+    call_command("migrate", verbosity=0)
 
-    import tasks.actors  # noqa: F401
-    from swarms.models import Swarm
-    from swarms.services import swarm_start
+
+def build(args: argparse.Namespace) -> str:
+    from django.contrib.auth import get_user_model
+
     from tests.builders import build_swarm
 
-    call_command("migrate", verbosity=0)
-    if os.environ.get("DATABASE_URL"):
-        call_command("flush", interactive=False, verbosity=0)
-    fake = start_fake(args.latency_ms)  # its own process: its CPU time is not the engine's
-    settings.ANTHROPIC_BASE_URL = fake.url
-    counter = QueryCounter()
-
-    def attach(connection, **kwargs):
-        if counter not in connection.execute_wrappers:
-            connection.execute_wrappers.append(counter)
-
-    connection_created.connect(attach, weak=False)
-
-    owner = get_user_model().objects.create_user("bench")
+    owner, _ = get_user_model().objects.get_or_create(username=f"bench-{os.getpid()}-{time.time_ns()}")
     swarm = build_swarm(
         owner,
         agents=[("coder", f"coder-{i}") for i in range(args.concurrency)],
@@ -149,54 +106,184 @@ def main() -> None:
             {"name": f"Task {i}", "description": f"Write part {i} of the module"} for i in range(args.tasks)
         ],
     )
-    if args.redis:
-        worker = start_worker_processes(args, fake.url)
-    else:
-        broker = dramatiq.get_broker()
-        broker.emit_after("process_boot")
-        worker = Worker(broker, worker_threads=args.concurrency + 4, worker_timeout=20)
-        worker.start()
+    return swarm.id
 
-    from django.db import connections
 
-    for conn in connections.all():  # count from here on, in this thread too
-        attach(conn)
-    counter.count = 0
+def import_actors() -> ModuleType:
+    try:
+        return importlib.import_module("engine.actors")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("engine", "engine.actors"):
+            raise
+        return importlib.import_module("tasks.actors")
+
+
+class ThreadQueryCounter:
+    """Counts the SQL statements of every thread but this one (the engine's worker threads)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+        self._main = threading.main_thread()
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if threading.current_thread() is not self._main:
+            with self._lock:
+                self.count += 1
+        return execute(sql, params, many, context)
+
+    def attach(self, connection: Any, **kwargs: Any) -> None:
+        if self not in connection.execute_wrappers:
+            connection.execute_wrappers.append(self)
+
+    def total(self) -> int:
+        return self.count
+
+
+def start_in_process_workers(exits: contextlib.ExitStack, args: argparse.Namespace) -> ThreadQueryCounter:
+    import dramatiq
+    from django.db.backends.signals import connection_created
+    from dramatiq import Worker
+
+    import_actors()
+    counter = ThreadQueryCounter()
+    connection_created.connect(counter.attach, weak=False)
+    broker = dramatiq.get_broker()
+    broker.emit_after("process_boot")
+    worker = Worker(broker, worker_threads=args.threads, worker_timeout=20)
+    worker.start()
+    exits.callback(worker.stop)
+    return counter
+
+
+class ShimCounter:
+    """The SQL statements counted by bench/sitecustomize in the processes writing to `directory`."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def total(self) -> int:
+        return query_total(self.directory)
+
+
+def start_production_workers(
+    exits: contextlib.ExitStack, stack: ModuleType, args: argparse.Namespace, claude_url: str
+) -> ShimCounter:
+    counter = ShimCounter(Path(tempfile.mkdtemp(prefix="bench-queries-")))
+    env = server_env(
+        stack,
+        database_url=stack.database_url(),
+        redis_url=args.redis,
+        claude_url=claude_url,
+        housekeeping=args.housekeeping_interval,
+        queries_dir=counter.directory,
+    )
+    start_workers(exits, stack, env, args.processes, args.threads)
+    return counter
+
+
+def run(swarm_id: str, counter: Any) -> tuple[float, int]:
+    """Starts the swarm and waits for its end: (makespan in s, SQL statements of the engine)."""
+    from swarms.models import Swarm
+    from swarms.services import swarm_start
+
+    time.sleep(0.5)  # the shim's files hold the workers' start-up statements by now
+    before = counter.total()
     started = time.monotonic()
-    swarm_start(swarm_id=swarm.id)
-    for conn in connections.all():  # the polling below is this script's, not the engine's
-        conn.execute_wrappers.remove(counter)
-    while Swarm.objects.values_list("status", flat=True).get(pk=swarm.id) not in Swarm.TERMINAL:
+    swarm_start(swarm_id=swarm_id)
+    while Swarm.objects.values_list("status", flat=True).get(pk=swarm_id) not in Swarm.TERMINAL:
         time.sleep(0.02)
     makespan = time.monotonic() - started
-    queries = counter.count
-    status = Swarm.objects.values_list("status", flat=True).get(pk=swarm.id)
+    time.sleep(0.5)  # and the statements of the last task's end
+    return makespan, counter.total() - before
+
+
+def task_figures(swarm_id: str) -> dict[str, Any]:
+    from swarms.models import Swarm
     from tasks.models import Task
 
-    rows = list(Task.objects.filter(swarm=swarm).values_list("assigned_at", "started_at", "completed_at"))
-    queued = sum((s - a).total_seconds() for a, s, _ in rows) / len(rows)
-    running = sum((c - s).total_seconds() for _, s, c in rows) / len(rows)
-    worker.stop()
-    fake.stop()
+    rows = Task.objects.filter(swarm_id=swarm_id).values_list(
+        "status", "assigned_at", "started_at", "completed_at"
+    )
+    waits = [(s - a).total_seconds() * 1000 for _, a, s, _ in rows if a and s]
+    runs = [(c - s).total_seconds() * 1000 for _, _, s, c in rows if s and c]
+    return {
+        "status": Swarm.objects.values_list("status", flat=True).get(pk=swarm_id),
+        "completedTasks": sum(1 for status, *_ in rows if status == Task.Status.COMPLETED),
+        "assignToStartP50Ms": percentile(waits, 0.5),
+        "assignToStartP95Ms": percentile(waits, 0.95),
+        "runningP50Ms": percentile(runs, 0.5),
+    }
 
-    ideal = args.tasks * args.latency_ms / 1000 / args.concurrency
-    print(
-        f"tasks={args.tasks} latency={args.latency_ms}ms concurrency={args.concurrency} "
-        f"database={settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} status={status}"
-    )
-    print(f"makespan  {makespan:.2f} s")
-    print(f"ideal     {ideal:.2f} s  (N·L/C)")
-    print(f"ratio     {makespan / ideal:.2f}")
-    print(
-        f"per task  {queued * 1000:.0f} ms from assignment to start, {running * 1000:.0f} ms running "
-        f"(Claude call {args.latency_ms} ms + recording)"
-    )
+
+def measure(args: argparse.Namespace, stack: ModuleType, database_url: str) -> dict[str, Any]:
+    from django.conf import settings
+
+    setup_django(args, database_url)
     if args.redis:
-        print("queries   not counted here: the engine runs in the worker processes")
-    else:
-        print(f"queries   {queries / args.tasks:.1f} per task ({queries} in all, engine only)")
-    for sql, count in counter.kinds.most_common(25):
-        print(f"{count:6d}  {sql}")
+        flush_redis(args.redis)
+    with contextlib.ExitStack() as exits:
+        claude_url = start_fake_claude(exits, stack, args.latency_ms)
+        settings.ANTHROPIC_BASE_URL = claude_url
+        swarm_id = build(args)
+        if args.redis:
+            counter = start_production_workers(exits, stack, args, claude_url)
+        else:
+            counter = start_in_process_workers(exits, args)
+        makespan, queries = run(swarm_id, counter)
+        figures = task_figures(swarm_id)
+    from django.db import connections
+
+    connections.close_all()
+    ideal = args.tasks * args.latency_ms / 1000 / args.concurrency
+    shape = "production" if args.redis else "in-process"
+    database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    return {
+        **figures,
+        **{"shape": shape, "database": database, "root": str(stack.ROOT), "tasks": args.tasks},
+        **{"latencyMs": args.latency_ms, "concurrency": args.concurrency, "threads": args.threads},
+        **{"processes": args.processes if args.redis else 0, "housekeepingInterval": args.housekeeping_interval},
+        **{"makespanS": makespan, "idealS": ideal, "ratio": makespan / ideal},
+        **{"queries": queries, "queriesPerTask": queries / args.tasks},
+    }
+
+
+def fmt(value: float | None, unit: str = "ms") -> str:
+    return "—" if value is None else f"{value:.0f} {unit}"
+
+
+def report(f: dict[str, Any]) -> None:
+    workers = f"{f['threads']} threads"
+    if f["processes"]:
+        workers = f"{f['processes']} rundramatiq × {workers}"
+    print(
+        f"{f['shape']} ({f['database']}, {workers}) root={f['root']}\n"
+        f"tasks={f['tasks']} latency={f['latencyMs']}ms concurrency={f['concurrency']} "
+        f"housekeeping={f['housekeepingInterval']:g}s status={f['status']} completed={f['completedTasks']}"
+    )
+    print(f"makespan  {f['makespanS']:.2f} s")
+    print(f"ideal     {f['idealS']:.2f} s  (N·L/C)")
+    print(f"ratio     {f['ratio']:.2f}")
+    print(
+        f"per task  assignment → start p50 {fmt(f['assignToStartP50Ms'])}, p95 {fmt(f['assignToStartP95Ms'])}; "
+        f"running p50 {fmt(f['runningP50Ms'])} (Claude call {f['latencyMs']} ms + recording)"
+    )
+    where = "in the worker processes" if f["processes"] else "on the worker threads"
+    print(f"queries   {f['queriesPerTask']:.1f} per task ({f['queries']} {where}, whole task lifecycle)")
+
+
+def main() -> None:
+    args = parse_args()
+    stack = use_root(args.root)
+    stop_on_sigterm()
+    with contextlib.ExitStack() as exits:
+        database_url = args.database_url
+        if args.redis and not database_url:
+            database_url = exits.enter_context(throwaway_postgres())
+        figures = measure(args, stack, database_url)
+    report(figures)
+    if args.json:
+        print_json(figures)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     .venv/bin/python bench/ws_fanout.py --subscribers 50 --events 1000 --redis redis://127.0.0.1:6379/14
 
 Starts a daphne web process (production shape: Redis channel layer), connects S WebSocket clients
-subscribed to one swarm, publishes K events from this process through `swarms.events.publish`
+subscribed to one swarm, publishes K events from this process through `events.stream.publish`
 (a database row each, pushed to Redis on commit), and reports per subscriber how many events
 arrived, lost (must be 0) or duplicated (must be 0), and the publish-to-deliver latency p50/p99.
 A small channel capacity (`WS_CHANNEL_CAPACITY`) makes Redis drop messages on purpose, to show the
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import django_environment
+from common import DEFAULT_ROOT, django_environment, use_root
 
 
 def configure(args: argparse.Namespace) -> None:
@@ -72,16 +72,17 @@ async def subscriber(
 def publish(swarm_id: str, count: int, rate: float) -> None:
     from django.db import transaction
 
-    from swarms import events
+    from events import stream as events
+    from events.catalogue import Built
 
     interval = 1 / rate if rate else 0
     for n in range(count):
         with transaction.atomic():
-            events.publish(swarm_id, "bench", {"n": n, "sentAt": time.time()})
+            events.publish(swarm_id, Built("bench", {"n": n, "sentAt": time.time()}))
         if interval:
             time.sleep(interval)
     with transaction.atomic():
-        events.publish(swarm_id, "bench.done", {})
+        events.publish(swarm_id, Built("bench.done", {}))
 
 
 def main() -> None:
@@ -94,6 +95,7 @@ def main() -> None:
     parser.add_argument("--capacity", type=int, default=1000, help="channel layer capacity per client")
     parser.add_argument("--redis", required=True)
     args = parser.parse_args()
+    use_root(DEFAULT_ROOT)  # its imports follow this checkout's layout: no --root
     configure(args)
 
     import django
