@@ -45,6 +45,11 @@ def agent_occupy(*, agent_id: str) -> bool:
     return bool(Agent.objects.filter(pk=agent_id, status=Agent.Status.IDLE).update(status=Agent.Status.BUSY))
 
 
+def agent_vacate(*, agent_id: str) -> None:
+    """busy → idle when the scheduler's task was taken by another process before it could assign it."""
+    Agent.objects.filter(pk=agent_id, status=Agent.Status.BUSY).update(status=Agent.Status.IDLE)
+
+
 def _spend_of_calls(field: str) -> Any:
     calls = ClaudeCall.objects.filter(agent=OuterRef("pk")).values("agent").annotate(n=Sum(field)).values("n")
     return Coalesce(Subquery(calls), 0, output_field=Agent._meta.get_field(field))

@@ -28,5 +28,5 @@ def dispatch_swarm(swarm_id: str) -> None:
 
 
 @dramatiq.actor(max_retries=3, min_backoff=1000, time_limit=_RUN_LIMIT_MS)
-def run_task(task_id: str, assignment_seq: int, swarm_id: str = "") -> None:
-    runner.run(task_id=task_id, assignment_seq=assignment_seq, swarm_id=swarm_id)
+def run_task(task_id: str, assignment_seq: int) -> None:
+    runner.run(task_id=task_id, assignment_seq=assignment_seq)

@@ -11,7 +11,11 @@ from swarms.services import swarm_fail
 
 def enforce(swarm_id: str) -> bool:
     """Fails the swarm if its spend reached a limit; True if this call did it."""
-    swarm = Swarm.objects.only("options", "input_tokens", "output_tokens", "cost_usd", "status").filter(pk=swarm_id).first()
+    swarm = (
+        Swarm.objects.only("options", "input_tokens", "output_tokens", "cost_usd", "status")
+        .filter(pk=swarm_id)
+        .first()
+    )
     if swarm is None or not swarm.is_active:
         return False
     limits = budget.budget_of(swarm.options)

@@ -70,13 +70,23 @@ def _requeue_or_fail(task: Task, now: object) -> int:
         if task_fail(task=task, owner=task.lease_owner, reason="worker_lost", error=error) is None:
             return 0
         agent_release(swarm_id=task.swarm_id, agent_id=task.assigned_agent_id, outcome="failed")
-        log(task.swarm_id, "error", "LeaseReaper", f"Task {task.name} failed: its worker was lost {task.attempts} times")
+        log(
+            task.swarm_id,
+            "error",
+            "LeaseReaper",
+            f"Task {task.name} failed: its worker was lost {task.attempts} times",
+        )
         settle.settle(task.swarm_id)
         return 1
     if task_requeue(task=task, reason="lease_expired", expired_before=now) is None:
         return 0
     agent_release(swarm_id=task.swarm_id, agent_id=task.assigned_agent_id)
-    log(task.swarm_id, "warn", "LeaseReaper", f"Task {task.name}: its worker stopped renewing the lease; re-queued")
+    log(
+        task.swarm_id,
+        "warn",
+        "LeaseReaper",
+        f"Task {task.name}: its worker stopped renewing the lease; re-queued",
+    )
     return 1
 
 

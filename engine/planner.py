@@ -82,9 +82,7 @@ def ask_for_plan(swarm: Swarm, guidance: str, abort: Abort) -> plans.Plan:
     if not errors:
         return result
     with transaction.atomic():
-        log(
-            swarm.id, "warn", SOURCE, "The plan is invalid; asking Claude to repair it: " + "; ".join(errors)
-        )
+        log(swarm.id, "warn", SOURCE, "The plan is invalid; asking Claude to repair it: " + "; ".join(errors))
     tool_use_id = reply.tool_use_id or "toolu_missing"
     messages = [
         *messages,
@@ -110,7 +108,13 @@ def ask_for_plan(swarm: Swarm, guidance: str, abort: Abort) -> plans.Plan:
     ]
     reply = call(
         Request(
-            swarm_id=swarm.id, role="planner", system=system, messages=messages, tool=tool, revision=1, spend=spend
+            swarm_id=swarm.id,
+            role="planner",
+            system=system,
+            messages=messages,
+            tool=tool,
+            revision=1,
+            spend=spend,
         ),
         abort,
     )

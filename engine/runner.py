@@ -19,14 +19,22 @@ from agents.models import Agent
 from agents.services import agent_release
 from core.logging import log_context
 from engine import budget, prompts, scheduler, settle
-from engine.claude import Abort, Aborted, CallFailed, Exhausted, Request, Spend, call
+from engine.claude import Abort, Aborted, CallFailed, Exhausted, Ledger, Request, Spend, call
 from engine.leases import Watchdog, lease_until, renew_interval, worker_identity
 from events import catalogue
 from events.stream import SwarmGone, log, publish, swarm_tx
 from swarms.models import Swarm
 from tasks import artifacts
 from tasks.models import Task
-from tasks.services import task_claim, task_complete, task_fail, task_requeue, task_score, task_send_back
+from tasks.services import (
+    claimable,
+    task_claim,
+    task_complete,
+    task_fail,
+    task_requeue,
+    task_score,
+    task_send_back,
+)
 
 logger = logging.getLogger(__name__)
 SOURCE = "ExecutionBridge"
@@ -36,10 +44,9 @@ class _NotMine(Exception):
     """The task is not (or no longer) this worker's: roll the transaction back."""
 
 
-def run(*, task_id: str, assignment_seq: int, swarm_id: str = "") -> None:
+def run(*, task_id: str, assignment_seq: int) -> None:
     owner = worker_identity()
-    swarm_id = swarm_id or Task.objects.filter(pk=task_id).values_list("swarm_id", flat=True).first() or ""
-    task = claim(task_id=task_id, assignment_seq=assignment_seq, swarm_id=swarm_id, owner=owner)
+    task = claim(task_id=task_id, assignment_seq=assignment_seq, owner=owner)
     if task is None:
         logger.debug("task %s (assignment %s) is not mine to run", task_id, assignment_seq)
         return
@@ -50,16 +57,18 @@ def run(*, task_id: str, assignment_seq: int, swarm_id: str = "") -> None:
             review_after(task, review)
 
 
-def claim(*, task_id: str, assignment_seq: int, swarm_id: str, owner: str) -> Task | None:
+def claim(*, task_id: str, assignment_seq: int, owner: str) -> Task | None:
+    """Read first, then a short locked write: a stale or duplicate message costs one read."""
+    task = claimable(task_id=task_id, assignment_seq=assignment_seq)
+    if task is None:
+        return None
     try:
-        with swarm_tx(swarm_id, expect=3):  # task.assigned, agent.status_changed, task.started
-            task = task_claim(
-                task_id=task_id, assignment_seq=assignment_seq, owner=owner, lease_until=lease_until()
-            )
-            if task is None:
+        with swarm_tx(task.swarm_id, expect=3):  # task.assigned, agent.status_changed, task.started
+            if not task_claim(task=task, owner=owner, lease_until=lease_until()):
                 raise _NotMine
     except (_NotMine, SwarmGone):
         return None
+    task.ledger = Ledger()  # what this run spends: the task's whole spend on its first run
     return task
 
 
@@ -109,6 +118,7 @@ def _request(task: Task, spend: Spend, **fields: Any) -> Request:
         revision=task.revision_count,
         may_reuse=task.attempts > 1,  # a first run has nothing stored to reuse
         on_retry=partial(_announce_retry, task),
+        ledger=task.ledger,
         **fields,
     )
 
@@ -197,6 +207,7 @@ def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -
                     output=output,
                     artifacts=artifacts.extract(output),
                     quality=quality,
+                    spend=task.ledger.fields() if task.attempts == 1 else None,  # else summed from its calls
                 )
                 outcome = "completed"
             if done is None:

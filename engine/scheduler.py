@@ -23,11 +23,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Exists, OuterRef
 
 from agents.models import Agent
-from agents.services import agent_occupy
+from agents.services import agent_occupy, agent_vacate
 from core import jobs
 from engine import resources
 from swarms.locks import gate
@@ -36,7 +35,28 @@ from tasks.models import Task
 from tasks.services import OPEN, task_assign
 
 logger = logging.getLogger(__name__)
-CANDIDATES_PER_SWARM = 50  # ready tasks looked at per swarm and pass (pins and capabilities may skip some)
+FIRST_LOOK, MAX_LOOK = 4, 200  # ready tasks read per swarm: at first (2 per idle agent at least), at most
+TASK_COLUMNS = (
+    "id",
+    "swarm_id",
+    "assignment_seq",
+    "pinned",
+    "assigned_agent_id",
+    "requirements",
+    "agent_type",
+    "priority",
+    "sequence",
+)
+AGENT_COLUMNS = (
+    "id",
+    "swarm_id",
+    "type",
+    "status",
+    "capabilities",
+    "tasks_completed",
+    "created_at",
+    "idle_since",
+)
 
 
 @dataclass
@@ -59,13 +79,20 @@ class _Owner:
 
 
 def fill() -> int:
-    """Assigns as many ready tasks as there is room for; returns how many."""
+    """Assigns as many ready tasks as there is room for; returns how many.
+
+    The candidates (swarms with pending work, their agents, their first ready tasks) are read
+    before the gate, so the gate is held only for the in-flight count and the conditional
+    updates; a candidate another process took meanwhile fails its update and is skipped."""
     if _deferred():
         return 0
     try:
+        swarms = _candidates()
+        if not swarms:
+            return 0
         with transaction.atomic():
             gate("dispatch")  # lock: MAX_CONCURRENT_TASKS counts the in-flight tasks of every process
-            return _fill_locked()
+            return _assign(swarms)
     except Exception:
         logger.exception("scheduling failed; the next slot release or housekeeping retries it")
         return 0
@@ -75,7 +102,31 @@ def fill_on_commit() -> None:
     transaction.on_commit(fill)
 
 
-def _fill_locked() -> int:
+def _candidates() -> list[_Swarm]:
+    rows = (
+        Swarm.objects.filter(status=Swarm.Status.EXECUTING)
+        .filter(Exists(Task.objects.filter(swarm=OuterRef("pk"), status=Task.Status.PENDING)))
+        .order_by("created_at")
+        .values_list("id", "owner_id", "mode", "parallel")
+    )
+    swarms = {row[0]: _Swarm(*row) for row in rows}
+    if not swarms:
+        return []
+    agents = Agent.objects.filter(swarm_id__in=list(swarms)).live().only(*AGENT_COLUMNS)
+    for agent in agents.order_by("idle_since", "created_at"):
+        swarms[agent.swarm_id].agents.append(agent)
+    for swarm in swarms.values():
+        idle = sum(agent.status == Agent.Status.IDLE for agent in swarm.agents)
+        if idle:
+            swarm.ready = _ready(swarm.id, limit=max(FIRST_LOOK, 2 * idle))
+    return [swarm for swarm in swarms.values() if swarm.ready]
+
+
+def _ready(swarm_id: str, *, limit: int, offset: int = 0) -> list[Task]:
+    return list(Task.objects.filter(swarm_id=swarm_id).ready().only(*TASK_COLUMNS)[offset : offset + limit])
+
+
+def _assign(swarms: list[_Swarm]) -> int:
     running_by_swarm: Counter[str] = Counter()
     running_by_owner: Counter[Any] = Counter()
     for row in (
@@ -86,7 +137,7 @@ def _fill_locked() -> int:
     free = settings.MAX_CONCURRENT_TASKS - sum(running_by_swarm.values())
     if free <= 0:
         return 0
-    owners = _owners_with_ready_work(running_by_swarm, running_by_owner)
+    owners = _owners(swarms, running_by_swarm, running_by_owner)
     assigned = 0
     while free > 0 and owners:
         owner = owners.popleft()
@@ -94,10 +145,7 @@ def _fill_locked() -> int:
         if pick is None:
             continue  # nothing this owner may run now: out of the rotation
         task, agent = pick
-        if task_assign(
-            task_id=task.id, agent_id=agent.id, assignment_seq=task.assignment_seq + 1
-        ) and agent_occupy(agent_id=agent.id):
-            jobs.send_on_commit(jobs.RUN_TASK, task.id, task.assignment_seq + 1, task.swarm_id)
+        if _take(task, agent):
             owner.running += 1
             free -= 1
             assigned += 1
@@ -106,34 +154,25 @@ def _fill_locked() -> int:
     return assigned
 
 
-def _owners_with_ready_work(running_by_swarm: Counter[str], running_by_owner: Counter[Any]) -> deque[_Owner]:
-    """Every owner with ready work and room, each with its swarms' candidates (two queries)."""
-    per_swarm = max(CANDIDATES_PER_SWARM, settings.MAX_CONCURRENT_TASKS)
-    ranked = (
-        Task.objects.filter(swarm__status=Swarm.Status.EXECUTING)
-        .ready()
-        .annotate(
-            rank=Window(
-                RowNumber(), partition_by=[F("swarm_id")], order_by=[F("priority").desc(), F("sequence")]
-            )
-        )
-        .filter(rank__lte=per_swarm)
-        .select_related("swarm")
-        .order_by("swarm__created_at", "-priority", "sequence")
-    )
-    swarms: dict[str, _Swarm] = {}
-    for task in ranked:
-        swarm = swarms.get(task.swarm_id)
-        if swarm is None:
-            row = task.swarm
-            swarm = swarms[task.swarm_id] = _Swarm(
-                row.id, row.owner_id, row.mode, row.parallel, running=running_by_swarm[row.id]
-            )
-        swarm.ready.append(task)
-    for agent in Agent.objects.filter(swarm_id__in=list(swarms)).live().order_by("idle_since", "created_at"):
-        swarms[agent.swarm_id].agents.append(agent)
+def _take(task: Task, agent: Agent) -> bool:
+    """Both conditional updates, or neither: the candidates were read before the gate, so another
+    process may have taken the agent or the task meanwhile."""
+    if not agent_occupy(agent_id=agent.id):
+        return False
+    seq = task.assignment_seq + 1
+    if not task_assign(task_id=task.id, agent_id=agent.id, assignment_seq=seq):
+        agent_vacate(agent_id=agent.id)
+        return False
+    jobs.send_on_commit(jobs.RUN_TASK, task.id, seq)
+    return True
+
+
+def _owners(
+    swarms: list[_Swarm], running_by_swarm: Counter[str], running_by_owner: Counter[Any]
+) -> deque[_Owner]:
     owners: dict[Any, _Owner] = {}
-    for swarm in swarms.values():
+    for swarm in swarms:
+        swarm.running = running_by_swarm[swarm.id]
         owner = owners.get(swarm.owner_id) or owners.setdefault(
             swarm.owner_id, _Owner(swarm.owner_id, running_by_owner[swarm.owner_id])
         )
@@ -170,9 +209,13 @@ def _plan_swarm(swarm: _Swarm) -> list[tuple[Task, Agent]]:
     if room <= 0 or not idle:
         return []
     staffed = {agent.type for agent in swarm.agents}
-    if swarm.mode == Swarm.Mode.DISTRIBUTED:
-        return _agents_pull(idle, list(swarm.ready), staffed, room)
-    return _best_fit(idle, list(swarm.ready), staffed, room)
+    choose = _agents_pull if swarm.mode == Swarm.Mode.DISTRIBUTED else _best_fit
+    picks = choose(list(idle), list(swarm.ready), staffed, room)
+    if len(picks) < min(room, len(idle)) and len(swarm.ready) < MAX_LOOK and len(swarm.ready) >= FIRST_LOOK:
+        # pins and capabilities passed over the first look: look further (rare; keeps progress)
+        swarm.ready += _ready(swarm.id, limit=MAX_LOOK - len(swarm.ready), offset=len(swarm.ready))
+        picks = choose(list(idle), list(swarm.ready), staffed, room)
+    return picks
 
 
 def _best_fit(

@@ -13,7 +13,9 @@ from tasks.services import OPEN, blocked_by_failure, status_counts, task_cancel
 def settle(swarm_id: str) -> bool:
     """Returns True when the swarm ended. Caller holds the swarm's row lock."""
     counts = status_counts(swarm_id)
-    if counts.get(Task.Status.PENDING) and (counts.get(Task.Status.FAILED) or counts.get(Task.Status.CANCELLED)):
+    if counts.get(Task.Status.PENDING) and (
+        counts.get(Task.Status.FAILED) or counts.get(Task.Status.CANCELLED)
+    ):
         doomed = blocked_by_failure(swarm_id)
         if doomed:
             task_cancel(swarm_id=swarm_id, tasks=doomed, reason="dependency_failed")
@@ -28,5 +30,7 @@ def settle(swarm_id: str) -> bool:
     if completed == total:
         swarm_finish(swarm, Swarm.Status.COMPLETED)
     else:
-        swarm_finish(swarm, Swarm.Status.FAILED, reason=f"{total - completed} of {total} tasks did not complete")
+        swarm_finish(
+            swarm, Swarm.Status.FAILED, reason=f"{total - completed} of {total} tasks did not complete"
+        )
     return True

@@ -19,7 +19,17 @@ TASK_FIELDS = (
     "revision_count", "quality", "execution_time_ms", "output", "error", "input_tokens", "output_tokens",
     "cost_usd",
 )  # fmt: skip
-AGENT_FIELDS = ("id", "swarm_id", "name", "type", "status", "capabilities", "input_tokens", "output_tokens", "cost_usd")
+AGENT_FIELDS = (
+    "id",
+    "swarm_id",
+    "name",
+    "type",
+    "status",
+    "capabilities",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+)
 _PRIORITIES = {1: "low", 2: "normal", 3: "high", 4: "critical"}
 
 
@@ -203,4 +213,10 @@ def task_cancelled(task: Any, *, reason: str) -> dict[str, Any]:
 def task_retrying(
     task: Any, *, reason: str, attempt: int, error: str | None = None, delay_s: float | None = None
 ) -> dict[str, Any]:
-    return {**task_payload(task), "reason": reason, "attempt": attempt, "error": error, "delaySeconds": delay_s}
+    return {
+        **task_payload(task),
+        "reason": reason,
+        "attempt": attempt,
+        "error": error,
+        "delaySeconds": delay_s,
+    }

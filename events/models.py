@@ -19,7 +19,9 @@ class Event(models.Model):
         db_table = "swarms_event"
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["swarm", "seq"], name="swarms_event_swarm_seq_unique")]
-        indexes = [models.Index(fields=["swarm", "id"], name="event_swarm_id_idx")]  # replay after lastEventId
+        indexes = [
+            models.Index(fields=["swarm", "id"], name="event_swarm_id_idx")
+        ]  # replay after lastEventId
 
     def __str__(self) -> str:
         return f"#{self.id} {self.type}"

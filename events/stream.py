@@ -12,13 +12,14 @@ gap-free. Elsewhere `batch()` groups the events of a transaction that already ho
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import queue
 import threading
 from collections.abc import Iterator
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection, transaction
 from django.utils import timezone
@@ -169,20 +170,47 @@ def _announce(written: list[Event]) -> None:
 
 def push(event: Event) -> None:
     """Best effort: a subscriber that misses this message back-fills it from the database."""
-    try:
-        async_to_sync(get_channel_layer().group_send)(
-            group_name(event.swarm_id), {"type": "swarm.event", "event": envelope(event)}
-        )
-    except Exception:  # the row is committed: subscribers back-fill it
-        logger.warning("could not push event %s to the channel layer", event.id, exc_info=True)
+    _pusher.submit(group_name(event.swarm_id), {"type": "swarm.event", "event": envelope(event)})
+
+
+class _Pusher:
+    """Sends to the channel layer from one thread with one event loop, in submission order.
+
+    `async_to_sync` from a worker thread would start a new event loop per message, and
+    channels-redis opens a new Redis connection per loop; here one loop (and its connections)
+    serves every message of the process, and the thread that committed does not wait for Redis.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[str, dict[str, Any]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, group: str, message: dict[str, Any]) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, name="event-push", daemon=True)
+                    self._thread.start()
+        self._queue.put((group, message))
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        while True:
+            group, message = self._queue.get()
+            try:
+                loop.run_until_complete(get_channel_layer().group_send(group, message))
+            except Exception:  # the row is committed: subscribers back-fill it
+                logger.warning("could not push %s to the channel layer", message.get("type"), exc_info=True)
+
+
+_pusher = _Pusher()
 
 
 def announce_deleted(swarm_id: str) -> None:
     """A deleted swarm's rows are gone, so this last notice is pushed without a row."""
-    message = {"type": "swarm_deleted", "swarmId": swarm_id}
-    try:
-        async_to_sync(get_channel_layer().group_send)(
-            group_name(swarm_id), {"type": "swarm.deleted", "event": message}
-        )
-    except Exception:  # best effort: subscribers also learn it on their next request
-        logger.warning("could not announce deletion of %s", swarm_id, exc_info=True)
+    _pusher.submit(
+        group_name(swarm_id),
+        {"type": "swarm.deleted", "event": {"type": "swarm_deleted", "swarmId": swarm_id}},
+    )

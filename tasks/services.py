@@ -71,25 +71,33 @@ def task_assign(*, task_id: str, agent_id: str, assignment_seq: int) -> bool:
     )
 
 
-def task_claim(*, task_id: str, assignment_seq: int, owner: str, lease_until: Any) -> Task | None:
+def claimable(*, task_id: str, assignment_seq: int) -> Task | None:
+    """The task a run message names, with what running it needs, if that assignment is current."""
+    depends = Task.dependencies.through.objects.filter(from_task_id=OuterRef("pk"))
+    return (
+        Task.objects.select_related("swarm", "assigned_agent")
+        .annotate(has_dependencies=Exists(depends))
+        .filter(pk=task_id, status=Task.Status.ASSIGNED, assignment_seq=assignment_seq)
+        .first()
+    )
+
+
+def task_claim(*, task: Task, owner: str, lease_until: Any) -> bool:
     """assigned → running, for the one message that carries the current assignment."""
+    now = timezone.now()
     claimed = Task.objects.filter(
-        pk=task_id, status=Task.Status.ASSIGNED, assignment_seq=assignment_seq
+        pk=task.id, status=Task.Status.ASSIGNED, assignment_seq=task.assignment_seq
     ).update(
         status=Task.Status.RUNNING,
         lease_owner=owner,
         lease_expires_at=lease_until,
         attempts=F("attempts") + 1,
-        started_at=timezone.now(),
+        started_at=now,
     )
     if not claimed:
-        return None
-    depends = Task.dependencies.through.objects.filter(from_task_id=OuterRef("pk"))
-    task = (
-        Task.objects.select_related("swarm", "assigned_agent")
-        .annotate(has_dependencies=Exists(depends))
-        .get(pk=task_id)
-    )
+        return False
+    task.status, task.lease_owner, task.lease_expires_at = Task.Status.RUNNING, owner, lease_until
+    task.attempts, task.started_at = task.attempts + 1, now
     agent = task.assigned_agent
     publish(
         task.swarm_id,
@@ -100,7 +108,7 @@ def task_claim(*, task_id: str, assignment_seq: int, owner: str, lease_until: An
             task.swarm_id, catalogue.agent_status_changed(agent_id=agent.id, status="busy", task_id=task.id)
         )
     publish(task.swarm_id, catalogue.task_started(task, worker=owner))
-    return task
+    return True
 
 
 def _running(task: Task, owner: str | None) -> Any:
@@ -113,27 +121,37 @@ def _elapsed_ms(task: Task, now: Any) -> int:
 
 
 def task_complete(
-    *, task: Task, owner: str, output: str, artifacts: list[Any], quality: float | None
+    *,
+    task: Task,
+    owner: str,
+    output: str,
+    artifacts: list[Any],
+    quality: float | None,
+    spend: dict[str, Any] | None = None,
 ) -> Task | None:
-    """running → completed, if this worker still holds the lease; None if it lost it."""
+    """running → completed, if this worker still holds the lease; None if it lost it. `spend`:
+    the task's whole spend when the caller knows it (a first run), else summed from its calls."""
     now = timezone.now()
-    elapsed = _elapsed_ms(task, now)
-    updated = _running(task, owner).update(
-        status=Task.Status.COMPLETED,
-        output=output,
-        artifacts=artifacts,
-        quality=quality,
-        execution_time_ms=elapsed,
-        completed_at=now,
-        error="",
-        lease_owner="",
-        lease_expires_at=None,
-        **settled_spend(),
-    )
-    if not updated:
+    values = {
+        "status": Task.Status.COMPLETED,
+        "output": output,
+        "artifacts": artifacts,
+        "quality": quality,
+        "execution_time_ms": _elapsed_ms(task, now),
+        "completed_at": now,
+        "error": "",
+        "lease_owner": "",
+        "lease_expires_at": None,
+    }
+    if not _running(task, owner).update(**values, **(spend or settled_spend())):
         return None
-    metrics.task_ended("completed", elapsed / 1000)
-    done = _reload(task.id)
+    metrics.task_ended("completed", values["execution_time_ms"] / 1000)
+    if spend is None:
+        done = _reload(task.id)
+    else:
+        done = task
+        for name, value in {**values, **spend}.items():
+            setattr(done, name, value)
     publish(task.swarm_id, catalogue.task_completed(done))
     return done
 

@@ -5,6 +5,6 @@
 """
 
 from engine.claude.abort import Abort, Aborted
-from engine.claude.calls import CallFailed, Exhausted, Reply, Request, Spend, call
+from engine.claude.calls import CallFailed, Exhausted, Ledger, Reply, Request, Spend, call
 
-__all__ = ["Abort", "Aborted", "CallFailed", "Exhausted", "Reply", "Request", "Spend", "call"]
+__all__ = ["Abort", "Aborted", "CallFailed", "Exhausted", "Ledger", "Reply", "Request", "Spend", "call"]

@@ -52,6 +52,22 @@ class Spend:
 
 
 @dataclass
+class Ledger:
+    """What one run of a task spent, call by call (its whole spend when it is the first run)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: Decimal = Decimal("0")
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+        }
+
+
+@dataclass
 class Request:
     """What to ask; who pays (swarm/task/agent); which logical call it is (role + revision)."""
 
@@ -67,6 +83,7 @@ class Request:
     max_tokens: int = 0
     may_reuse: bool = True  # False on a task's first run: nothing can have been stored yet
     on_retry: Any = None  # callable(attempt, outcome, delay) announcing a retry
+    ledger: Ledger | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -100,7 +117,9 @@ def call(request: Request, abort: Abort) -> Reply:
             _record(request, attempt, model, result, ClaudeCall.Outcome.CANCELLED, error=abort.reason)
             raise Aborted(abort.reason)
         outcome = policy.classify(result.error)
-        _record(request, attempt, model, result, outcome.kind, error=outcome.message, status=outcome.status_code)
+        _record(
+            request, attempt, model, result, outcome.kind, error=outcome.message, status=outcome.status_code
+        )
         _raise_if_spent(request)
         if not outcome.retryable or attempt > settings.MAX_RETRIES:
             raise CallFailed(outcome.message)
@@ -152,7 +171,9 @@ def _reusable(request: Request) -> Reply | None:
     )
     if previous is None:
         return None
-    return Reply(previous.get("text", ""), previous.get("tool_input"), previous.get("tool_use_id"), reused=True)
+    return Reply(
+        previous.get("text", ""), previous.get("tool_input"), previous.get("tool_use_id"), reused=True
+    )
 
 
 def _record(
@@ -221,3 +242,7 @@ def _add_spend(request: Request, usage: dict[str, int], cost: Decimal) -> None:
         row = cursor.fetchone()
     if row is not None:
         request.spend.tokens, request.spend.cost = int(row[0]), Decimal(str(row[1]))
+    if request.ledger is not None:
+        request.ledger.input_tokens += tokens_in
+        request.ledger.output_tokens += tokens_out
+        request.ledger.cost_usd += cost
