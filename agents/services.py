@@ -20,7 +20,9 @@ from events.stream import log, publish
 from tasks.models import ClaudeCall
 
 
-def agent_spawn(*, swarm: Any, type: str, name: str = "", capabilities: dict[str, Any] | None = None) -> Agent:
+def agent_spawn(
+    *, swarm: Any, type: str, name: str = "", capabilities: dict[str, Any] | None = None
+) -> Agent:
     limit = min(swarm.max_agents, settings.MAX_AGENTS_PER_SWARM)
     live = Agent.objects.filter(swarm=swarm).live().count()
     if live >= limit:
@@ -45,24 +47,25 @@ def agent_occupy(*, agent_id: str) -> bool:
     return bool(Agent.objects.filter(pk=agent_id, status=Agent.Status.IDLE).update(status=Agent.Status.BUSY))
 
 
-def agent_vacate(*, agent_id: str) -> None:
-    """busy → idle when the scheduler's task was taken by another process before it could assign it."""
-    Agent.objects.filter(pk=agent_id, status=Agent.Status.BUSY).update(status=Agent.Status.IDLE)
-
-
 def _spend_of_calls(field: str) -> Any:
     calls = ClaudeCall.objects.filter(agent=OuterRef("pk")).values("agent").annotate(n=Sum(field)).values("n")
     return Coalesce(Subquery(calls), 0, output_field=Agent._meta.get_field(field))
 
 
-def agent_release(*, swarm_id: str, agent_id: str | None, outcome: str | None = None, elapsed_ms: int = 0) -> None:
+def agent_release(
+    *, swarm_id: str, agent_id: str | None, outcome: str | None = None, elapsed_ms: int = 0
+) -> None:
     """busy → idle after a task ends (outcome "completed", "failed" or None for a hand-back), with
     its counters moved and its spend settled from its recorded calls."""
     if not agent_id:
         return
-    counters: dict[str, Any] = {name: _spend_of_calls(name) for name in ("input_tokens", "output_tokens", "cost_usd")}
+    counters: dict[str, Any] = {
+        name: _spend_of_calls(name) for name in ("input_tokens", "output_tokens", "cost_usd")
+    }
     if outcome == "completed":
-        counters.update(tasks_completed=F("tasks_completed") + 1, total_execution_ms=F("total_execution_ms") + elapsed_ms)
+        counters.update(
+            tasks_completed=F("tasks_completed") + 1, total_execution_ms=F("total_execution_ms") + elapsed_ms
+        )
     elif outcome == "failed":
         counters["tasks_failed"] = F("tasks_failed") + 1
     if Agent.objects.filter(pk=agent_id, status=Agent.Status.BUSY).update(

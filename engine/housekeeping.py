@@ -54,7 +54,7 @@ def reap_expired_leases() -> int:
     reaped = 0
     for task in Task.objects.filter(status=Task.Status.RUNNING, lease_expires_at__lt=now):
         try:
-            with swarm_tx(task.swarm_id, expect=3):
+            with swarm_tx(task.swarm_id):
                 reaped += _requeue_or_fail(task, now)
         except SwarmGone:
             continue
@@ -76,7 +76,7 @@ def _requeue_or_fail(task: Task, now: object) -> int:
             "LeaseReaper",
             f"Task {task.name} failed: its worker was lost {task.attempts} times",
         )
-        settle.settle(task.swarm_id)
+        transaction.on_commit(lambda: settle.settle(task.swarm_id))
         return 1
     if task_requeue(task=task, reason="lease_expired", expired_before=now) is None:
         return 0
@@ -136,9 +136,5 @@ def kick_executing_swarms() -> int:
     """Recovery only: fills slots a lost message or the end of a resource-guard deferral left
     free, and settles executing swarms with nothing left to run."""
     for swarm_id in scheduler.swarms_without_open_work():
-        try:
-            with swarm_tx(swarm_id):
-                settle.settle(swarm_id)
-        except SwarmGone:
-            continue
-    return scheduler.fill()
+        settle.settle(swarm_id)
+    return len(scheduler.fill())

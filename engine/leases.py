@@ -27,6 +27,7 @@ from engine.claude import Abort
 logger = logging.getLogger(__name__)
 
 _active: set[Watchdog] = set()
+_shutting_down = threading.Event()
 _active_lock = threading.Lock()
 
 
@@ -95,8 +96,13 @@ def active_count() -> int:
         return len(_active)
 
 
+def shutting_down() -> bool:
+    return _shutting_down.is_set()
+
+
 def shutdown(grace_s: float) -> int:
     """Lets in-flight calls finish for up to grace_s, then aborts the rest; returns how many."""
+    _shutting_down.set()
     deadline = time.monotonic() + grace_s
     while active_count() and time.monotonic() < deadline:
         time.sleep(0.1)

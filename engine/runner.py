@@ -10,6 +10,7 @@ goes to the scheduler at once, before the (non-blocking) quality review of the r
 from __future__ import annotations
 
 import logging
+import time
 from functools import partial
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.conf import settings
 from agents.models import Agent
 from agents.services import agent_release
 from core.logging import log_context
-from engine import budget, prompts, scheduler, settle
+from engine import budget, leases, prompts, reviews, scheduler, settle
 from engine.claude import Abort, Aborted, CallFailed, Exhausted, Ledger, Request, Spend, call
 from engine.leases import Watchdog, lease_until, renew_interval, worker_identity
 from events import catalogue
@@ -38,6 +39,7 @@ from tasks.services import (
 
 logger = logging.getLogger(__name__)
 SOURCE = "ExecutionBridge"
+CHAIN_SECONDS = 60  # far below the run_task actor's time limit (the task timeout + 5 minutes)
 
 
 class _NotMine(Exception):
@@ -45,16 +47,23 @@ class _NotMine(Exception):
 
 
 def run(*, task_id: str, assignment_seq: int) -> None:
+    """Runs the task, then fills the slot it freed; the first task that fill assigns runs next in
+    this thread (no queue hop), for up to CHAIN_SECONDS, then the queue takes over again."""
     owner = worker_identity()
-    task = claim(task_id=task_id, assignment_seq=assignment_seq, owner=owner)
-    if task is None:
-        logger.debug("task %s (assignment %s) is not mine to run", task_id, assignment_seq)
-        return
-    with log_context(swarm_id=task.swarm_id, task_id=task.id):
-        review = execute(task, owner)
-        scheduler.fill()  # the freed slot goes to the next ready task of any swarm, now
-        if review is not None:
-            review_after(task, review)
+    started = time.monotonic()
+    current: tuple[str, int] | None = (task_id, assignment_seq)
+    while current is not None:
+        task = claim(task_id=current[0], assignment_seq=current[1], owner=owner)
+        if task is None:
+            logger.debug("task %s (assignment %s) is not mine to run", *current)
+            return
+        with log_context(swarm_id=task.swarm_id, task_id=task.id):
+            review = execute(task, owner)
+            chain = time.monotonic() - started < CHAIN_SECONDS and not leases.shutting_down()
+            assigned = scheduler.fill(keep_one=chain)  # the freed slot goes to a ready task of any swarm
+            if review is not None:
+                reviews.submit(review_after, task, review)
+        current = assigned[0] if chain and assigned else None
 
 
 def claim(*, task_id: str, assignment_seq: int, owner: str) -> Task | None:
@@ -63,7 +72,7 @@ def claim(*, task_id: str, assignment_seq: int, owner: str) -> Task | None:
     if task is None:
         return None
     try:
-        with swarm_tx(task.swarm_id, expect=3):  # task.assigned, agent.status_changed, task.started
+        with swarm_tx(task.swarm_id):
             if not task_claim(task=task, owner=owner, lease_until=lease_until()):
                 raise _NotMine
     except (_NotMine, SwarmGone):
@@ -192,7 +201,7 @@ def _coordinator_of(swarm_id: str) -> Agent | None:
 def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -> None:
     """Stores the result (or sends it back for a revision), frees the agent, settles the swarm."""
     try:
-        with swarm_tx(task.swarm_id, expect=2):  # task.completed, agent.status_changed
+        with swarm_tx(task.swarm_id):
             if review is not None and review["verdict"] == "revise":
                 done = task_send_back(
                     task=task, owner=owner, feedback=review["feedback"], quality=review["quality"],
@@ -218,13 +227,14 @@ def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -
             )  # fmt: skip
             if outcome is None:
                 log(task.swarm_id, "info", "Coordinator", f"Task {task.name} sent back for revision")
-            settle.settle(task.swarm_id)
     except _NotMine:
         logger.info(
             "task %s finished after losing its lease; result discarded (its answer is reusable)", task.id
         )
+        return
     except SwarmGone:
-        pass
+        return
+    settle.settle(task.swarm_id)
 
 
 def review_after(task: Task, output: str) -> None:
@@ -242,7 +252,7 @@ def review_after(task: Task, output: str) -> None:
             budget.enforce(task.swarm_id)
             return
     try:
-        with swarm_tx(task.swarm_id, expect=1):
+        with swarm_tx(task.swarm_id):
             task_score(task_id=task.id, quality=review["quality"], feedback=review["feedback"])
     except SwarmGone:
         pass
@@ -256,22 +266,21 @@ def _swarm_running(swarm_id: str) -> str | None:
 
 def fail(task: Task, owner: str, *, reason: str, error: str) -> None:
     try:
-        with swarm_tx(task.swarm_id, expect=3):  # task.failed, agent.status_changed, log
+        with swarm_tx(task.swarm_id):
             failed = task_fail(task=task, owner=owner, reason=reason, error=error)
             if failed is None:
                 raise _NotMine
             agent_release(swarm_id=task.swarm_id, agent_id=task.assigned_agent_id, outcome="failed")
             log(task.swarm_id, "error", SOURCE, f"Task {task.name} failed ({reason}): {error}")
-            settle.settle(task.swarm_id)
     except (_NotMine, SwarmGone):
         return
-    scheduler.fill()
+    settle.settle(task.swarm_id)
 
 
 def hand_back(task: Task, owner: str, *, reason: str) -> bool:
     """Hands a running task back (worker shutting down): pending again, picked up at once."""
     try:
-        with swarm_tx(task.swarm_id, expect=3):
+        with swarm_tx(task.swarm_id):
             if task_requeue(task=task, reason=reason, owner=owner) is None:
                 raise _NotMine
             agent_release(swarm_id=task.swarm_id, agent_id=task.assigned_agent_id)
@@ -295,7 +304,7 @@ def on_abort(task: Task, owner: str, reason: str) -> None:
 def _announce_retry(task: Task, attempt: int, error: str, delay: float) -> None:
     message = f"Claude call failed ({error}); retry {attempt} of {settings.MAX_RETRIES} in {delay:.1f}s"
     try:
-        with swarm_tx(task.swarm_id, expect=2):
+        with swarm_tx(task.swarm_id):
             current = Task.objects.only(*catalogue.TASK_FIELDS).get(pk=task.id)
             publish(
                 task.swarm_id,

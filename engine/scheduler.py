@@ -26,13 +26,13 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef
 
 from agents.models import Agent
-from agents.services import agent_occupy, agent_vacate
+from agents.services import agent_occupy
 from core import jobs
 from engine import resources
 from swarms.locks import gate
 from swarms.models import Swarm
 from tasks.models import Task
-from tasks.services import OPEN, task_assign
+from tasks.services import OPEN, task_assign, task_unassign
 
 logger = logging.getLogger(__name__)
 FIRST_LOOK, MAX_LOOK = 4, 200  # ready tasks read per swarm: at first (2 per idle agent at least), at most
@@ -78,28 +78,34 @@ class _Owner:
     swarms: deque[_Swarm] = field(default_factory=deque)
 
 
-def fill() -> int:
-    """Assigns as many ready tasks as there is room for; returns how many.
+def fill(*, keep_one: bool = False) -> list[tuple[str, int]]:
+    """Assigns as many ready tasks as there is room for; returns the (task id, assignment seq)
+    of each. Every assignment gets its run message after commit, except, with `keep_one`, the
+    first: the caller (a worker thread that just freed the slot) runs it itself, sparing the
+    queue hop; if it dies first, housekeeping re-sends the stale assignment.
 
     The candidates (swarms with pending work, their agents, their first ready tasks) are read
     before the gate, so the gate is held only for the in-flight count and the conditional
     updates; a candidate another process took meanwhile fails its update and is skipped."""
     if _deferred():
-        return 0
+        return []
     try:
         swarms = _candidates()
         if not swarms:
-            return 0
+            return []
         with transaction.atomic():
             gate("dispatch")  # lock: MAX_CONCURRENT_TASKS counts the in-flight tasks of every process
-            return _assign(swarms)
+            assigned = _assign(swarms)
+            for task_id, seq in assigned[1 if keep_one else 0 :]:
+                jobs.send_on_commit(jobs.RUN_TASK, task_id, seq)
+            return assigned
     except Exception:
         logger.exception("scheduling failed; the next slot release or housekeeping retries it")
-        return 0
+        return []
 
 
 def fill_on_commit() -> None:
-    transaction.on_commit(fill)
+    transaction.on_commit(lambda: fill())
 
 
 def _candidates() -> list[_Swarm]:
@@ -126,7 +132,7 @@ def _ready(swarm_id: str, *, limit: int, offset: int = 0) -> list[Task]:
     return list(Task.objects.filter(swarm_id=swarm_id).ready().only(*TASK_COLUMNS)[offset : offset + limit])
 
 
-def _assign(swarms: list[_Swarm]) -> int:
+def _assign(swarms: list[_Swarm]) -> list[tuple[str, int]]:
     running_by_swarm: Counter[str] = Counter()
     running_by_owner: Counter[Any] = Counter()
     for row in (
@@ -136,9 +142,9 @@ def _assign(swarms: list[_Swarm]) -> int:
         running_by_owner[row["swarm__owner_id"]] += row["n"]
     free = settings.MAX_CONCURRENT_TASKS - sum(running_by_swarm.values())
     if free <= 0:
-        return 0
+        return []
     owners = _owners(swarms, running_by_swarm, running_by_owner)
-    assigned = 0
+    assigned: list[tuple[str, int]] = []
     while free > 0 and owners:
         owner = owners.popleft()
         pick = _next_pick(owner)
@@ -146,9 +152,9 @@ def _assign(swarms: list[_Swarm]) -> int:
             continue  # nothing this owner may run now: out of the rotation
         task, agent = pick
         if _take(task, agent):
+            assigned.append((task.id, task.assignment_seq + 1))
             owner.running += 1
             free -= 1
-            assigned += 1
         if owner.running < settings.MAX_CONCURRENT_TASKS_PER_USER:
             owners.append(owner)  # round-robin: back of the line
     return assigned
@@ -156,14 +162,14 @@ def _assign(swarms: list[_Swarm]) -> int:
 
 def _take(task: Task, agent: Agent) -> bool:
     """Both conditional updates, or neither: the candidates were read before the gate, so another
-    process may have taken the agent or the task meanwhile."""
-    if not agent_occupy(agent_id=agent.id):
-        return False
+    process may have taken the task or the agent meanwhile. Task first, then agent: the order in
+    which a swarm command (stop) takes them too."""
     seq = task.assignment_seq + 1
     if not task_assign(task_id=task.id, agent_id=agent.id, assignment_seq=seq):
-        agent_vacate(agent_id=agent.id)
         return False
-    jobs.send_on_commit(jobs.RUN_TASK, task.id, seq)
+    if not agent_occupy(agent_id=agent.id):
+        task_unassign(task_id=task.id, assignment_seq=seq, agent_id=task.assigned_agent_id)
+        return False
     return True
 
 

@@ -5,6 +5,19 @@ from __future__ import annotations
 from django.db import models
 
 
+class Stream(models.Model):
+    """A swarm's event counter. Its row lock orders the swarm's publishers: taken at the end of a
+    transaction (the events are written last), so it is held only for that write and the commit."""
+
+    swarm = models.OneToOneField(
+        "swarms.Swarm", primary_key=True, on_delete=models.CASCADE, related_name="stream"
+    )
+    last_seq = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"stream of {self.swarm_id} at {self.last_seq}"
+
+
 class Event(models.Model):
     """One entry of the replayable stream: id is global and increasing, seq counts per swarm."""
 

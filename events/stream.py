@@ -1,13 +1,12 @@
 """Writing events in the state change's transaction, pushing them to subscribers after commit.
 
 `publish()` runs inside the transaction that makes the state change and takes an event built by
-`events.catalogue`. The swarm row's `last_event_seq` update takes the swarm's row lock, so one
-swarm's events are committed in seq order and a subscriber detects a lost message from a gap.
-
-Hot paths open `swarm_tx(swarm_id, expect=n)`: its first statement locks the swarm row and
-reserves n numbers (lock order is always swarm → tasks/agents), and every event published inside
-is written by one INSERT at the end. An aborted transaction gives its numbers back, so seq stays
-gap-free. Elsewhere `batch()` groups the events of a transaction that already holds the lock.
+`events.catalogue`. Inside `batch()` (or `swarm_tx()`, a transaction with a batch) events are
+collected and written at its end by one INSERT, after one upsert of the swarm's Stream counter:
+that row lock orders one swarm's publishers, so events are committed in seq order and a
+subscriber detects a lost message from a gap in seq. Taken last, it is held only for the write
+and the commit, and it is not the swarm row, which swarm commands lock first (lock order: swarm →
+task → agent → stream).
 """
 
 from __future__ import annotations
@@ -21,12 +20,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from channels.layers import get_channel_layer
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from events import catalogue
 from events.catalogue import Built
-from events.models import Event, LogEntry
+from events.models import Event, LogEntry, Stream
 from ops import metrics
 
 logger = logging.getLogger(__name__)
@@ -62,25 +61,21 @@ def envelope(event: Event) -> dict[str, Any]:
 
 
 class _Batch:
-    def __init__(self, swarm_id: str, base: int | None = None, reserved: int = 0) -> None:
+    def __init__(self, swarm_id: str) -> None:
         self.swarm_id = swarm_id
-        self.base = base
-        self.reserved = reserved
         self.events: list[Event] = []
 
+    def flush_one(self, event: Event) -> Event:
+        self.events.append(event)
+        return self.flush()[0]
+
     def flush(self) -> list[Event]:
-        count = len(self.events)
-        if self.base is None:
-            if not count:
-                return []
-            self.base = _advance(self.swarm_id, count) - count
-        elif count != self.reserved:
-            _set_seq(self.swarm_id, self.base + count)
-        if not count:
+        if not self.events:
             return []
+        base = _advance(self.swarm_id, len(self.events)) - len(self.events)
         now = timezone.now()
         for offset, event in enumerate(self.events, start=1):
-            event.seq, event.created_at = self.base + offset, now
+            event.seq, event.created_at = base + offset, now
         written = Event.objects.bulk_create(self.events)
         transaction.on_commit(lambda: _announce(written))
         return written
@@ -93,12 +88,12 @@ def _batches() -> dict[str, _Batch]:
 
 
 @contextlib.contextmanager
-def batch(swarm_id: str, *, base: int | None = None, reserved: int = 0) -> Iterator[None]:
+def batch(swarm_id: str) -> Iterator[None]:
     """Collects the events published inside and writes them in one statement at the end."""
     if swarm_id in _batches():  # nested: the outer batch writes them
         yield
         return
-    current = _batches()[swarm_id] = _Batch(swarm_id, base, reserved)
+    current = _batches()[swarm_id] = _Batch(swarm_id)
     try:
         yield
     finally:
@@ -107,12 +102,10 @@ def batch(swarm_id: str, *, base: int | None = None, reserved: int = 0) -> Itera
 
 
 @contextlib.contextmanager
-def swarm_tx(swarm_id: str, *, expect: int = 0) -> Iterator[None]:
-    """A transaction that first locks the swarm row, reserving `expect` event numbers."""
-    with transaction.atomic():
-        top = _advance(swarm_id, expect)
-        with batch(swarm_id, base=top - expect, reserved=expect):
-            yield
+def swarm_tx(swarm_id: str) -> Iterator[None]:
+    """A transaction whose events are written together at its end."""
+    with transaction.atomic(), batch(swarm_id):
+        yield
 
 
 def publish(swarm_id: str, built: Built) -> Event | None:
@@ -126,10 +119,7 @@ def publish(swarm_id: str, built: Built) -> Event | None:
     if current is not None:
         current.events.append(event)
         return None
-    event.seq = _advance(swarm_id, 1)
-    event.save(force_insert=True)
-    transaction.on_commit(lambda: _announce([event]))
-    return event
+    return _Batch(swarm_id).flush_one(event)
 
 
 def log(swarm_id: str, level: str, source: str, message: str, data: dict[str, Any] | None = None) -> None:
@@ -143,23 +133,18 @@ def log(swarm_id: str, level: str, source: str, message: str, data: dict[str, An
 
 
 def _advance(swarm_id: str, count: int) -> int:
-    """Moves the swarm's seq on by `count` and returns the new top, taking the row lock."""
-    table = Event._meta.get_field("swarm").related_model._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_event_seq = last_event_seq + %s WHERE id = %s RETURNING last_event_seq",
-            [count, swarm_id],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        raise SwarmGone(swarm_id)
-    return row[0]
-
-
-def _set_seq(swarm_id: str, value: int) -> None:
-    table = Event._meta.get_field("swarm").related_model._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET last_event_seq = %s WHERE id = %s", [value, swarm_id])
+    """Moves the swarm's counter on by `count` and returns the new top, taking its row lock."""
+    table = Stream._meta.db_table
+    try:  # no savepoint: a failed statement dooms the caller's transaction, which then rolls back
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (swarm_id, last_seq) VALUES (%s, %s) ON CONFLICT (swarm_id) "
+                f"DO UPDATE SET last_seq = {table}.last_seq + excluded.last_seq RETURNING last_seq",
+                [swarm_id, count],
+            )
+            return cursor.fetchone()[0]
+    except IntegrityError:  # no such swarm (deleted)
+        raise SwarmGone(swarm_id) from None
 
 
 def _announce(written: list[Event]) -> None:

@@ -90,7 +90,6 @@ class SwarmAdmin(admin.ModelAdmin):
         "input_tokens",
         "output_tokens",
         "cost_usd",
-        "last_event_seq",
     ]
     inlines = [AgentInline, TaskInline]
     actions = [

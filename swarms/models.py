@@ -78,7 +78,6 @@ class Swarm(models.Model):
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=14, decimal_places=6, default=Decimal("0"))
-    last_event_seq = models.PositiveBigIntegerField(default=0, editable=False)
     # planning runs once: the planner holds this lease while it talks to Claude
     plan_lease_owner = models.CharField(max_length=100, blank=True)
     plan_lease_expires_at = models.DateTimeField(null=True, blank=True)

@@ -71,10 +71,17 @@ def swarm_start(*, swarm_id: str) -> Swarm:
         swarm = lock_swarm(swarm_id)
         if swarm.status == Swarm.Status.PLANNING:
             if swarm.start_requested:
-                raise Conflict("Start is already requested; the swarm starts executing when planning completes")
+                raise Conflict(
+                    "Start is already requested; the swarm starts executing when planning completes"
+                )
             swarm.start_requested = True
             swarm.save(update_fields=["start_requested", "updated_at"])
-            log(swarm.id, "info", SOURCE, "Start requested during planning; execution begins when the plan lands")
+            log(
+                swarm.id,
+                "info",
+                SOURCE,
+                "Start requested during planning; execution begins when the plan lands",
+            )
             return swarm
         _require(swarm, (Swarm.Status.READY,), "start")
         swarm_begin(swarm)
@@ -145,7 +152,9 @@ def swarm_delete(*, swarm_id: str) -> None:
     announce_deleted(swarm_id)
 
 
-def swarm_fail(*, swarm_id: str, reason: str, details: dict[str, Any] | None = None, before: Any = None) -> bool:
+def swarm_fail(
+    *, swarm_id: str, reason: str, details: dict[str, Any] | None = None, before: Any = None
+) -> bool:
     """Fails an active swarm (timeout, budget, bad plan); False if it had already ended.
     `before` is published first, in the same transaction (e.g. budget.exceeded)."""
     with transaction.atomic():
@@ -158,7 +167,9 @@ def swarm_fail(*, swarm_id: str, reason: str, details: dict[str, Any] | None = N
     return True
 
 
-def swarm_finish(swarm: Swarm, status: str, *, reason: str = "", details: dict[str, Any] | None = None) -> None:
+def swarm_finish(
+    swarm: Swarm, status: str, *, reason: str = "", details: dict[str, Any] | None = None
+) -> None:
     """Ends the swarm: open tasks are cancelled (running ones are aborted by their worker's
     watchdog, which sees the status change) and busy agents go idle. Caller holds the lock."""
     with batch(swarm.id):
@@ -237,7 +248,9 @@ def swarm_pin_task(*, swarm_id: str, task_id: str, agent_id: str) -> Task:
             raise Conflict(f"Agent {agent.id} is terminated")
         missing = [c for c in task.required_capabilities if not agent.capabilities.get(c)]
         if missing:
-            raise Conflict(f"Agent {agent.id} lacks the capabilities this task requires: {', '.join(missing)}")
+            raise Conflict(
+                f"Agent {agent.id} lacks the capabilities this task requires: {', '.join(missing)}"
+            )
         task_pin(task=task, agent=agent)
         log(swarm.id, "info", "TaskQueue", f"Task {task.name} assigned to {agent.name}")
         _schedule_if_executing(swarm)
@@ -253,7 +266,9 @@ def _dependencies(swarm: Swarm, ids: list[str]) -> list[Task]:
     found = {t.id: t for t in Task.objects.filter(pk__in=ids, swarm=swarm)}
     missing = [task_id for task_id in ids if task_id not in found]
     if missing:
-        raise Conflict(f"Dependencies must be tasks of swarm {swarm.id}; not found there: {', '.join(missing)}")
+        raise Conflict(
+            f"Dependencies must be tasks of swarm {swarm.id}; not found there: {', '.join(missing)}"
+        )
     return list(found.values())
 
 

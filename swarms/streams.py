@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 
 from access.auth import authenticate_api_key, local_user, permissions_of
-from events.models import Event
+from events.models import Event, Stream
 from events.stream import envelope
 from swarms.models import Swarm
 
@@ -17,11 +17,11 @@ REPLAY_BATCH = 500
 
 
 def visible_swarm(user: Any, swarm_id: str) -> Swarm | None:
-    return Swarm.objects.visible_to(user).filter(pk=swarm_id).only("id", "last_event_seq").first()
+    return Swarm.objects.visible_to(user).filter(pk=swarm_id).only("id").first()
 
 
 def current_seq(swarm_id: str) -> int:
-    return Swarm.objects.filter(pk=swarm_id).values_list("last_event_seq", flat=True).first() or 0
+    return Stream.objects.filter(swarm_id=swarm_id).values_list("last_seq", flat=True).first() or 0
 
 
 def events_after_id(swarm_id: str, after_id: int, limit: int = REPLAY_BATCH) -> list[dict[str, Any]]:

@@ -1,10 +1,10 @@
 """Every state change of a task, each in one function that every caller uses.
 
-Callers (the engine's runner, scheduler and reaper; the swarm commands of the API, admin and UI)
-hold the swarm's row lock — `events.stream.swarm_tx` or `swarms.locks.lock_swarm` — so the lock
-order is always swarm → task → agent. Each function writes with a conditional update (it does
-nothing when the task is no longer in the state it expects) and publishes its event in the same
-transaction. State machine: pending → assigned → running → completed | failed | cancelled, with
+Each function writes with a conditional update (it does nothing when the task is no longer in the
+state it expects) and publishes its event in the caller's transaction. Swarm commands (stop,
+terminate, add) lock the swarm row first; the runner's transitions need no swarm lock (their
+conditional updates decide races) and write their events last, so locks are always taken in the
+order swarm → task → agent → event stream. State machine: pending → assigned → running → completed | failed | cancelled, with
 running → pending on a retryable hand-over, a revision or an expired lease.
 """
 
@@ -79,6 +79,13 @@ def claimable(*, task_id: str, assignment_seq: int) -> Task | None:
         .annotate(has_dependencies=Exists(depends))
         .filter(pk=task_id, status=Task.Status.ASSIGNED, assignment_seq=assignment_seq)
         .first()
+    )
+
+
+def task_unassign(*, task_id: str, assignment_seq: int, agent_id: str | None) -> None:
+    """assigned → pending again, before any message went out (the scheduler's agent was taken)."""
+    Task.objects.filter(pk=task_id, status=Task.Status.ASSIGNED, assignment_seq=assignment_seq).update(
+        status=Task.Status.PENDING, assigned_agent_id=agent_id
     )
 
 

@@ -116,6 +116,9 @@ def workers(transactional_db: None, fake_claude: Any) -> Iterator[Any]:
     worker.start()
     yield worker
     worker.stop(timeout=15_000)
+    from engine import reviews
+
+    reviews.drain(15)
     broker.flush_all()
     # each Worker registers its own middleware; drop it so stopped workers get no more signals
     broker.middleware[:] = [m for m in broker.middleware if type(m).__name__ != "_WorkerMiddleware"]
