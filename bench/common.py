@@ -206,6 +206,16 @@ def query_total(directory: Path) -> int:
     return total
 
 
+def query_kinds(directory: Path) -> dict[str, int]:
+    """With BENCH_QUERY_KINDS=1: statements by their first words, summed over the processes."""
+    kinds: dict[str, int] = {}
+    for path in directory.glob("*.kinds"):
+        with contextlib.suppress(OSError, ValueError):
+            for kind, count in json.loads(path.read_text()).items():
+                kinds[kind] = kinds.get(kind, 0) + count
+    return kinds
+
+
 def percentile(values: list[float], fraction: float) -> float | None:
     """Linear interpolation between the nearest ranks; None for no values."""
     if not values:

@@ -44,6 +44,7 @@ from common import (
     flush_redis,
     percentile,
     print_json,
+    query_kinds,
     query_total,
     server_env,
     start_fake_claude,
@@ -232,6 +233,9 @@ def measure(args: argparse.Namespace, stack: ModuleType, database_url: str) -> d
             counter = start_in_process_workers(exits, args)
         makespan, queries = run(swarm_id, counter)
         figures = task_figures(swarm_id)
+        if os.environ.get("BENCH_QUERY_KINDS") and isinstance(counter, ShimCounter):
+            kinds = sorted(query_kinds(counter.directory).items(), key=lambda kv: -kv[1])
+            figures["queryKindsPerTask"] = {kind: round(n / args.tasks, 2) for kind, n in kinds[:25]}
     from django.db import connections
 
     connections.close_all()
@@ -270,6 +274,8 @@ def report(f: dict[str, Any]) -> None:
     )
     where = "in the worker processes" if f["processes"] else "on the worker threads"
     print(f"queries   {f['queriesPerTask']:.1f} per task ({f['queries']} {where}, whole task lifecycle)")
+    for kind, per_task in f.get("queryKindsPerTask", {}).items():
+        print(f"  {per_task:6.2f}  {kind}")
 
 
 def main() -> None:

@@ -137,4 +137,4 @@ def kick_executing_swarms() -> int:
     free, and settles executing swarms with nothing left to run."""
     for swarm_id in scheduler.swarms_without_open_work():
         settle.settle(swarm_id)
-    return len(scheduler.fill())
+    return len(scheduler.fill().assigned)

@@ -60,10 +60,12 @@ def run(*, task_id: str, assignment_seq: int) -> None:
         with log_context(swarm_id=task.swarm_id, task_id=task.id):
             review = execute(task, owner)
             chain = time.monotonic() - started < CHAIN_SECONDS and not leases.shutting_down()
-            assigned = scheduler.fill(keep_one=chain)  # the freed slot goes to a ready task of any swarm
+            filled = scheduler.fill(keep_one=chain)  # the freed slot goes to a ready task of any swarm
+            if task.swarm_id not in filled.busy:  # else the swarm has work left: nothing to settle
+                settle.settle(task.swarm_id)
             if review is not None:
                 reviews.submit(review_after, task, review)
-        current = assigned[0] if chain and assigned else None
+        current = filled.assigned[0] if chain and filled.assigned else None
 
 
 def claim(*, task_id: str, assignment_seq: int, owner: str) -> Task | None:
@@ -234,7 +236,6 @@ def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -
         return
     except SwarmGone:
         return
-    settle.settle(task.swarm_id)
 
 
 def review_after(task: Task, output: str) -> None:

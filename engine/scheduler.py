@@ -78,37 +78,42 @@ class _Owner:
     swarms: deque[_Swarm] = field(default_factory=deque)
 
 
-def fill(*, keep_one: bool = False) -> list[tuple[str, int]]:
-    """Assigns as many ready tasks as there is room for; returns the (task id, assignment seq)
-    of each. Every assignment gets its run message after commit, except, with `keep_one`, the
-    first: the caller (a worker thread that just freed the slot) runs it itself, sparing the
-    queue hop; if it dies first, housekeeping re-sends the stale assignment.
+@dataclass
+class Filled:
+    assigned: list[tuple[str, int]] = field(default_factory=list)  # (task id, assignment seq)
+    busy: set[str] = field(default_factory=set)  # swarms seen with open work (pending or in flight)
 
-    The candidates (swarms with pending work, their agents, their first ready tasks) are read
-    before the gate, so the gate is held only for the in-flight count and the conditional
-    updates; a candidate another process took meanwhile fails its update and is skipped."""
+
+def fill(*, keep_one: bool = False) -> Filled:
+    """Assigns as many ready tasks as there is room for. Every assignment gets its run message
+    after commit, except, with `keep_one`, the first: the caller (a worker thread that just freed
+    the slot) runs it itself, sparing the queue hop; if it dies first, housekeeping re-sends the
+    stale assignment. `busy` spares the caller a settling query for a swarm seen with work.
+
+    Everything is read under the gate (read before it, the same first ready tasks would be fought
+    over by every process that freed a slot, each losing conditional update a wasted statement);
+    the reads are small: a swarm's first few ready tasks, two per idle agent."""
     if _deferred():
-        return []
+        return Filled()
     try:
-        swarms = _candidates()
-        if not swarms:
-            return []
         with transaction.atomic():
             gate("dispatch")  # lock: MAX_CONCURRENT_TASKS counts the in-flight tasks of every process
-            assigned = _assign(swarms)
-            for task_id, seq in assigned[1 if keep_one else 0 :]:
+            swarms, filled = _candidates()
+            if swarms:
+                _assign(swarms, filled)
+            for task_id, seq in filled.assigned[1 if keep_one else 0 :]:
                 jobs.send_on_commit(jobs.RUN_TASK, task_id, seq)
-            return assigned
+            return filled
     except Exception:
         logger.exception("scheduling failed; the next slot release or housekeeping retries it")
-        return []
+        return Filled()
 
 
 def fill_on_commit() -> None:
     transaction.on_commit(lambda: fill())
 
 
-def _candidates() -> list[_Swarm]:
+def _candidates() -> tuple[list[_Swarm], Filled]:
     rows = (
         Swarm.objects.filter(status=Swarm.Status.EXECUTING)
         .filter(Exists(Task.objects.filter(swarm=OuterRef("pk"), status=Task.Status.PENDING)))
@@ -116,8 +121,9 @@ def _candidates() -> list[_Swarm]:
         .values_list("id", "owner_id", "mode", "parallel")
     )
     swarms = {row[0]: _Swarm(*row) for row in rows}
+    filled = Filled(busy=set(swarms))
     if not swarms:
-        return []
+        return [], filled
     agents = Agent.objects.filter(swarm_id__in=list(swarms)).live().only(*AGENT_COLUMNS)
     for agent in agents.order_by("idle_since", "created_at"):
         swarms[agent.swarm_id].agents.append(agent)
@@ -125,14 +131,14 @@ def _candidates() -> list[_Swarm]:
         idle = sum(agent.status == Agent.Status.IDLE for agent in swarm.agents)
         if idle:
             swarm.ready = _ready(swarm.id, limit=max(FIRST_LOOK, 2 * idle))
-    return [swarm for swarm in swarms.values() if swarm.ready]
+    return [swarm for swarm in swarms.values() if swarm.ready], filled
 
 
 def _ready(swarm_id: str, *, limit: int, offset: int = 0) -> list[Task]:
     return list(Task.objects.filter(swarm_id=swarm_id).ready().only(*TASK_COLUMNS)[offset : offset + limit])
 
 
-def _assign(swarms: list[_Swarm]) -> list[tuple[str, int]]:
+def _assign(swarms: list[_Swarm], filled: Filled) -> None:
     running_by_swarm: Counter[str] = Counter()
     running_by_owner: Counter[Any] = Counter()
     for row in (
@@ -140,11 +146,12 @@ def _assign(swarms: list[_Swarm]) -> list[tuple[str, int]]:
     ):
         running_by_swarm[row["swarm_id"]] += row["n"]
         running_by_owner[row["swarm__owner_id"]] += row["n"]
+    filled.busy.update(running_by_swarm)
     free = settings.MAX_CONCURRENT_TASKS - sum(running_by_swarm.values())
     if free <= 0:
-        return []
+        return
     owners = _owners(swarms, running_by_swarm, running_by_owner)
-    assigned: list[tuple[str, int]] = []
+    assigned = filled.assigned
     while free > 0 and owners:
         owner = owners.popleft()
         pick = _next_pick(owner)
@@ -157,13 +164,11 @@ def _assign(swarms: list[_Swarm]) -> list[tuple[str, int]]:
             free -= 1
         if owner.running < settings.MAX_CONCURRENT_TASKS_PER_USER:
             owners.append(owner)  # round-robin: back of the line
-    return assigned
 
 
 def _take(task: Task, agent: Agent) -> bool:
-    """Both conditional updates, or neither: the candidates were read before the gate, so another
-    process may have taken the task or the agent meanwhile. Task first, then agent: the order in
-    which a swarm command (stop) takes them too."""
+    """Both conditional updates, or neither (a swarm command may have changed the task or agent
+    since it was read). Task first, then agent: the order in which a swarm command takes them."""
     seq = task.assignment_seq + 1
     if not task_assign(task_id=task.id, agent_id=agent.id, assignment_seq=seq):
         return False

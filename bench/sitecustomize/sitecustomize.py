@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import importlib.abc
 import importlib.machinery
+import json
 import os
 import sys
 import threading
@@ -27,12 +28,17 @@ INTERVAL = 0.2
 
 _lock = threading.Lock()
 _count = 0
+_kinds: dict[str, int] = {}  # with BENCH_QUERY_KINDS set: statements by their first words
+KINDS = bool(os.environ.get("BENCH_QUERY_KINDS"))
 
 
-def _add() -> None:
+def _add(sql: Any = "") -> None:
     global _count
     with _lock:
         _count += 1
+        if KINDS:
+            kind = " ".join(str(sql).split()[:5])[:80]
+            _kinds[kind] = _kinds.get(kind, 0) + 1
 
 
 def _patch(module: ModuleType) -> None:
@@ -40,11 +46,11 @@ def _patch(module: ModuleType) -> None:
     execute, executemany = wrapper.execute, wrapper.executemany
 
     def counted_execute(self: Any, sql: Any, params: Any = None) -> Any:
-        _add()
+        _add(sql)
         return execute(self, sql, params)
 
     def counted_executemany(self: Any, sql: Any, param_list: Any) -> Any:
-        _add()
+        _add(sql)
         return executemany(self, sql, param_list)
 
     wrapper.execute, wrapper.executemany = counted_execute, counted_executemany
@@ -75,6 +81,8 @@ def _write(directory: Path) -> bool:
     try:
         scratch.write_text(str(_count))
         os.replace(scratch, path)
+        if KINDS:
+            (directory / f"{os.getpid()}.kinds").write_text(json.dumps(_kinds))
     except OSError:  # the directory went away: the benchmark is over
         return False
     return True
@@ -94,6 +102,7 @@ def _after_fork(directory: Path) -> None:
     global _count, _lock
     _lock = threading.Lock()
     _count = 0  # the parent's statements are in the parent's file
+    _kinds.clear()
     _start_writer(directory)
 
 
