@@ -6,7 +6,7 @@
 
 Each of S client threads sends POST /api/swarm/create {objective (the spec's five, in turn),
 strategy "development", maxAgents 3, timeout 120000}, then POST /api/swarm/{id}/start, then polls
-GET /api/swarm/{id} every 50 ms until the swarm has ended. All of them start together.
+GET /api/swarm/{id} every `--poll-ms` (250) until the swarm has ended. All of them start together.
 
 Shapes (the fake Claude answers after `--latency-ms` in a process of its own, `manage.py fakeclaude`):
 - `production` (default): one daphne web process and one `rundramatiq --processes 1 --threads 12`
@@ -76,11 +76,17 @@ def parse_args() -> argparse.Namespace:
         "--wait", type=float, default=130, help="give up on a swarm after this many s (its timeout is 120)"
     )
     parser.add_argument("--dump-events", type=Path, help="write the swarms' events here, a JSON line each")
+    parser.add_argument(
+        "--users", type=int, default=1, help="spread the swarms over this many users (the spec: one client)"
+    )
+    parser.add_argument(
+        "--poll-ms", type=int, default=250, help="each client's status polling (the spec's client: 5000)"
+    )
     add_common_arguments(parser)
     return parser.parse_args()
 
 
-def setup_django(database_url: str, redis_url: str) -> None:
+def setup_django(database_url: str, redis_url: str, users: int) -> None:
     """This process reads the results and makes the user; it runs no engine code."""
     os.environ.pop("REDIS_URL", None)
     django_environment(DATABASE_URL=database_url, **({"REDIS_URL": redis_url} if redis_url else {}))
@@ -90,13 +96,18 @@ def setup_django(database_url: str, redis_url: str) -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
-    get_user_model().objects.create_user("bench")
+    for name in user_names(users):
+        get_user_model().objects.create_user(name)
 
 
-def create_key(stack: ModuleType, env: dict[str, str]) -> str:
+def user_names(users: int) -> list[str]:
+    return ["bench"] if users == 1 else [f"bench{n}" for n in range(users)]
+
+
+def create_key(stack: ModuleType, env: dict[str, str], user: str = "bench") -> str:
     """`manage.py createapikey` prints the key alone on its last line."""
     done = subprocess.run(
-        [sys.executable, "manage.py", "createapikey", "--user", "bench", "--name", "loadtest"],
+        [sys.executable, "manage.py", "createapikey", "--user", user, "--name", "loadtest"],
         cwd=stack.ROOT,
         env=env,
         capture_output=True,
@@ -108,8 +119,10 @@ def create_key(stack: ModuleType, env: dict[str, str]) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def start_server(exits: contextlib.ExitStack, stack: ModuleType, args: argparse.Namespace) -> tuple[str, str]:
-    """Fake Claude, then web (and worker); returns (base URL, API key)."""
+def start_server(
+    exits: contextlib.ExitStack, stack: ModuleType, args: argparse.Namespace
+) -> tuple[str, list[str]]:
+    """Fake Claude, then web (and worker); returns (base URL, an API key per user)."""
     claude_url = start_fake_claude(exits, stack, args.latency_ms)
     redis_url = args.redis if args.shape == "production" else ""
     embedded = {} if redis_url else {"EMBEDDED_WORKERS": "true", "FAKE_CLAUDE": "off"}
@@ -121,14 +134,16 @@ def start_server(exits: contextlib.ExitStack, stack: ModuleType, args: argparse.
         housekeeping=args.housekeeping_interval,
         **embedded,
     )
-    key = create_key(stack, env)
+    keys = [create_key(stack, env, name) for name in user_names(args.users)]
     base = start_web(exits, stack, env)
     if redis_url:
         start_workers(exits, stack, env, processes=1, threads=12)
-    return base, key
+    return base, keys
 
 
-def run_swarm(stack: ModuleType, base: str, key: str, objective: str, deadline: float) -> dict[str, Any]:
+def run_swarm(
+    stack: ModuleType, base: str, key: str, objective: str, deadline: float, poll_s: float
+) -> dict[str, Any]:
     """create → start → poll until the end, as the spec's client does."""
     body = {"objective": objective, "strategy": "development", "maxAgents": 3, "timeout": 120000}
     status, created = stack.http("POST", f"{base}/api/swarm/create", key, body)
@@ -142,11 +157,11 @@ def run_swarm(stack: ModuleType, base: str, key: str, objective: str, deadline: 
         status, got = stack.http("GET", f"{base}/api/swarm/{swarm_id}", key)
         if status == 200 and got["data"]["status"] in TERMINAL:
             return {"id": swarm_id, "status": got["data"]["status"], "seenAt": time.monotonic()}
-        time.sleep(0.05)
+        time.sleep(poll_s)
     return {"id": swarm_id, "error": "did not end in time"}
 
 
-def fire(stack: ModuleType, base: str, key: str, args: argparse.Namespace) -> tuple[list[dict], float]:
+def fire(stack: ModuleType, base: str, keys: list[str], args: argparse.Namespace) -> tuple[list[dict], float]:
     """All create+start pairs at once from threads; returns their outcomes and the wall time."""
     results: list[dict[str, Any]] = [{} for _ in range(args.swarms)]
     gate = threading.Barrier(args.swarms + 1)
@@ -155,7 +170,8 @@ def fire(stack: ModuleType, base: str, key: str, args: argparse.Namespace) -> tu
     def client(i: int) -> None:
         gate.wait()
         try:
-            results[i] = run_swarm(stack, base, key, OBJECTIVES[i % len(OBJECTIVES)], deadline)
+            key, objective = keys[i % len(keys)], OBJECTIVES[i % len(OBJECTIVES)]
+            results[i] = run_swarm(stack, base, key, objective, deadline, args.poll_ms / 1000)
         except (OSError, ValueError, KeyError) as exc:  # a failed client is a result, not the end
             results[i] = {"error": repr(exc)}
 
@@ -255,6 +271,7 @@ def summarize(args: argparse.Namespace, results: list[dict], wall: float) -> dic
     return {
         "shape": args.shape,
         "swarms": args.swarms,
+        "users": args.users,
         "latencyMs": args.latency_ms,
         "housekeepingInterval": args.housekeeping_interval,
         "firstCreatedToLastEndS": headline,
@@ -280,7 +297,7 @@ def spread(swarms: list[dict], key: str) -> str:
 
 def report(f: dict[str, Any], root: Path) -> None:
     print(
-        f"load test: {f['swarms']} swarms, {f['shape']} shape, fake Claude {f['latencyMs']} ms, "
+        f"load test: {f['swarms']} swarms of {f['users']} user(s), {f['shape']} shape, fake Claude {f['latencyMs']} ms, "
         f"housekeeping {f['housekeepingInterval']:g} s, root={root}"
     )
     if f["firstCreatedToLastEndS"] is None:
@@ -317,13 +334,13 @@ def main() -> None:
             database_url = exits.enter_context(throwaway_postgres())
         else:
             database_url = f"sqlite:///{tempfile.mkdtemp(prefix='bench-loadtest-')}/db.sqlite3"
-        setup_django(database_url, args.redis if args.shape == "production" else "")
+        setup_django(database_url, args.redis if args.shape == "production" else "", args.users)
         from django.db import connections
 
         exits.callback(connections.close_all)
         with contextlib.ExitStack() as processes:
-            base, key = start_server(processes, stack, args)
-            results, wall = fire(stack, base, key, args)
+            base, keys = start_server(processes, stack, args)
+            results, wall = fire(stack, base, keys, args)
         figures = summarize(args, results, wall)
         if args.dump_events:
             dump_events(args.dump_events, [s["id"] for s in figures["perSwarm"]])
