@@ -22,9 +22,9 @@ from core import jobs
 from engine import resources, scheduler, settle
 from events.stream import SwarmGone, log, swarm_tx
 from swarms.models import Swarm
-from swarms.services import swarm_fail
+from swarms.services import swarm_fail, swarm_replan
 from tasks.models import Task
-from tasks.services import task_fail, task_requeue
+from tasks.services import task_fail, task_mark_resent, task_requeue
 
 logger = logging.getLogger(__name__)
 MAX_TASK_ATTEMPTS = 3
@@ -100,9 +100,7 @@ def resend_stale_assignments() -> int:
     )
     for task_id, seq in stale:
         with transaction.atomic():
-            if Task.objects.filter(
-                pk=task_id, status=Task.Status.ASSIGNED, assignment_seq=seq, assigned_at__lt=cutoff
-            ).update(assigned_at=timezone.now()):
+            if task_mark_resent(task_id=task_id, assignment_seq=seq, assigned_before=cutoff):
                 jobs.send_on_commit(jobs.RUN_TASK, task_id, seq)
     return len(stale)
 
@@ -115,8 +113,7 @@ def resume_orphaned_planning() -> int:
     ids = list(orphaned.values_list("id", flat=True))
     for swarm_id in ids:
         with transaction.atomic():
-            Swarm.objects.filter(pk=swarm_id).update(updated_at=now)
-            jobs.plan_on_commit(swarm_id)
+            swarm_replan(swarm_id=swarm_id)
     return len(ids)
 
 

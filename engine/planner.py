@@ -8,24 +8,20 @@ a fixed graph without a call. The planner holds a lease on the swarm while it ta
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from functools import partial
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 
 from agents.services import agent_spawn
 from core.errors import LimitExceeded
 from core.logging import log_context
 from engine import budget, plans
 from engine.claude import Abort, Aborted, CallFailed, Exhausted, Request, Spend, call
-from engine.leases import Watchdog, renew_interval, worker_identity
+from engine.leases import Watchdog, lease_until, renew_interval, worker_identity
 from events.stream import batch, log
 from swarms.locks import lock_swarm
 from swarms.models import Swarm
-from swarms.services import swarm_fail, swarm_planned
+from swarms.services import swarm_claim_planning, swarm_fail, swarm_planned, swarm_renew_planning
 from swarms.strategies import get_strategy
 from tasks.models import Task
 from tasks.services import task_create
@@ -155,18 +151,8 @@ def apply_plan(swarm_id: str, owner: str, result: plans.Plan) -> None:
 
 
 def _claim_planning(swarm_id: str, owner: str) -> bool:
-    now = timezone.now()
-    return bool(
-        Swarm.objects.filter(pk=swarm_id, status=Swarm.Status.PLANNING)
-        .filter(Q(plan_lease_expires_at__isnull=True) | Q(plan_lease_expires_at__lt=now))
-        .update(
-            plan_lease_owner=owner, plan_lease_expires_at=now + timedelta(seconds=settings.TASK_LEASE_SECONDS)
-        )
-    )
+    return swarm_claim_planning(swarm_id=swarm_id, owner=owner, until=lease_until())
 
 
 def _renew_planning(swarm_id: str, owner: str) -> str | None:
-    renewed = Swarm.objects.filter(pk=swarm_id, status=Swarm.Status.PLANNING, plan_lease_owner=owner).update(
-        plan_lease_expires_at=timezone.now() + timedelta(seconds=settings.TASK_LEASE_SECONDS)
-    )
-    return None if renewed else "cancelled"
+    return None if swarm_renew_planning(swarm_id=swarm_id, owner=owner, until=lease_until()) else "cancelled"

@@ -32,6 +32,7 @@ from tasks.services import (
     task_claim,
     task_complete,
     task_fail,
+    task_renew_lease,
     task_requeue,
     task_score,
     task_send_back,
@@ -110,10 +111,7 @@ def execute(task: Task, owner: str) -> str | None:
 
 
 def renew_lease(task_id: str, owner: str) -> str | None:
-    renewed = Task.objects.filter(pk=task_id, status=Task.Status.RUNNING, lease_owner=owner).update(
-        lease_expires_at=lease_until()
-    )
-    if renewed:
+    if task_renew_lease(task_id=task_id, owner=owner, until=lease_until()):
         return None
     status = Task.objects.filter(pk=task_id).values_list("status", flat=True).first()
     if status is None:

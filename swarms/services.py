@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent
@@ -23,7 +24,7 @@ from events.stream import announce_deleted, batch, log, publish
 from swarms.locks import gate, lock_swarm
 from swarms.models import Swarm
 from tasks.models import Task
-from tasks.services import OPEN, task_cancel_open, task_create, task_pin, task_requeue
+from tasks.services import OPEN, task_cancel_open, task_create, task_pin, task_requeue, task_unpin
 
 SOURCE = "HeadlessCoordinator"
 
@@ -107,6 +108,30 @@ def swarm_planned(swarm: Swarm, *, agents: int, tasks: int) -> None:
     log(swarm.id, "info", SOURCE, f"Plan ready: {agents} agents, {tasks} tasks")
     if swarm.start_requested:
         swarm_begin(swarm)
+
+
+def swarm_claim_planning(*, swarm_id: str, owner: str, until: Any) -> bool:
+    """Planning runs once: the planner takes this lease (free, or expired with its planner)."""
+    return bool(
+        Swarm.objects.filter(pk=swarm_id, status=Swarm.Status.PLANNING)
+        .filter(Q(plan_lease_expires_at__isnull=True) | Q(plan_lease_expires_at__lt=timezone.now()))
+        .update(plan_lease_owner=owner, plan_lease_expires_at=until)
+    )
+
+
+def swarm_renew_planning(*, swarm_id: str, owner: str, until: Any) -> bool:
+    return bool(
+        Swarm.objects.filter(pk=swarm_id, status=Swarm.Status.PLANNING, plan_lease_owner=owner).update(
+            plan_lease_expires_at=until
+        )
+    )
+
+
+def swarm_replan(*, swarm_id: str) -> None:
+    """A plan whose message was lost (no planner holds its lease) is asked for again."""
+    with transaction.atomic():
+        Swarm.objects.filter(pk=swarm_id, status=Swarm.Status.PLANNING).update(updated_at=timezone.now())
+        jobs.plan_on_commit(swarm_id)
 
 
 def swarm_pause(*, swarm_id: str) -> Swarm:
@@ -216,7 +241,7 @@ def swarm_terminate_agent(*, swarm_id: str, agent_id: str) -> Agent:
         with batch(swarm.id):
             for task in held:
                 if task.status == Task.Status.PENDING:  # pinned to it: unpin, or it could never run
-                    Task.objects.filter(pk=task.id).update(assigned_agent=None, pinned=False)
+                    task_unpin(task_id=task.id)
                 else:
                     task_requeue(task=task, reason="agent_terminated")
             agent_terminate(agent=agent, released=[t.id for t in held])

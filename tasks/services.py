@@ -118,6 +118,32 @@ def task_claim(*, task: Task, owner: str, lease_until: Any) -> bool:
     return True
 
 
+def task_renew_lease(*, task_id: str, owner: str, until: Any) -> bool:
+    """The running worker's lease moves on (its watchdog, every second or so)."""
+    return bool(
+        Task.objects.filter(pk=task_id, status=Task.Status.RUNNING, lease_owner=owner).update(
+            lease_expires_at=until
+        )
+    )
+
+
+def task_mark_resent(*, task_id: str, assignment_seq: int, assigned_before: Any) -> bool:
+    """An assignment nobody claimed in time gets its run message again (the first may be lost)."""
+    return bool(
+        Task.objects.filter(
+            pk=task_id,
+            status=Task.Status.ASSIGNED,
+            assignment_seq=assignment_seq,
+            assigned_at__lt=assigned_before,
+        ).update(assigned_at=timezone.now())
+    )
+
+
+def task_unpin(*, task_id: str) -> None:
+    """A pending task pinned to an agent that goes away may go to any agent."""
+    Task.objects.filter(pk=task_id, status=Task.Status.PENDING).update(assigned_agent=None, pinned=False)
+
+
 def _running(task: Task, owner: str | None) -> Any:
     mine = Task.objects.filter(pk=task.id, status=Task.Status.RUNNING)
     return mine.filter(lease_owner=owner) if owner is not None else mine
