@@ -24,7 +24,7 @@ from events.stream import SwarmGone, log, swarm_tx
 from swarms.models import Swarm
 from swarms.services import swarm_fail, swarm_replan
 from tasks.models import Task
-from tasks.services import task_fail, task_mark_resent, task_requeue
+from tasks.services import task_fail, task_mark_resent, task_requeue, task_score
 
 logger = logging.getLogger(__name__)
 MAX_TASK_ATTEMPTS = 3
@@ -34,6 +34,7 @@ def tick() -> None:
     for step in (
         resources.update_guard,
         reap_expired_leases,
+        release_lost_reviews,
         resend_stale_assignments,
         resume_orphaned_planning,
         enforce_swarm_timeouts,
@@ -88,6 +89,24 @@ def _requeue_or_fail(task: Task, now: object) -> int:
         f"Task {task.name}: its worker stopped renewing the lease; re-queued",
     )
     return 1
+
+
+def release_lost_reviews() -> int:
+    """A review whose process died never scores its task, and its swarm would wait for it: past
+    the longest a review can take (every retry timing out), the wait is dropped, the score empty."""
+    longest = timedelta(seconds=settings.CLAUDE_TIMEOUT_MS / 1000 * (settings.MAX_RETRIES + 1) + 60)
+    lost = Task.objects.filter(
+        status=Task.Status.COMPLETED, review_pending=True, completed_at__lt=timezone.now() - longest
+    ).values_list("id", "swarm_id")
+    released = 0
+    for task_id, swarm_id in lost:
+        try:
+            with swarm_tx(swarm_id):
+                released += task_score(task_id=task_id, quality=None, feedback="") is not None
+        except SwarmGone:
+            continue
+        settle.settle(swarm_id)
+    return released
 
 
 def resend_stale_assignments() -> int:

@@ -217,6 +217,7 @@ def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -
                     artifacts=artifacts.extract(output),
                     quality=quality,
                     spend=task.ledger.fields() if task.attempts == 1 else None,  # else summed from its calls
+                    review_pending=review is None and _wants_review(task),
                 )
                 outcome = "completed"
             if done is None:
@@ -237,7 +238,9 @@ def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -
 
 
 def review_after(task: Task, output: str) -> None:
-    """The non-blocking review: scores a stored result while its dependents already run."""
+    """The non-blocking review: scores a stored result while its dependents already run; the
+    swarm completes once its scores are in (a review that cannot be done clears the wait)."""
+    review: dict[str, Any] = {"quality": None, "feedback": ""}
     with Watchdog(
         name=f"review-{task.id}", renew=partial(_swarm_running, task.swarm_id), timeout_s=None,
         interval_s=renew_interval(),
@@ -246,15 +249,14 @@ def review_after(task: Task, output: str) -> None:
             review = reviewed(task, output, watchdog.abort, Spend.of(Swarm.objects.get(pk=task.swarm_id)))
         except (Aborted, CallFailed, Swarm.DoesNotExist) as exc:
             logger.info("review of %s not done: %s", task.id, exc)
-            return
         except Exhausted:
             budget.enforce(task.swarm_id)
-            return
     try:
         with swarm_tx(task.swarm_id):
             task_score(task_id=task.id, quality=review["quality"], feedback=review["feedback"])
     except SwarmGone:
-        pass
+        return
+    settle.settle(task.swarm_id)
 
 
 def _swarm_running(swarm_id: str) -> str | None:

@@ -17,25 +17,30 @@ from tasks.models import Task
 from tasks.services import OPEN, blocked_by_failure, status_counts, task_cancel
 
 
+def _unfinished(counts: dict[str, int]) -> bool:
+    """Open tasks, or completed ones whose (non-blocking) review is still to score them."""
+    return any(counts.get(status) for status in OPEN) or bool(counts.get("reviewing"))
+
+
 def settle(swarm_id: str) -> bool:
     """Returns True when the swarm ended."""
     counts = status_counts(swarm_id)
     doomed_possible = counts.get(Task.Status.PENDING) and (
         counts.get(Task.Status.FAILED) or counts.get(Task.Status.CANCELLED)
     )
-    if not doomed_possible and any(counts.get(status) for status in OPEN):
+    if not doomed_possible and _unfinished(counts):
         return False
     with transaction.atomic(), batch(swarm_id):
-        swarm = Swarm.objects.select_for_update().filter(pk=swarm_id).first()
+        swarm = Swarm.objects.select_for_update(no_key=True).filter(pk=swarm_id).first()
         if swarm is None or swarm.status not in (Swarm.Status.EXECUTING, Swarm.Status.PAUSED):
             return False
         doomed = blocked_by_failure(swarm_id) if doomed_possible else []
         if doomed:
             task_cancel(swarm_id=swarm_id, tasks=doomed, reason="dependency_failed")
         counts = status_counts(swarm_id)
-        if any(counts.get(status) for status in OPEN):
+        if _unfinished(counts):
             return False
-        total = sum(counts.values())
+        total = sum(n for status, n in counts.items() if status != "reviewing")
         completed = counts.get(Task.Status.COMPLETED, 0)
         if completed == total:
             swarm_finish(swarm, Swarm.Status.COMPLETED)

@@ -22,6 +22,8 @@ def gate(name: str) -> None:
 
 
 def lock_swarm(swarm_id: str) -> Swarm:
-    """The swarm row is the per-swarm mutex: every write to a swarm's agents or tasks takes it
-    first, so lock order is always swarm → task/agent and two writers cannot deadlock."""
-    return Swarm.objects.select_for_update().get(pk=swarm_id)
+    """The swarm row is the mutex of swarm commands (start, stop, settle, …), taken first, so lock
+    order is always swarm → task → agent → event stream. FOR NO KEY UPDATE: the foreign-key checks
+    of concurrent inserts (events, calls) take KEY SHARE on this row at commit and must not wait
+    for it, or a writer holding the stream row and a command holding this one would deadlock."""
+    return Swarm.objects.select_for_update(no_key=True).get(pk=swarm_id)

@@ -234,7 +234,7 @@ def swarm_terminate_agent(*, swarm_id: str, agent_id: str) -> Agent:
     worker sees the assignment change and aborts the Claude stream)."""
     with transaction.atomic():
         swarm = lock_swarm(swarm_id)
-        agent = Agent.objects.select_for_update().get(pk=agent_id, swarm=swarm)
+        agent = Agent.objects.select_for_update(no_key=True).get(pk=agent_id, swarm=swarm)
         if agent.status == Agent.Status.TERMINATED:
             raise Conflict(f"Agent {agent.id} is already terminated")
         held = list(Task.objects.filter(assigned_agent=agent, status__in=OPEN))
@@ -265,7 +265,7 @@ def swarm_pin_task(*, swarm_id: str, task_id: str, agent_id: str) -> Task:
         swarm = lock_swarm(swarm_id)
         if not swarm.is_active:
             raise Conflict(f"Cannot assign tasks in swarm {swarm.id}: it is {swarm.status}")
-        task = Task.objects.select_for_update().get(pk=task_id, swarm=swarm)
+        task = Task.objects.select_for_update(no_key=True).get(pk=task_id, swarm=swarm)
         agent = Agent.objects.get(pk=agent_id, swarm=swarm)
         if task.status != Task.Status.PENDING:
             raise Conflict(f"Task {task.id} is {task.status}; only a pending task can be assigned")

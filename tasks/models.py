@@ -78,6 +78,9 @@ class Task(models.Model):
     failure_reason = models.CharField(max_length=64, blank=True)
     revision_count = models.PositiveSmallIntegerField(default=0)
     review_feedback = models.TextField(blank=True)
+    review_pending = models.BooleanField(
+        default=False, help_text="completed; its non-blocking review has not scored it yet (the swarm waits)"
+    )
     # execution bookkeeping: a message carries assignment_seq, so a stale redelivery cannot claim
     assignment_seq = models.PositiveIntegerField(default=0)
     lease_owner = models.CharField(max_length=100, blank=True)

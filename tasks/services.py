@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Exists, F, Max, OuterRef, Subquery, Sum
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -161,9 +161,11 @@ def task_complete(
     artifacts: list[Any],
     quality: float | None,
     spend: dict[str, Any] | None = None,
+    review_pending: bool = False,
 ) -> Task | None:
     """running → completed, if this worker still holds the lease; None if it lost it. `spend`:
-    the task's whole spend when the caller knows it (a first run), else summed from its calls."""
+    the task's whole spend when the caller knows it (a first run), else summed from its calls;
+    `review_pending`: a non-blocking review will score it (task_score)."""
     now = timezone.now()
     values = {
         "status": Task.Status.COMPLETED,
@@ -175,6 +177,7 @@ def task_complete(
         "error": "",
         "lease_owner": "",
         "lease_expires_at": None,
+        "review_pending": review_pending,
     }
     if not _running(task, owner).update(**values, **(spend or settled_spend())):
         return None
@@ -210,9 +213,10 @@ def task_send_back(
 
 
 def task_score(*, task_id: str, quality: float | None, feedback: str) -> Task | None:
-    """A completed task's review arrived (outside hierarchical mode it never blocks dependents)."""
+    """A completed task's review arrived, or gave up (quality None): outside hierarchical mode a
+    review never blocks dependents, only the swarm's completion, which waits for its scores."""
     if not Task.objects.filter(pk=task_id, status=Task.Status.COMPLETED).update(
-        quality=quality, review_feedback=feedback, **settled_spend()
+        quality=quality, review_feedback=feedback, review_pending=False, **settled_spend()
     ):
         return None
     scored = _reload(task_id)
@@ -311,5 +315,13 @@ def blocked_by_failure(swarm_id: str) -> list[Task]:
 
 
 def status_counts(swarm_id: str) -> dict[str, int]:
-    rows = Task.objects.filter(swarm_id=swarm_id).values("status").annotate(n=Count("id")).order_by()
-    return {row["status"]: row["n"] for row in rows}
+    """Tasks by status, and under "reviewing" the completed ones still waiting for their score."""
+    rows = (
+        Task.objects.filter(swarm_id=swarm_id)
+        .values("status")
+        .annotate(n=Count("id"), reviewing=Count("id", filter=Q(review_pending=True)))
+        .order_by()
+    )
+    counts = {row["status"]: row["n"] for row in rows}
+    counts["reviewing"] = sum(row["reviewing"] for row in rows)
+    return counts

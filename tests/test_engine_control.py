@@ -145,8 +145,7 @@ def test_spend_is_visible_per_task_agent_and_swarm(workers, fake_claude, alice, 
     )
     swarm_start(swarm_id=swarm.id)
     wait_for_status(swarm.id, "completed")
-    # the reviews score stored results beside the run and may land just after the swarm completes
-    wait_for(lambda: not Task.objects.filter(swarm=swarm, quality__isnull=True).exists())
+    # the reviews score stored results beside the run; the swarm completes once they are in
     spend = client_of_alice.get(f"/api/swarm/{swarm.id}/results").json()["results"]["spend"]
     assert spend["costUsd"] > 0
     assert sum(s["totalTokens"] for s in spend["byTask"].values()) == spend["totalTokens"]

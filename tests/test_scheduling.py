@@ -61,3 +61,18 @@ def test_a_freed_slot_goes_to_another_swarm_at_once_without_housekeeping(workers
     done = Task.objects.get(swarm=first).completed_at
     assigned = Task.objects.get(swarm=second).assigned_at
     assert assigned >= done and (assigned - done).total_seconds() < 1.0
+
+
+def test_a_review_lost_with_its_process_does_not_hold_the_swarm_forever(alice, settings):
+    from django.utils import timezone
+
+    from engine.housekeeping import release_lost_reviews
+    from swarms.models import Swarm
+
+    swarm = build_swarm(alice, tasks=[{"name": "Done", "description": "Its review never came back"}])
+    Swarm.objects.filter(pk=swarm.id).update(status="executing", started_at=timezone.now())
+    long_ago = timezone.now() - timezone.timedelta(hours=1)
+    Task.objects.filter(swarm=swarm).update(status="completed", review_pending=True, completed_at=long_ago)
+    assert release_lost_reviews() == 1
+    assert Swarm.objects.get(pk=swarm.id).status == "completed"
+    assert Task.objects.get(swarm=swarm).review_pending is False
