@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Max, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import F, Max
 from django.utils import timezone
 
 from agents.models import Agent
@@ -17,7 +16,7 @@ from agents.registry import get_agent_type
 from core.errors import LimitExceeded
 from events import catalogue
 from events.stream import log, publish
-from tasks.models import ClaudeCall
+from tasks.models import spend_of_calls
 
 
 def agent_spawn(
@@ -47,21 +46,31 @@ def agent_occupy(*, agent_id: str) -> bool:
     return bool(Agent.objects.filter(pk=agent_id, status=Agent.Status.IDLE).update(status=Agent.Status.BUSY))
 
 
-def _spend_of_calls(field: str) -> Any:
-    calls = ClaudeCall.objects.filter(agent=OuterRef("pk")).values("agent").annotate(n=Sum(field)).values("n")
-    return Coalesce(Subquery(calls), 0, output_field=Agent._meta.get_field(field))
+def _spend(delta: dict[str, Any] | None) -> dict[str, Any]:
+    """Add a run's known spend, or (None: a crash may have left calls uncounted) sum every call."""
+    if delta is None:
+        return spend_of_calls("agent")
+    return {name: F(name) + value for name, value in delta.items()}
+
+
+def agent_add_spend(*, agent_id: str, delta: dict[str, Any] | None) -> None:
+    """An agent that spent without running the task (the hierarchical coordinator's reviews)."""
+    Agent.objects.filter(pk=agent_id).update(**_spend(delta))
 
 
 def agent_release(
-    *, swarm_id: str, agent_id: str | None, outcome: str | None = None, elapsed_ms: int = 0
+    *,
+    swarm_id: str,
+    agent_id: str | None,
+    outcome: str | None = None,
+    elapsed_ms: int = 0,
+    spend: dict[str, Any] | None = None,
 ) -> None:
     """busy → idle after a task ends (outcome "completed", "failed" or None for a hand-back), with
-    its counters moved and its spend settled from its recorded calls."""
+    its counters moved and its spend: `spend`, what this run of the task cost it, when known."""
     if not agent_id:
         return
-    counters: dict[str, Any] = {
-        name: _spend_of_calls(name) for name in ("input_tokens", "output_tokens", "cost_usd")
-    }
+    counters: dict[str, Any] = _spend(spend)
     if outcome == "completed":
         counters.update(
             tasks_completed=F("tasks_completed") + 1, total_execution_ms=F("total_execution_ms") + elapsed_ms

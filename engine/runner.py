@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from agents.models import Agent
-from agents.services import agent_release
+from agents.services import agent_add_spend, agent_release
 from core.logging import log_context
 from engine import budget, leases, prompts, reviews, scheduler, settle
 from engine.claude import Abort, Aborted, CallFailed, Exhausted, Ledger, Request, Spend, call
@@ -222,10 +222,7 @@ def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -
                 outcome = "completed"
             if done is None:
                 raise _NotMine
-            agent_release(
-                swarm_id=task.swarm_id, agent_id=task.assigned_agent_id, outcome=outcome,
-                elapsed_ms=done.execution_time_ms or 0,
-            )  # fmt: skip
+            _release_agents(task, outcome=outcome, elapsed_ms=done.execution_time_ms or 0)
             if outcome is None:
                 log(task.swarm_id, "info", "Coordinator", f"Task {task.name} sent back for revision")
     except _NotMine:
@@ -235,6 +232,20 @@ def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -
         return
     except SwarmGone:
         return
+
+
+def _release_agents(task: Task, *, outcome: str | None, elapsed_ms: int = 0) -> None:
+    """The task's agent goes idle; it and any other agent billed (a hierarchical coordinator's
+    review) get this run's spend, or, after an earlier run crashed, the sum of their calls."""
+    exact = task.attempts == 1  # a first run: every call of the task was this run's
+    agent_id = task.assigned_agent_id
+    spend = task.ledger.of_agent(agent_id) if exact and agent_id else None
+    agent_release(
+        swarm_id=task.swarm_id, agent_id=agent_id, outcome=outcome, elapsed_ms=elapsed_ms, spend=spend
+    )
+    for other in task.ledger.agents:
+        if other != agent_id:
+            agent_add_spend(agent_id=other, delta=task.ledger.of_agent(other) if exact else None)
 
 
 def review_after(task: Task, output: str) -> None:
@@ -271,7 +282,7 @@ def fail(task: Task, owner: str, *, reason: str, error: str) -> None:
             failed = task_fail(task=task, owner=owner, reason=reason, error=error)
             if failed is None:
                 raise _NotMine
-            agent_release(swarm_id=task.swarm_id, agent_id=task.assigned_agent_id, outcome="failed")
+            _release_agents(task, outcome="failed")
             log(task.swarm_id, "error", SOURCE, f"Task {task.name} failed ({reason}): {error}")
     except (_NotMine, SwarmGone):
         return
@@ -284,7 +295,7 @@ def hand_back(task: Task, owner: str, *, reason: str) -> bool:
         with swarm_tx(task.swarm_id):
             if task_requeue(task=task, reason=reason, owner=owner) is None:
                 raise _NotMine
-            agent_release(swarm_id=task.swarm_id, agent_id=task.assigned_agent_id)
+            _release_agents(task, outcome=None)
             log(task.swarm_id, "warn", SOURCE, f"Task {task.name} handed back ({reason})")
             scheduler.fill_on_commit()
     except (_NotMine, SwarmGone):

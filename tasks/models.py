@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 
 from core.ids import task_id
 
@@ -129,6 +130,23 @@ class Task(models.Model):
             self.requirements.get("capabilities", []) if isinstance(self.requirements, dict) else []
         )
         return [c for c in capabilities if isinstance(c, str)]
+
+
+def spend_of_calls(owner: str) -> dict[str, models.Expression]:
+    """Update expressions that set a Task's (owner="task") or an Agent's (owner="agent") spend to
+    the sum of its recorded calls; input tokens count cache writes and reads, as the swarm's do."""
+
+    def summed(expression: models.Expression, field: models.Field) -> models.Expression:
+        calls = ClaudeCall.objects.filter(**{owner: models.OuterRef("pk")}).values(owner)
+        total = calls.annotate(n=models.Sum(expression)).values("n")
+        return Coalesce(models.Subquery(total), 0, output_field=field)
+
+    tokens_in = F("input_tokens") + F("cache_creation_input_tokens") + F("cache_read_input_tokens")
+    return {
+        "input_tokens": summed(tokens_in, models.PositiveBigIntegerField()),
+        "output_tokens": summed(F("output_tokens"), models.PositiveBigIntegerField()),
+        "cost_usd": summed(F("cost_usd"), models.DecimalField(max_digits=14, decimal_places=6)),
+    }
 
 
 class ClaudeCall(models.Model):

@@ -12,26 +12,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
 from events import catalogue
 from events.stream import publish
 from ops import metrics
-from tasks.models import ClaudeCall, Task
+from tasks.models import Task, spend_of_calls
 
 OPEN = (Task.Status.PENDING, *Task.IN_FLIGHT)
 
 
-def _spend_of_calls(field: str) -> Any:
-    """The task's spend, summed from its recorded calls (exact, whatever crashed meanwhile)."""
-    calls = ClaudeCall.objects.filter(task=OuterRef("pk")).values("task").annotate(n=Sum(field)).values("n")
-    return Coalesce(Subquery(calls), 0, output_field=Task._meta.get_field(field))
-
-
 def settled_spend() -> dict[str, Any]:
-    return {name: _spend_of_calls(name) for name in ("input_tokens", "output_tokens", "cost_usd")}
+    """The task's spend, summed from its recorded calls (exact, whatever crashed meanwhile)."""
+    return spend_of_calls("task")
 
 
 def _reload(task_id: str) -> Task:

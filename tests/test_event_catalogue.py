@@ -80,3 +80,22 @@ def test_publish_refuses_a_payload_that_is_not_from_the_catalogue(alice):
     swarm = build_swarm(alice)
     with transaction.atomic(), pytest.raises(TypeError):
         publish(swarm.id, {"type": "task.completed"})
+
+
+@pytest.mark.django_db
+def test_a_tasks_settled_spend_counts_cache_tokens_as_the_swarms_does(alice):
+    from tasks.models import ClaudeCall
+    from tasks.services import task_score
+
+    swarm = build_swarm(alice, tasks=[{"name": "One", "description": "Do one thing well"}])
+    task = Task.objects.get(swarm=swarm)
+    Task.objects.filter(pk=task.id).update(status="completed", review_pending=True)
+    for cached in (0, 7):
+        ClaudeCall.objects.create(
+            swarm=swarm, task=task, role="agent", model="m", outcome="ok", input_tokens=10,
+            output_tokens=5, cache_creation_input_tokens=cached, cache_read_input_tokens=cached, cost_usd="0.5",
+        )  # fmt: skip
+    with transaction.atomic():
+        scored = task_score(task_id=task.id, quality=0.5, feedback="")
+    assert (scored.input_tokens, scored.output_tokens, float(scored.cost_usd)) == (34, 10, 1.0)
+    assert scored.review_pending is False

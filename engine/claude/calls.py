@@ -53,11 +53,20 @@ class Spend:
 
 @dataclass
 class Ledger:
-    """What one run of a task spent, call by call (its whole spend when it is the first run)."""
+    """What one run of a task spent, call by call (its whole spend when it is the first run), in
+    all and per agent billed."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: Decimal = Decimal("0")
+    agents: dict[str, Ledger] = field(default_factory=dict)
+
+    def add(self, tokens_in: int, tokens_out: int, cost: Decimal, agent_id: str | None = None) -> None:
+        self.input_tokens += tokens_in
+        self.output_tokens += tokens_out
+        self.cost_usd += cost
+        if agent_id:
+            self.agents.setdefault(agent_id, Ledger()).add(tokens_in, tokens_out, cost)
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -65,6 +74,9 @@ class Ledger:
             "output_tokens": self.output_tokens,
             "cost_usd": self.cost_usd,
         }
+
+    def of_agent(self, agent_id: str) -> dict[str, Any]:
+        return self.agents.get(agent_id, Ledger()).fields()
 
 
 @dataclass
@@ -243,6 +255,4 @@ def _add_spend(request: Request, usage: dict[str, int], cost: Decimal) -> None:
     if row is not None:
         request.spend.tokens, request.spend.cost = int(row[0]), Decimal(str(row[1]))
     if request.ledger is not None:
-        request.ledger.input_tokens += tokens_in
-        request.ledger.output_tokens += tokens_out
-        request.ledger.cost_usd += cost
+        request.ledger.add(tokens_in, tokens_out, cost, request.agent_id)
