@@ -216,6 +216,7 @@ def swarm_figures(swarm_ids: list[str]) -> list[dict[str, Any]]:
     for swarm_id, status in Task.objects.filter(swarm_id__in=swarm_ids).values_list("swarm_id", "status"):
         tasks[swarm_id].append(status)
     statuses = dict(Swarm.objects.filter(id__in=swarm_ids).values_list("id", "status"))
+    plan_started = first_plan_call_starts(swarm_ids)
     rows = []
     for swarm_id in swarm_ids:
         at = first[swarm_id]
@@ -228,11 +229,26 @@ def swarm_figures(swarm_ids: list[str]) -> list[dict[str, Any]]:
                 "createdAt": at.get("swarm.created"),
                 "endAt": at.get("end"),
                 "createToStartS": seconds(at.get("swarm.started"), at.get("swarm.created")),
+                "createToPlanCallS": seconds(plan_started.get(swarm_id), at.get("swarm.created")),
                 "startToFirstTaskS": seconds(at.get("task.started"), at.get("swarm.started")),
                 "startToEndS": seconds(at.get("end"), at.get("swarm.started")),
             }
         )
     return rows
+
+
+def first_plan_call_starts(swarm_ids: list[str]) -> dict[str, Any]:
+    """When each swarm's first planning request went out: its ClaudeCall row is written when the
+    call ends, so its start is that time less its latency."""
+    from datetime import timedelta
+
+    from tasks.models import ClaudeCall
+
+    starts: dict[str, Any] = {}
+    calls = ClaudeCall.objects.filter(swarm_id__in=swarm_ids, role="planner").order_by("id")
+    for swarm_id, ended, latency in calls.values_list("swarm_id", "created_at", "latency_ms"):
+        starts.setdefault(swarm_id, ended - timedelta(milliseconds=latency))
+    return starts
 
 
 def call_figures(swarm_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -314,9 +330,14 @@ def report(f: dict[str, Any], root: Path) -> None:
             f"{s['id']:<32}{s['status'] or '—':<11}{s['completedTasks']:>2}/{s['tasks']:<4}"
             f"{fmt(s['createToStartS']):>12} s{fmt(s['startToFirstTaskS']):>14} s{fmt(s['startToEndS']):>9} s"
         )
-    labels = {"createToStartS": "create→start", "startToFirstTaskS": "start→1st task", "startToEndS": "start→end"}
+    labels = {
+        "createToPlanCallS": "create→plan call",
+        "createToStartS": "create→start",
+        "startToFirstTaskS": "start→1st task",
+        "startToEndS": "start→end",
+    }
     for key, label in labels.items():
-        print(f"{label:<15} {spread(f['perSwarm'], key)}")
+        print(f"{label:<16} {spread(f['perSwarm'], key)}")
     for role, calls in f["claudeCalls"].items():
         print(
             f"claude {role:<9} {calls['count']:4d} calls ({calls['notOk']} not ok), "
