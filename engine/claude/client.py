@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 from decimal import Decimal
-from typing import Any
 
 import anthropic
 import httpx2
@@ -68,13 +67,3 @@ def cost_usd(model: str, usage: dict[str, int]) -> Decimal:
     )
     total = (tokens_in * price_in + Decimal(usage.get("output_tokens", 0)) * price_out) / _MILLION
     return total.quantize(Decimal("0.000001"))
-
-
-def usage_of(message: Any) -> dict[str, int]:
-    usage = message.usage
-    return {
-        "input_tokens": usage.input_tokens or 0,
-        "output_tokens": usage.output_tokens or 0,
-        "cache_creation_input_tokens": getattr(usage, "cache_creation_input_tokens", 0) or 0,
-        "cache_read_input_tokens": getattr(usage, "cache_read_input_tokens", 0) or 0,
-    }

@@ -2,7 +2,7 @@
 
 The raw events are folded here once: text deltas are joined, a tool's streamed JSON is parsed a
 single time at the end (the SDK's accumulating stream re-parses the whole partial JSON on every
-delta, which is quadratic in the size of a plan).
+delta, which is quadratic in the size of a plan), and no event becomes a model object.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import anthropic
 
 from engine.claude import client
 from engine.claude.abort import Abort
@@ -70,14 +73,25 @@ def attempt(kwargs: dict[str, Any], abort: Abort) -> Attempt:
 
 
 def _read(kwargs: dict[str, Any], abort: Abort, result: Attempt) -> None:
+    """HTTP errors are raised by the SDK (its status → exception mapping); the event stream itself is
+    read here, line by line, with one json.loads per event and no model objects."""
     fold = _Fold()
-    with client.client().messages.create(stream=True, **kwargs) as stream:
-        abort.attach(stream.response)
-        result.request_id = stream.response.headers.get("request-id", "")
-        for event in stream:
-            _fold(event, fold, result)
+    with client.client().messages.with_streaming_response.create(stream=True, **kwargs) as response:
+        abort.attach(response.http_response)
+        result.request_id = response.http_response.headers.get("request-id", "")
+        request = response.http_response.request
+        finished = False
+        for event, data in _events(response.iter_lines()):
+            if event == "error":
+                error = data.get("error") or {}
+                message = f"{error.get('type', 'error')}: {error.get('message', '')}"
+                raise anthropic.APIError(message, request, body=data)
+            finished = finished or event == "message_stop"
+            _fold(event, data, fold, result)
     if abort.is_set:
         return
+    if not finished:
+        raise anthropic.APIError("the stream ended before message_stop", request, body=None)
     tool_input = None
     if fold.tool is not None:
         raw = "".join(fold.tool_json)
@@ -94,22 +108,48 @@ def _read(kwargs: dict[str, Any], abort: Abort, result: Attempt) -> None:
     )
 
 
-def _fold(event: Any, fold: _Fold, result: Attempt) -> None:
-    kind = event.type
-    if kind == "message_start":
-        fold.usage = client.usage_of(event.message)
+def _events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Server-sent events as (name, parsed data)."""
+    name, data = "", []
+    for line in lines:
+        if not line:
+            if data:
+                yield name, json.loads("\n".join(data))
+            name, data = "", []
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].lstrip())
+    if data:
+        yield name, json.loads("\n".join(data))
+
+
+def _usage(raw: dict[str, Any] | None) -> dict[str, int]:
+    raw = raw or {}
+    return {
+        name: int(raw.get(name) or 0)
+        for name in ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    }
+
+
+def _fold(event: str, data: dict[str, Any], fold: _Fold, result: Attempt) -> None:
+    if event == "message_start":
+        fold.usage = _usage((data.get("message") or {}).get("usage"))
         result.input_tokens = fold.usage["input_tokens"]
-    elif kind == "content_block_start" and event.content_block.type == "tool_use" and fold.tool is None:
-        fold.tool = {"id": event.content_block.id, "index": event.index}
-    elif kind == "content_block_delta":
-        delta = event.delta
-        if delta.type == "text_delta":
-            fold.text.append(delta.text)
-            result.streamed_chars += len(delta.text)
-        elif delta.type == "input_json_delta" and fold.tool and event.index == fold.tool["index"]:
-            fold.tool_json.append(delta.partial_json)
-            result.streamed_chars += len(delta.partial_json)
-    elif kind == "message_delta":
-        fold.stop_reason = event.delta.stop_reason
-        if event.usage is not None and event.usage.output_tokens is not None:
-            fold.usage["output_tokens"] = event.usage.output_tokens
+    elif event == "content_block_start":
+        block = data.get("content_block") or {}
+        if block.get("type") == "tool_use" and fold.tool is None:
+            fold.tool = {"id": block.get("id"), "index": data.get("index")}
+    elif event == "content_block_delta":
+        delta = data.get("delta") or {}
+        if delta.get("type") == "text_delta":
+            fold.text.append(delta.get("text", ""))
+            result.streamed_chars += len(delta.get("text", ""))
+        elif delta.get("type") == "input_json_delta" and fold.tool and data.get("index") == fold.tool["index"]:
+            fold.tool_json.append(delta.get("partial_json", ""))
+            result.streamed_chars += len(delta.get("partial_json", ""))
+    elif event == "message_delta":
+        fold.stop_reason = (data.get("delta") or {}).get("stop_reason")
+        output = (data.get("usage") or {}).get("output_tokens")
+        if output is not None:
+            fold.usage["output_tokens"] = int(output)
