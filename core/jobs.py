@@ -8,13 +8,10 @@ for work never import the engine that does it.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import dramatiq
 from django.db import transaction
-
-logger = logging.getLogger(__name__)
 
 PLAN_SWARM = "plan_swarm"
 SCHEDULE = "schedule"
