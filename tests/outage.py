@@ -43,7 +43,17 @@ class PrivateRedis:
         return result.stdout.strip() == "PONG"
 
     def start(self) -> PrivateRedis:
-        args = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        args = [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait(self._ping, 15, f"redis on port {self.port}")
         return self
