@@ -287,6 +287,12 @@ USE_TZ = True
 # --- WebSocket ------------------------------------------------------------------------------
 WS_ENABLED = env_bool("WS_ENABLED", True)
 WS_HEARTBEAT = env_int("WS_HEARTBEAT", 30_000, min=1000)  # milliseconds
+WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 20, min=1)  # across web processes
+WS_MAX_SUBSCRIPTIONS = env_int("WS_MAX_SUBSCRIPTIONS", 50, min=1)  # swarms per socket
+WS_MESSAGE_RATE = env_rate("WS_MESSAGE_RATE", "60/10s")  # client messages per socket; twice that closes it
+WS_REPLAY_MAX = env_int("WS_REPLAY_MAX", 500, min=1)  # events replayed per subscribe; then page
+WS_AUTH_RECHECK = env_float("WS_AUTH_RECHECK", 2, min=0.1, max=60)  # seconds between credential checks
+WS_PRESENCE_TTL = env_int("WS_PRESENCE_TTL", 30, min=2)  # seconds a crashed web process stays counted
 
 # --- engine limits (coordinator + execution bridge) -----------------------------------------
 MAX_SWARMS = env_int("MAX_SWARMS", 50, min=1)

@@ -199,3 +199,8 @@ def announce_deleted(swarm_id: str) -> None:
         group_name(swarm_id),
         {"type": "swarm.deleted", "event": {"type": "swarm_deleted", "swarmId": swarm_id}},
     )
+
+
+def notify(group: str, message: dict[str, Any]) -> None:
+    """Best effort: a message to a channel-layer group (e.g. sockets to close), from the pusher thread."""
+    _pusher.submit(group, message)

@@ -11,8 +11,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from ops import presence
+
 _PROCESS = psutil.Process(os.getpid())
-CONNECTED_CLIENTS_KEY = "claudeflow:ws:connected"
 RESOURCE_GUARD_KEY = "claudeflow:resource-guard"
 
 
@@ -81,10 +82,7 @@ def cpu() -> dict[str, Any]:
 
 
 def connected_clients() -> int:
-    try:
-        return max(0, int(cache.get(CONNECTED_CLIENTS_KEY, 0)))
-    except Exception:  # noqa: BLE001 — a stats page must not fail because the cache is down
-        return 0
+    return presence.total()  # never raises: a stats page must not fail because the cache is down
 
 
 def resource_guard_status() -> dict[str, Any]:

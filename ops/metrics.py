@@ -58,6 +58,9 @@ CLAUDE_RETRIES = Counter("claudeflow_claude_retries", "Claude calls retried", ["
 WS_CONNECTIONS = Gauge(
     "claudeflow_websocket_connections", "Open WebSocket connections", multiprocess_mode="livesum"
 )
+WS_REFUSED = Counter(
+    "claudeflow_websocket_refused", "WebSocket connections refused or closed by a guard", ["reason"]
+)
 EVENTS = Counter("claudeflow_events_published", "Swarm events published", ["type"])
 
 

@@ -9,6 +9,8 @@ class SwarmsConfig(AppConfig):
 
     def ready(self) -> None:
         from ops import metrics
+        from swarms import revocation
         from swarms.selectors import swarm_counts_by_status
 
         metrics.count_swarms_with(swarm_counts_by_status)
+        revocation.connect()

@@ -8,6 +8,16 @@ Protocol (JSON text frames):
            {"type": "command", "swarmId", "action": "pause"|"resume"|"stop"} ← {"type": "command_result", …}
   server → {"type": "swarm_event", "eventId", "seq", "swarmId", "eventType", "data", "timestamp"}
            {"type": "error", "code", "message"} for bad input (the socket stays open)
+           {"type": "replay_truncated", "swarmId", "lastEventId", "message"} when more than WS_REPLAY_MAX
+             events follow lastEventId: the socket is not subscribed; subscribe again from lastEventId
+
+Guards: the credential is checked again every WS_AUTH_RECHECK seconds, on every subscribe and
+command, and at once when a key or user changes (swarms/revocation.py): a revoked key, deactivated
+user, ended session or expired JWT closes the socket with 4401. Per user at most
+WS_MAX_CONNECTIONS_PER_USER sockets across web processes (error frame, then close 1008); per socket
+WS_MAX_SUBSCRIPTIONS swarms and WS_MESSAGE_RATE messages (an error frame once per window; twice the
+rate closes with 1008). When the channel layer (Redis) is unreachable, sockets are refused or closed
+with 1013 (try again later) and the outage is logged once per process.
 
 Each swarm's events carry a gap-free `seq`; a jump means the channel layer dropped a message
 (channels-redis drops silently when a client's queue is full), and the gap is back-filled from the
@@ -17,16 +27,20 @@ database. Every heartbeat also checks the database for events after the last one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import re
 import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from core.errors import ApplicationError
 from events.stream import group_name
@@ -38,60 +52,112 @@ logger = logging.getLogger(__name__)
 COMMANDS = {"pause": services.swarm_pause, "resume": services.swarm_resume, "stop": services.swarm_stop}
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SILENT = 4408
+CLOSE_POLICY = 1008  # too many sockets, a message flood
+CLOSE_TRY_LATER = 1013  # the channel layer (Redis) is unreachable
+# the channel layer is down: Redis refuses or times out (channels-redis raises redis-py's errors)
+LAYER_DOWN = (RedisError, OSError, asyncio.TimeoutError)
+LAYER_TIMEOUT = 5  # seconds to reach the channel layer before a connection is refused
+MAX_FRAME_CHARS = 64 * 1024  # no client message comes near this
+SWARM_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MAX_EVENT_ID = 2**63 - 1
 
 
 class SwarmConsumer(AsyncJsonWebsocketConsumer):
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.accepted = self.released = False
+        try:
+            await super().__call__(scope, receive, send)
+        except LAYER_DOWN as exc:  # not a traceback and a 1011 per attempt: a 1013 and one log line
+            layer_health.failed(exc)
+            await self._release()
+            with contextlib.suppress(Exception):  # the client may be gone already
+                if not self.accepted:
+                    await self.accept()
+                await self.close(code=CLOSE_TRY_LATER)
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        self.accepted = True
+        await super().accept(subprotocol, headers)
+
     async def connect(self) -> None:
         if not settings.WS_ENABLED:
             await self.close()
             return
         auth = await database_sync_to_async(streams.authenticate)(**self._credentials())
-        await self.accept()
         if auth is None:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self._refuse(CLOSE_UNAUTHENTICATED, "unauthenticated")
             return
-        self.user, self.permissions = auth
-        self.client_id = uuid.uuid4().hex
+        self.user, self.permissions, self.credential = auth
         self.subscriptions: dict[str, int] = {}  # swarm id → seq of the last event delivered
+        self.groups_joined: list[str] = []
+        # the revocation groups; joining them is also the check that the channel layer is up
+        for group in self.credential.groups():
+            await asyncio.wait_for(self.channel_layer.group_add(group, self.channel_name), LAYER_TIMEOUT)
+            self.groups_joined.append(group)
+        layer_health.ok()
+        limit = settings.WS_MAX_CONNECTIONS_PER_USER
+        self.counted = await sync_to_async(presence.connected)(self.user.pk, limit)
+        if not self.counted:
+            message = f"At most {limit} WebSocket connections per user; close one first"
+            await self._refuse(CLOSE_POLICY, "connections", error=("too_many_connections", message))
+            return
+        self.client_id = uuid.uuid4().hex
+        self.rate = MessageRate(settings.WS_MESSAGE_RATE)
         self.last_heard = time.monotonic()
-        self.counted = await database_sync_to_async(presence.connected)()
         metrics.WS_CONNECTIONS.inc()
-        self.heartbeat = asyncio.create_task(self._heartbeat())
+        await self.accept()
+        self.tasks = [asyncio.create_task(self._heartbeat()), asyncio.create_task(self._watch_credential())]
         await self.send_json({"type": "connected", "clientId": self.client_id})
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "heartbeat"):
-            self.heartbeat.cancel()
-        for swarm_id in list(getattr(self, "subscriptions", {})):
-            await self.channel_layer.group_discard(group_name(swarm_id), self.channel_name)
-        if getattr(self, "counted", False):
-            await database_sync_to_async(presence.disconnected)()
-        if hasattr(self, "client_id"):
-            metrics.WS_CONNECTIONS.dec()
+        await self._release()
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
     ) -> None:
+        if self.released or not hasattr(self, "rate"):
+            return  # closing, or refused before it was set up
         self.last_heard = time.monotonic()
+        verdict = self.rate.hit()
+        if verdict != "ok":
+            if verdict == "abuse":
+                metrics.WS_REFUSED.labels("message_rate").inc()
+                await self._close(CLOSE_POLICY)
+            elif verdict == "limited":  # once per window; the messages are dropped
+                await self._error("rate_limited", f"Too many messages (limit {settings.WS_MESSAGE_RATE})")
+            return
+        if text_data is None:
+            await self._error("bad_message", "Messages must be JSON text frames")
+            return
+        if len(text_data) > MAX_FRAME_CHARS:
+            await self._error("too_large", f"Messages must be under {MAX_FRAME_CHARS} characters")
+            return
         try:
-            content = json.loads(text_data or "")
-        except ValueError:
+            content = json.loads(text_data)
+        except (ValueError, RecursionError):
             await self._error("bad_json", "Messages must be JSON objects")
             return
         if not isinstance(content, dict):
             await self._error("bad_message", "Messages must be JSON objects")
             return
-        await self.receive_json(content)
+        try:
+            await self.receive_json(content)
+        except LAYER_DOWN:
+            raise  # → __call__: 1013
+        except Exception:  # a bug must not close every socket with 1011: log it, tell the client
+            logger.exception("WebSocket message %r failed", content.get("type"))
+            await self._error("internal_error", "The server could not handle this message")
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        kind = content.get("type")
         handler = {
             "subscribe": self._subscribe,
             "unsubscribe": self._unsubscribe,
             "ping": self._ping,
             "command": self._command,
-        }.get(content.get("type"))
+        }.get(kind if isinstance(kind, str) else "")
         if handler is None:
-            await self._error("unknown_type", f"Unknown message type {content.get('type')!r}")
+            await self._error("unknown_type", f"Unknown message type {str(kind)[:40]!r}")
             return
         await handler(content)
 
@@ -102,10 +168,18 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
 
     async def _subscribe(self, content: dict[str, Any]) -> None:
         swarm_id, after = content.get("swarmId"), content.get("lastEventId")
-        if not isinstance(swarm_id, str) or (after is not None and (not isinstance(after, int) or after < 0)):
+        if not _is_swarm_id(swarm_id) or (
+            after is not None and (type(after) is not int or not 0 <= after <= MAX_EVENT_ID)
+        ):
             await self._error(
                 "bad_message", "subscribe needs a swarmId and, optionally, an integer lastEventId"
             )
+            return
+        if not await self._allowed("read", swarm_id):
+            return
+        if swarm_id not in self.subscriptions and len(self.subscriptions) >= settings.WS_MAX_SUBSCRIPTIONS:
+            message = f"At most {settings.WS_MAX_SUBSCRIPTIONS} subscriptions per connection"
+            await self._error("too_many_subscriptions", message, swarmId=swarm_id)
             return
         swarm = await database_sync_to_async(streams.visible_swarm)(self.user, swarm_id)
         if swarm is None:
@@ -117,31 +191,51 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
             self.subscriptions[swarm_id] = await database_sync_to_async(streams.current_seq)(swarm_id)
         else:
             self.subscriptions[swarm_id] = 0
-            await self._replay(swarm_id, after)
+            last_sent = await self._replay(swarm_id, after)
+            if last_sent is not None:  # more follow: the client pages by subscribing again
+                del self.subscriptions[swarm_id]
+                await self.channel_layer.group_discard(group_name(swarm_id), self.channel_name)
+                await self.send_json(
+                    {
+                        "type": "replay_truncated",
+                        "swarmId": swarm_id,
+                        "lastEventId": last_sent,
+                        "message": f"More than {settings.WS_REPLAY_MAX} events to replay: "
+                        "subscribe again with this lastEventId for the next ones",
+                    }
+                )
+                return
         await self.send_json({"type": "subscribed", "swarmId": swarm_id, "seq": self.subscriptions[swarm_id]})
 
-    async def _replay(self, swarm_id: str, after_id: int) -> None:
-        while True:
-            batch = await database_sync_to_async(streams.events_after_id)(swarm_id, after_id)
-            for event in batch:
+    async def _replay(self, swarm_id: str, after_id: int) -> int | None:
+        """Delivers up to WS_REPLAY_MAX events after `after_id`; the last id sent if more follow."""
+        remaining = settings.WS_REPLAY_MAX
+        while remaining:
+            size = min(streams.REPLAY_BATCH, remaining)
+            batch = await database_sync_to_async(streams.events_after_id)(swarm_id, after_id, size + 1)
+            for event in batch[:size]:
                 await self._deliver(event)
-            if len(batch) < streams.REPLAY_BATCH:
-                return
-            after_id = batch[-1]["eventId"]
+            if len(batch) <= size:
+                return None
+            remaining -= size
+            after_id = batch[size - 1]["eventId"]
+        return after_id
 
     async def _unsubscribe(self, content: dict[str, Any]) -> None:
         swarm_id = content.get("swarmId")
+        if not _is_swarm_id(swarm_id):
+            await self._error("bad_message", "unsubscribe needs a swarmId")
+            return
         if self.subscriptions.pop(swarm_id, None) is not None:
             await self.channel_layer.group_discard(group_name(swarm_id), self.channel_name)
         await self.send_json({"type": "unsubscribed", "swarmId": swarm_id})
 
     async def _command(self, content: dict[str, Any]) -> None:
         swarm_id, action = content.get("swarmId"), content.get("action")
-        if action not in COMMANDS or not isinstance(swarm_id, str):
+        if not isinstance(action, str) or action not in COMMANDS or not _is_swarm_id(swarm_id):
             await self._error("bad_message", "command needs a swarmId and an action: pause, resume or stop")
             return
-        if "write" not in self.permissions:
-            await self._error("forbidden", "This API key lacks the 'write' permission", swarmId=swarm_id)
+        if not await self._allowed("write", swarm_id):
             return
         if await database_sync_to_async(streams.visible_swarm)(self.user, swarm_id) is None:
             await self._error("not_found", f"Swarm {swarm_id} not found", swarmId=swarm_id)
@@ -176,6 +270,74 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group_name(swarm_id), self.channel_name)
             await self.send_json(message["event"])
 
+    async def access_recheck(self, message: dict[str, Any]) -> None:
+        """A key or user of this socket changed (swarms/revocation.py): does the credential still hold?"""
+        await self._recheck()
+
+    # --- credential and limits --------------------------------------------------------------------
+
+    async def _recheck(self) -> bool:
+        permissions = await database_sync_to_async(streams.recheck)(self.credential)
+        if permissions is None:
+            metrics.WS_REFUSED.labels("revoked").inc()
+            await self._close(CLOSE_UNAUTHENTICATED)
+            return False
+        self.permissions = permissions
+        return True
+
+    async def _allowed(self, permission: str, swarm_id: str) -> bool:
+        """Every subscribe and command checks the credential again, and the permission it needs."""
+        if not await self._recheck():
+            return False
+        if permission not in self.permissions:
+            await self._error(
+                "forbidden", f"This API key lacks the '{permission}' permission", swarmId=swarm_id
+            )
+            return False
+        return True
+
+    async def _watch_credential(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(settings.WS_AUTH_RECHECK)
+                if not await self._recheck():
+                    return
+        except asyncio.CancelledError:
+            return
+
+    async def _refuse(self, code: int, reason: str, error: tuple[str, str] | None = None) -> None:
+        """Accepts only to say why (a close before accept is an HTTP 403 without a code), then closes."""
+        metrics.WS_REFUSED.labels(reason).inc()
+        await self.accept()
+        if error:
+            await self._error(*error)
+        await self._close(code)
+
+    async def _close(self, code: int) -> None:
+        await self._release()
+        await self.close(code=code)
+
+    async def _release(self) -> None:
+        """Gives back what the socket holds, once: its tasks, groups and place in the counts."""
+        if self.released:
+            return
+        self.released = True
+        for task in getattr(self, "tasks", []):
+            if task is not asyncio.current_task():
+                task.cancel()
+        groups = [group_name(s) for s in getattr(self, "subscriptions", {})] + getattr(
+            self, "groups_joined", []
+        )
+        for group in groups:
+            with contextlib.suppress(*LAYER_DOWN):  # groups expire by themselves in channels-redis
+                await asyncio.wait_for(
+                    self.channel_layer.group_discard(group, self.channel_name), LAYER_TIMEOUT
+                )
+        if getattr(self, "counted", False):
+            await sync_to_async(presence.disconnected)(self.user.pk)
+        if hasattr(self, "client_id"):
+            metrics.WS_CONNECTIONS.dec()
+
     # --- helpers ----------------------------------------------------------------------------------
 
     async def _deliver(self, event: dict[str, Any]) -> None:
@@ -191,7 +353,7 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
             while True:
                 await asyncio.sleep(interval)
                 if time.monotonic() - self.last_heard > 2 * interval:
-                    await self.close(code=CLOSE_SILENT)
+                    await self._close(CLOSE_SILENT)
                     return
                 await self.send_json({"type": "heartbeat", "timestamp": time.time()})
                 await self._catch_up()
@@ -211,8 +373,60 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode())
         headers = dict(self.scope.get("headers", []))
         api_key = (query.get("api_key") or [None])[0] or headers.get(b"x-api-key", b"").decode() or None
+        session = self.scope.get("session")
         return {
             "api_key": api_key,
             "token": (query.get("token") or [None])[0],
             "session_user": self.scope.get("user"),
+            "session_key": session.session_key if session is not None else None,
         }
+
+
+def _is_swarm_id(value: Any) -> bool:
+    return isinstance(value, str) and SWARM_ID.fullmatch(value) is not None
+
+
+class MessageRate:
+    """A fixed window per socket: over `rate` the messages are dropped, over twice it the socket closes."""
+
+    def __init__(self, rate: str) -> None:
+        count, _, period = rate.partition("/")
+        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[-1]]
+        self.limit, self.seconds = int(count), int(period[:-1] or 1) * unit
+        self.window_end, self.count = 0.0, 0
+
+    def hit(self) -> str:
+        """ "ok", "limited" (the first message over the limit in this window), "dropped" or "abuse"."""
+        now = time.monotonic()
+        if now >= self.window_end:
+            self.window_end, self.count = now + self.seconds, 0
+        self.count += 1
+        if self.count <= self.limit:
+            return "ok"
+        if self.count > 2 * self.limit:
+            return "abuse"
+        return "limited" if self.count == self.limit + 1 else "dropped"
+
+
+class _LayerHealth:
+    """Logs an unreachable channel layer once per outage and process, not once per connection."""
+
+    down = False
+
+    def failed(self, exc: BaseException) -> None:
+        metrics.WS_REFUSED.labels("channel_layer_down").inc()
+        if not self.down:
+            self.down = True
+            logger.warning(
+                "Channel layer unreachable (%s: %s): WebSocket connections are closed with 1013 until it returns",
+                type(exc).__name__,
+                exc,
+            )
+
+    def ok(self) -> None:
+        if self.down:
+            self.down = False
+            logger.warning("Channel layer reachable again: WebSocket connections accepted")
+
+
+layer_health = _LayerHealth()

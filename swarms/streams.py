@@ -1,14 +1,19 @@
-"""Reads for the WebSocket consumer (which never writes a model): access checks and replay."""
+"""Reads for the WebSocket consumer (which never writes a model): access checks, re-checks and replay."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.utils.crypto import constant_time_compare
 
-from access.auth import authenticate_api_key, local_user, permissions_of
+from access.auth import EnvApiKey, authenticate_api_key, local_user, permissions_of
+from access.models import ApiKey
 from events.models import Event, Stream
 from events.stream import envelope
 from swarms.models import Swarm
@@ -37,13 +42,40 @@ def events_between_seq(swarm_id: str, after_seq: int, before_seq: int | None = N
     return [envelope(event) for event in rows.order_by("seq")[:REPLAY_BATCH]]
 
 
+@dataclass(frozen=True)
+class Credential:
+    """What a socket authenticated with, so it can be checked again while the socket is open."""
+
+    kind: str  # "key" (stored API key), "env" (API_KEYS), "jwt", "session", "local"
+    user_id: Any
+    key_id: str | None = None
+    expires_at: float | None = None  # a JWT's exp, epoch seconds
+    session_key: str | None = None
+
+    def groups(self) -> list[str]:
+        """Channel-layer groups that hear about this credential's revocation."""
+        return [user_group(self.user_id)] + ([key_group(self.key_id)] if self.key_id else [])
+
+
+def user_group(user_id: Any) -> str:
+    return f"ws.user.{user_id}"
+
+
+def key_group(key_id: str) -> str:
+    return f"ws.key.{key_id}"
+
+
 def authenticate(
-    *, api_key: str | None, token: str | None, session_user: Any
-) -> tuple[Any, tuple[str, ...]] | None:
-    """(user, permissions) for a WebSocket: API key, JWT, the session cookie, or the local user."""
+    *, api_key: str | None, token: str | None, session_user: Any, session_key: str | None = None
+) -> tuple[Any, tuple[str, ...], Credential] | None:
+    """(user, permissions, credential) for a WebSocket: API key, JWT, the session, or the local user."""
     if api_key:
         found = authenticate_api_key(api_key)
-        return (found[0], permissions_of(found[1])) if found else None
+        if not found:
+            return None
+        user, key = found
+        kind, key_id = ("key", key.id) if isinstance(key, ApiKey) else ("env", None)
+        return user, permissions_of(key), Credential(kind, user.pk, key_id=key_id)
     if token:
         return _jwt_user(token)
     if (
@@ -51,13 +83,42 @@ def authenticate(
         and not isinstance(session_user, AnonymousUser)
         and session_user.is_authenticated
     ):
-        return session_user, permissions_of(None)
+        credential = Credential("session", session_user.pk, session_key=session_key)
+        return session_user, permissions_of(None), credential
     if not settings.AUTH_ENABLED:
-        return local_user(), permissions_of(None)
+        user = local_user()
+        return user, permissions_of(None), Credential("local", user.pk)
     return None
 
 
-def _jwt_user(token: str) -> tuple[Any, tuple[str, ...]] | None:
+def recheck(credential: Credential) -> tuple[str, ...] | None:
+    """The credential's permissions now, or None when it was revoked, expired or its user deactivated."""
+    if credential.expires_at is not None and time.time() >= credential.expires_at:
+        return None
+    if credential.kind == "key":
+        key = ApiKey.objects.usable().filter(pk=credential.key_id, owner__is_active=True).first()
+        return permissions_of(key) if key else None
+    if credential.kind == "local":
+        return permissions_of(None)
+    user = get_user_model().objects.filter(pk=credential.user_id, is_active=True).first()
+    if user is None:
+        return None
+    if credential.kind == "session" and not _session_holds(credential.session_key, user):
+        return None
+    return permissions_of(EnvApiKey() if credential.kind == "env" else None)
+
+
+def _session_holds(session_key: str | None, user: Any) -> bool:
+    """The session still exists, for this user, and was not ended by a password change."""
+    if not session_key:
+        return False
+    data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
+    return str(data.get(SESSION_KEY)) == str(user.pk) and constant_time_compare(
+        data.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()
+    )
+
+
+def _jwt_user(token: str) -> tuple[Any, tuple[str, ...], Credential] | None:
     from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
     from rest_framework_simplejwt.tokens import AccessToken
 
@@ -66,4 +127,6 @@ def _jwt_user(token: str) -> tuple[Any, tuple[str, ...]] | None:
     except (InvalidToken, TokenError):
         return None
     user = get_user_model().objects.filter(pk=payload.get("user_id"), is_active=True).first()
-    return (user, permissions_of(None)) if user else None
+    if user is None:
+        return None
+    return user, permissions_of(None), Credential("jwt", user.pk, expires_at=float(payload["exp"]))

@@ -319,6 +319,9 @@ function onMessage(event) {
     if (message.swarmId !== state.swarmId || message.eventId <= state.lastEventId) return;
     applyEvent(message);
     state.lastEventId = message.eventId;
+  } else if (message.type === "replay_truncated") {
+    // a long absence: the server replays in pages; ask for the next one from the last event applied
+    state.socket.send(JSON.stringify({ type: "subscribe", swarmId: state.swarmId, lastEventId: state.lastEventId }));
   } else if (message.type === "subscribed") {
     state.attempt = 0;
     setConnection("live", "Live");
