@@ -84,6 +84,7 @@ def publish(swarm_id: str, count: int) -> list[int]:
 
 # --- 16. malformed frames, caps, message rate, bounded replay --------------------------------------
 
+ERROR_CODES = {"bad_json", "bad_message", "unknown_type", "too_large"}
 MALFORMED = {
     "unhashable type": '{"type": []}',
     "nested 100k deep": "[" * 100_000 + "]" * 100_000,
@@ -102,7 +103,7 @@ async def test_a_malformed_frame_gets_an_error_frame_and_the_socket_stays_open(a
     communicator = await connected_as(alice_key)
     await communicator.send_to(text_data=frame)
     error = await communicator.receive_json_from()
-    assert error["type"] == "error" and error["code"] in {"bad_json", "bad_message", "unknown_type", "too_large"}, error
+    assert error["type"] == "error" and error["code"] in ERROR_CODES, error
     await still_open(communicator)
     await communicator.disconnect()
 
