@@ -20,9 +20,10 @@ except ConfigError as exc:  # one line naming the variable, not a traceback
 from channels.routing import ProtocolTypeRouter
 from django.core.asgi import get_asgi_application
 
-from claudeflow_site.routing import websocket_application
+from claudeflow_site.routing import allow_standard_close_codes, websocket_application
 from engine import embedded
 
+allow_standard_close_codes()
 application = ProtocolTypeRouter({"http": get_asgi_application(), "websocket": websocket_application()})
 
 embedded.start_if_enabled()
