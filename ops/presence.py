@@ -63,13 +63,6 @@ def total() -> int:
     return here + sum(_other_processes().values())
 
 
-def of_user(user_id: Any) -> int:
-    uid = str(user_id)
-    with _lock:
-        here = _users[uid]
-    return here + _other_processes().get(uid, 0)
-
-
 def _other_processes() -> Counter[str]:
     counts: Counter[str] = Counter()
     try:

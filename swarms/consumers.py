@@ -40,6 +40,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 from redis.exceptions import RedisError
 
 from core.errors import ApplicationError
@@ -300,8 +301,11 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
         try:
             while True:
                 await asyncio.sleep(settings.WS_AUTH_RECHECK)
-                if not await self._recheck():
-                    return
+                try:
+                    if not await self._recheck():
+                        return
+                except DatabaseError:  # Postgres down: nothing can be revoked meanwhile (that is a write)
+                    continue
         except asyncio.CancelledError:
             return
 
@@ -356,7 +360,8 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
                     await self._close(CLOSE_SILENT)
                     return
                 await self.send_json({"type": "heartbeat", "timestamp": time.time()})
-                await self._catch_up()
+                with contextlib.suppress(DatabaseError):  # Postgres down: catch up on a later beat
+                    await self._catch_up()
         except asyncio.CancelledError:
             return
 

@@ -217,6 +217,19 @@ async def test_deactivating_a_user_closes_their_sockets_with_4401(alice, alice_k
     assert await closed_with(communicator, timeout=5) == 4401
 
 
+async def test_logging_out_closes_the_browser_sessions_socket_with_4401(alice, client, settings):
+    settings.WS_AUTH_RECHECK = 0.5
+    await database_sync_to_async(client.force_login)(alice)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    communicator = WebsocketCommunicator(
+        websocket_application(), "/ws", headers=[*ORIGIN, (b"cookie", cookie)]
+    )
+    assert (await communicator.connect())[0]
+    assert (await communicator.receive_json_from())["type"] == "connected"
+    await database_sync_to_async(client.logout)()
+    assert await closed_with(communicator, timeout=5) == 4401
+
+
 async def test_a_revocation_that_sends_no_signal_is_noticed_by_the_periodic_check(alice, settings):
     settings.WS_AUTH_RECHECK = 1
     key, raw = await database_sync_to_async(_key_of)(alice)

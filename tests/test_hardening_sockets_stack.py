@@ -65,8 +65,9 @@ def test_a_redis_outage_refuses_websockets_with_1013_and_logs_it_once(keys):
     with private_redis() as redis_server:
         web, base = start_web(stack_env(redis_url=redis_server.url, claude_url=NO_CLAUDE))
         try:
-            open_socket(base, keys["socket"]).close()
+            open_sockets = [open_socket(base, keys["socket"]) for _ in range(2)]
             redis_server.stop()
+            assert [close_code(socket) for socket in open_sockets] == [1013, 1013]  # not 1011
             codes = [attempt(base, keys["socket"]) for _ in range(10)]
             assert codes == [1013] * 10
             log = web.output()
@@ -87,9 +88,14 @@ def attempt_connects(base: str, key: str) -> bool:
         return False
 
 
-def test_a_killed_web_process_drops_out_of_the_connected_clients_figure(keys):
+def test_a_killed_web_process_drops_out_of_the_counts_and_the_per_user_cap(keys):
     with private_redis() as redis_server:
-        env = stack_env(redis_url=redis_server.url, claude_url=NO_CLAUDE, WS_PRESENCE_TTL="2")
+        env = stack_env(
+            redis_url=redis_server.url,
+            claude_url=NO_CLAUDE,
+            WS_PRESENCE_TTL="2",
+            WS_MAX_CONNECTIONS_PER_USER="4",
+        )
         doomed, doomed_base = start_web(env)
         survivor, survivor_base = start_web(env)
         sockets = []
@@ -97,8 +103,12 @@ def test_a_killed_web_process_drops_out_of_the_connected_clients_figure(keys):
             sockets = [open_socket(doomed_base, keys["socket"]) for _ in range(3)]
             sockets.append(open_socket(survivor_base, keys["socket"]))
             wait_for(lambda: connected_clients(survivor_base, keys["admin"]) == 4, timeout=10)
+            assert attempt(survivor_base, keys["socket"]) == 1008  # the cap counts both processes
             doomed.signal(signal.SIGKILL)  # a crash: no disconnect handler runs
             wait_for(lambda: connected_clients(survivor_base, keys["admin"]) == 1, timeout=15)
+            sockets.append(
+                open_socket(survivor_base, keys["socket"])
+            )  # the crashed sockets freed their places
         finally:
             for socket in sockets:
                 socket.close()
