@@ -281,3 +281,24 @@ def _key_of(user):
     from access.services import apikey_create
 
     return apikey_create(owner=user, name="ws", permissions=["read", "write"])
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("WS_MAX_CONNECTIONS_PER_USER", "0", "WS_MAX_CONNECTIONS_PER_USER must be at least 1"),
+        ("WS_MAX_SUBSCRIPTIONS", "many", "WS_MAX_SUBSCRIPTIONS must be an integer"),
+        ("WS_MESSAGE_RATE", "60 per 10s", "WS_MESSAGE_RATE must look like"),
+        ("WS_REPLAY_MAX", "0", "WS_REPLAY_MAX must be at least 1"),
+        ("WS_AUTH_RECHECK", "120", "WS_AUTH_RECHECK must be at most 60"),
+        ("WS_PRESENCE_TTL", "1", "WS_PRESENCE_TTL must be at least 2"),
+    ],
+)
+@pytest.mark.django_db(transaction=False)
+def test_a_bad_websocket_limit_stops_start_up_with_one_line(variable, value, message):
+    from tests.test_config import test_a_bad_value_stops_start_up_with_one_line as starts_up_with
+
+    starts_up_with(variable, value, message)
