@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any
 
@@ -49,8 +48,8 @@ class Credential:
     kind: str  # "key" (stored API key), "env" (API_KEYS), "jwt", "session", "local"
     user_id: Any
     key_id: str | None = None
-    expires_at: float | None = None  # a JWT's exp, epoch seconds
-    session_key: str | None = None
+    token: str | None = field(default=None, repr=False)  # a JWT, validated again each time
+    session_key: str | None = field(default=None, repr=False)
 
     def groups(self) -> list[str]:
         """Channel-layer groups that hear about this credential's revocation."""
@@ -93,8 +92,9 @@ def authenticate(
 
 def recheck(credential: Credential) -> tuple[str, ...] | None:
     """The credential's permissions now, or None when it was revoked, expired or its user deactivated."""
-    if credential.expires_at is not None and time.time() >= credential.expires_at:
-        return None
+    if credential.kind == "jwt":
+        found = _jwt_user(credential.token or "")
+        return found[1] if found and found[0].pk == credential.user_id else None
     if credential.kind == "key":
         key = ApiKey.objects.usable().filter(pk=credential.key_id, owner__is_active=True).first()
         return permissions_of(key) if key else None
@@ -119,14 +119,14 @@ def _session_holds(session_key: str | None, user: Any) -> bool:
 
 
 def _jwt_user(token: str) -> tuple[Any, tuple[str, ...], Credential] | None:
+    """simplejwt's own checks: signature, expiry, an active user, and (CHECK_REVOKE_TOKEN) the password."""
+    from rest_framework.exceptions import AuthenticationFailed
+    from rest_framework_simplejwt.authentication import JWTAuthentication
     from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-    from rest_framework_simplejwt.tokens import AccessToken
 
+    authentication = JWTAuthentication()
     try:
-        payload = AccessToken(token)
-    except (InvalidToken, TokenError):
+        user = authentication.get_user(authentication.get_validated_token(token.encode()))
+    except (InvalidToken, TokenError, AuthenticationFailed):
         return None
-    user = get_user_model().objects.filter(pk=payload.get("user_id"), is_active=True).first()
-    if user is None:
-        return None
-    return user, permissions_of(None), Credential("jwt", user.pk, expires_at=float(payload["exp"]))
+    return user, permissions_of(None), Credential("jwt", user.pk, token=token)

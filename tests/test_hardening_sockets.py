@@ -253,6 +253,25 @@ async def test_an_expired_jwt_closes_the_socket_with_4401(alice, settings):
     assert await closed_with(communicator, timeout=6) == 4401
 
 
+async def test_a_password_change_closes_the_sockets_of_its_jwts_with_4401(alice, settings, monkeypatch):
+    from rest_framework_simplejwt import authentication, tokens
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    settings.WS_AUTH_RECHECK = 60  # the push on the user's change does it
+    for module in (authentication, tokens):  # CHECK_REVOKE_TOKEN: tokens die with the password
+        monkeypatch.setattr(module.api_settings, "CHECK_REVOKE_TOKEN", True)
+    token = await database_sync_to_async(lambda: str(AccessToken.for_user(alice)))()
+    communicator = await open_socket(f"?token={token}")
+    assert (await communicator.receive_json_from())["type"] == "connected"
+
+    def change_password():
+        alice.set_password("a-new-password-9")
+        alice.save()
+
+    await database_sync_to_async(change_password)()
+    assert await closed_with(communicator, timeout=5) == 4401
+
+
 async def test_a_command_after_a_silent_revocation_is_refused_and_closes_4401(swarm, alice, settings):
     settings.WS_AUTH_RECHECK = 60
     key, raw = await database_sync_to_async(_key_of)(alice)
