@@ -119,6 +119,7 @@ def main() -> None:
         redis_url=args.redis,
         claude_url="http://127.0.0.1:9",
         WS_CHANNEL_CAPACITY=str(args.capacity),
+        WS_MAX_CONNECTIONS_PER_USER=str(args.subscribers),  # every client is the one bench user
         LOG_LEVEL="error",
     )
     env["DATABASE_URL"] = (
