@@ -14,6 +14,7 @@ from typing import Any
 
 from agents.registry import AGENT_TYPES, best_type_for
 from swarms.models import Swarm
+from swarms.serializers import prompt_options
 from swarms.strategies import Strategy
 from tasks.models import Task
 from tasks.serializers import PRIORITIES, TASK_TYPES
@@ -112,7 +113,7 @@ SYSTEM = (
 
 def plan_messages(swarm: Swarm, guidance: str) -> tuple[str, list[dict[str, Any]]]:
     types = "\n".join(f"- {name}: {', '.join(t.capabilities)}" for name, t in AGENT_TYPES.items())
-    options = {k: v for k, v in swarm.options.items() if k != "budget"}
+    options = prompt_options(swarm.options)  # never what the client sent, only what passed the schema
     lines = [
         f"# Objective\n{swarm.objective}",
         f"# Strategy: {swarm.strategy}\n{guidance}",

@@ -1,0 +1,141 @@
+"""Issue 9, items 13 and 18: bounded `options`, a planning call within budget, tasks per swarm,
+and what /metrics, the worker exporter, /api/ready and the access log give away."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import planner
+from engine import plans as planning
+from events.models import LogEntry
+from swarms.models import Swarm
+from tasks.models import ClaudeCall
+from tests.conftest import OBJECTIVE
+
+pytestmark = pytest.mark.django_db
+
+
+def create(client, **body):
+    return client.post("/api/swarm/create", {"objective": OBJECTIVE, **body}, format="json")
+
+
+def details(response):
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["error"] == "Validation failed"
+    return {d["field"]: d for d in body["details"]}
+
+
+# --- item 13: options against a schema ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"evil": "x" * 5000}, "options.evil"),
+        ({"includeTest": True}, "options.includeTest"),  # a typo is refused, not ignored
+        ({"budget": {"maxTokens": 1000, "maxTokenz": 5}}, "options.budget.maxTokenz"),
+        ({"budget": {"maxCostUsd": "5"}}, "options.budget.maxCostUsd"),
+        ({"budget": {"maxTokens": 10**12}}, "options.budget.maxTokens"),
+        ({"includeTests": "yes"}, "options.includeTests"),
+        ({"verbosity": "chatty"}, "options.verbosity"),
+        ({"languages": ["python"] * 11}, "options.languages"),
+        ({"languages": ["x" * 41]}, "options.languages.0"),
+        ({"notes": "n" * 1001}, "options.notes"),
+        ({"notes": "a\x00b"}, "options.notes"),
+    ],
+)
+def test_options_are_validated_against_a_schema(client_of_alice, options, field):
+    found = details(create(client_of_alice, options=options))
+    assert field in found, found
+    assert found[field]["message"]
+    assert Swarm.objects.count() == 0
+
+
+def test_an_unknown_option_is_named_with_the_known_ones(client_of_alice):
+    found = details(create(client_of_alice, options={"autoScale": True}))
+    assert "Unknown option" in found["options.autoScale"]["message"]
+    assert "includeTests" in found["options.autoScale"]["message"]
+
+
+def test_known_options_are_stored_as_given(client_of_alice):
+    options = {
+        "includeTests": True,
+        "includeDocumentation": False,
+        "verbosity": "normal",
+        "languages": ["python", "typescript"],
+        "notes": "Target Python 3.11",
+        "review": False,
+        "budget": {"maxTokens": 200000, "maxCostUsd": 5},
+    }
+    response = create(client_of_alice, options=options)
+    assert response.status_code == 201, response.content
+    assert Swarm.objects.get(pk=response.json()["swarmId"]).options == options
+
+
+def test_the_planning_prompt_shows_only_known_valid_options(alice):
+    # a swarm stored before options were validated may hold anything: none of it reaches Claude
+    swarm = Swarm.objects.create(
+        owner=alice,
+        objective=OBJECTIVE,
+        options={
+            "includeTests": True,
+            "languages": ["python"],
+            "evil": "E" * 100_000,
+            "verbosity": "V" * 5000,
+            "budget": {"maxTokens": 999_999},
+        },
+    )
+    _, messages = planning.plan_messages(swarm, "guidance")
+    prompt = messages[0]["content"]
+    assert '"includeTests": true' in prompt and '"languages": ["python"]' in prompt
+    assert "EEEE" not in prompt and "VVVV" not in prompt and "999999" not in prompt
+    assert len(prompt) < 5000
+
+
+# --- item 13: the planning call respects the budget ----------------------------------------------
+
+
+def planning_swarm(owner, **budget):
+    return Swarm.objects.create(owner=owner, objective=OBJECTIVE, max_agents=5, options={"budget": budget})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_planning_asks_only_for_what_the_budget_has_left_after_the_prompt(fake_claude, alice):
+    swarm = planning_swarm(alice, maxTokens=4000)
+    planner.plan(swarm_id=swarm.id)
+    call = ClaudeCall.objects.get(swarm=swarm, role="planner")
+    asked = fake_claude.requests[0]["body"]["max_tokens"]
+    assert call.input_tokens + asked <= 4000  # the prompt is paid whatever the answer
+    assert asked >= planner.PLAN_MIN_OUTPUT_TOKENS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_planning_prompt_that_leaves_no_room_for_a_plan_is_not_sent(fake_claude, alice):
+    swarm = planning_swarm(alice, maxTokens=1500)
+    planner.plan(swarm_id=swarm.id)
+    swarm.refresh_from_db()
+    assert (swarm.status, swarm.failure_reason) == ("failed", "budget_exhausted")
+    assert fake_claude.requests == [] and not ClaudeCall.objects.filter(swarm=swarm).exists()
+    assert swarm.total_tokens == 0
+    assert swarm.events.filter(type="budget.exceeded").count() == 1
+    assert swarm.logs.filter(level=LogEntry.Level.ERROR, message__contains="prompt tokens").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cost_budget_below_the_planning_prompt_is_not_spent(fake_claude, alice):
+    swarm = planning_swarm(alice, maxCostUsd=0.001)
+    planner.plan(swarm_id=swarm.id)
+    swarm.refresh_from_db()
+    assert (swarm.status, swarm.failure_reason) == ("failed", "budget_exhausted")
+    assert fake_claude.requests == [] and swarm.cost_usd == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_swarm_whose_budget_is_spent_does_not_plan(fake_claude, alice):
+    swarm = planning_swarm(alice, maxTokens=50_000)
+    Swarm.objects.filter(pk=swarm.pk).update(input_tokens=50_000)
+    planner.plan(swarm_id=swarm.id)
+    swarm.refresh_from_db()
+    assert (swarm.status, swarm.failure_reason) == ("failed", "budget_exhausted")
+    assert fake_claude.requests == []
