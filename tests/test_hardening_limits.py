@@ -139,3 +139,48 @@ def test_a_swarm_whose_budget_is_spent_does_not_plan(fake_claude, alice):
     swarm.refresh_from_db()
     assert (swarm.status, swarm.failure_reason) == ("failed", "budget_exhausted")
     assert fake_claude.requests == []
+
+
+# --- item 18: MAX_TASKS_PER_SWARM ----------------------------------------------------------------
+
+TASK = {"name": "Write docs", "description": "Write the user documentation", "type": "custom"}
+
+
+def test_adding_a_task_beyond_the_cap_is_refused(client_of_alice, swarm_of_alice, settings):
+    settings.MAX_TASKS_PER_SWARM = 2
+    url = f"/api/swarm/{swarm_of_alice.id}/tasks"
+    assert client_of_alice.post(url, TASK, format="json").status_code == 201
+    assert client_of_alice.post(url, TASK, format="json").status_code == 201
+    response = client_of_alice.post(url, TASK, format="json")
+    assert response.status_code == 409
+    body = response.json()
+    assert body["error"] == "Limit exceeded" and "maximum per swarm is 2" in body["message"]
+    assert swarm_of_alice.tasks.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_plan_with_more_tasks_than_the_cap_is_repaired_or_refused(fake_claude, alice, settings):
+    from tests.test_planning import GOOD_PLAN  # three tasks
+
+    settings.MAX_TASKS_PER_SWARM = 2
+    fake_claude.enqueue({"tool_input": GOOD_PLAN})
+    fake_claude.enqueue({"tool_input": GOOD_PLAN})
+    swarm = Swarm.objects.create(owner=alice, objective=OBJECTIVE, max_agents=5)
+    planner.plan(swarm_id=swarm.id)
+    swarm.refresh_from_db()
+    assert swarm.status == "failed"
+    assert swarm.failure_reason == "invalid plan: the plan has 3 tasks; at most 2 are allowed"
+    first = fake_claude.requests[0]["body"]
+    assert first["tools"][0]["input_schema"]["properties"]["tasks"]["maxItems"] == 2
+    assert "at most 2 are allowed" in str(fake_claude.requests[1]["body"]["messages"][-1])
+    assert not swarm.tasks.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_template_with_more_tasks_than_the_cap_fails_planning(fake_claude, alice, settings):
+    settings.MAX_TASKS_PER_SWARM = 2
+    swarm = Swarm.objects.create(owner=alice, objective=OBJECTIVE, strategy="microservices", max_agents=5)
+    planner.plan(swarm_id=swarm.id)
+    swarm.refresh_from_db()
+    assert swarm.status == "failed" and "MAX_TASKS_PER_SWARM" in swarm.failure_reason
+    assert not swarm.tasks.exists()
