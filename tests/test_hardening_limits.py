@@ -3,6 +3,8 @@ and what /metrics, the worker exporter, /api/ready and the access log give away.
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from engine import planner
@@ -184,3 +186,118 @@ def test_a_template_with_more_tasks_than_the_cap_fails_planning(fake_claude, ali
     swarm.refresh_from_db()
     assert swarm.status == "failed" and "MAX_TASKS_PER_SWARM" in swarm.failure_reason
     assert not swarm.tasks.exists()
+
+
+# --- item 18: /metrics and the worker exporter -----------------------------------------------------
+
+REMOTE = {"REMOTE_ADDR": "203.0.113.7"}
+
+
+def test_metrics_without_a_token_are_served_only_to_this_machine(client, settings):
+    settings.METRICS_TOKEN = ""
+    response = client.get("/metrics", **REMOTE)
+    assert response.status_code == 403
+    assert response.json()["error"] == "Forbidden" and "METRICS_TOKEN" in response.json()["message"]
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 200
+    # a proxy on this host makes every client look local; its forwarding header gives it away
+    forwarded = client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="127.0.0.1")
+    assert forwarded.status_code == 403
+
+
+def test_metrics_with_a_token_need_it_from_everywhere(client, settings):
+    settings.METRICS_TOKEN = "metrics-token-0123456789"
+    local = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert local.status_code == 401 and local.json()["error"] == "Authentication required"
+    assert local["WWW-Authenticate"].startswith("Bearer")
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong", **REMOTE).status_code == 401
+    good = client.get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-token-0123456789", **REMOTE)
+    assert good.status_code == 200 and b"claudeflow_" in good.content
+
+
+def exporter(settings, **overrides):
+    from ops import metrics
+    from tests.stack import free_port
+
+    settings.WORKER_METRICS_PORT = free_port()
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    assert metrics.start_worker_exporter()
+    return settings.WORKER_METRICS_PORT
+
+
+def listening_addresses(port):
+    import psutil
+
+    return {
+        c.laddr.ip
+        for c in psutil.Process().net_connections("tcp")
+        if c.laddr.port == port and c.status == "LISTEN"
+    }
+
+
+def get(url, **headers):
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_the_worker_exporter_listens_on_loopback_by_default(settings):
+    port = exporter(settings, METRICS_TOKEN="")
+    assert listening_addresses(port) == {"127.0.0.1"}
+    status, body = get(f"http://127.0.0.1:{port}/")
+    assert status == 200 and b"claudeflow_" in body
+
+
+def test_the_worker_exporter_requires_the_token_when_one_is_set(settings):
+    port = exporter(settings, METRICS_TOKEN="metrics-token-0123456789")
+    status, body = get(f"http://127.0.0.1:{port}/")
+    assert status == 401 and b"METRICS_TOKEN" in body
+    assert get(f"http://127.0.0.1:{port}/", Authorization="Bearer nope")[0] == 401
+    status, body = get(f"http://127.0.0.1:{port}/", Authorization="Bearer metrics-token-0123456789")
+    assert status == 200 and b"claudeflow_" in body
+
+
+def test_the_exporter_default_and_its_exposure_are_configured_safely():
+    from tests.test_operations import settings_value
+
+    assert settings_value("settings.WORKER_METRICS_HOST") == "127.0.0.1"
+    with pytest.raises(subprocess.CalledProcessError) as refused:
+        settings_value("settings.WORKER_METRICS_HOST", WORKER_METRICS_HOST="0.0.0.0", METRICS_TOKEN="")
+    assert "METRICS_TOKEN" in refused.value.stderr
+    exposed = settings_value(
+        "settings.WORKER_METRICS_HOST", WORKER_METRICS_HOST="0.0.0.0", METRICS_TOKEN="t" * 32
+    )
+    assert exposed == "0.0.0.0"
+
+
+def probe_commands():
+    import yaml
+
+    from tests.test_deploy_files import COMPOSE, main_container
+
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]["worker"]["healthcheck"]["test"]
+    k8s = main_container("claudeflow-worker")["livenessProbe"]["exec"]["command"]
+    return {"compose": compose[1:], "k8s": k8s}
+
+
+@pytest.mark.parametrize("where", ["compose", "k8s"])
+@pytest.mark.parametrize("token", ["", "metrics-token-0123456789"])
+def test_the_worker_health_checks_pass_the_exporter_with_or_without_a_token(settings, where, token):
+    import os
+    import sys
+
+    port = exporter(settings, METRICS_TOKEN=token)
+    command = probe_commands()[where]
+    assert command[0] == "python"
+    env = {**os.environ, "WORKER_METRICS_PORT": str(port), "METRICS_TOKEN": token}
+    assert subprocess.run([sys.executable, *command[1:]], env=env, timeout=30).returncode == 0
+    if token:  # and the probe is not passing by accident
+        env["METRICS_TOKEN"] = "wrong"
+        failed = subprocess.run([sys.executable, *command[1:]], env=env, timeout=30, capture_output=True)
+        assert failed.returncode != 0
