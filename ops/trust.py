@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
@@ -33,11 +34,12 @@ def may_read_metrics(meta: Mapping[str, Any]) -> bool:
 
 
 def is_operator(request: Any) -> bool:
-    """The metrics token, a local request, or a signed-in staff user (admin session)."""
+    """The metrics token, a local request, or a signed-in staff user (admin session).
+    `request`: Django's HttpRequest."""
     if has_metrics_token(request.META) or is_local(request.META):
         return True
-    try:
-        user = getattr(request, "user", None)
-        return bool(user is not None and user.is_authenticated and user.is_staff)
+    try:  # from the session itself: probe views skip DRF authentication (request.user is anonymous there)
+        user = get_user(request)
+        return bool(user.is_authenticated and user.is_staff)
     except Exception:  # noqa: BLE001 — the session store may be what is down: no details then
         return False

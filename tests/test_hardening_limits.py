@@ -301,3 +301,37 @@ def test_the_worker_health_checks_pass_the_exporter_with_or_without_a_token(sett
         env["METRICS_TOKEN"] = "wrong"
         failed = subprocess.run([sys.executable, *command[1:]], env=env, timeout=30, capture_output=True)
         assert failed.returncode != 0
+
+
+# --- item 18: /api/ready tells anonymous callers only whether it is ready --------------------------
+
+CLOSED_PORT = "redis://127.0.0.1:1/0"
+
+
+def test_ready_gives_anonymous_callers_no_hosts_or_errors(anon_client, settings):
+    settings.REDIS_URL = CLOSED_PORT
+    response = anon_client.get("/api/ready", **REMOTE)
+    assert response.status_code == 503
+    assert set(response.json()) == {"status", "timestamp"} and response.json()["status"] == "unavailable"
+    assert b"127.0.0.1" not in response.content and b"redis" not in response.content.lower()
+
+
+@pytest.mark.parametrize("who", ["token", "staff", "local"])
+def test_ready_gives_operators_the_details(anon_client, settings, staff, who):
+    settings.REDIS_URL = CLOSED_PORT
+    settings.METRICS_TOKEN = "metrics-token-0123456789"
+    extra = dict(REMOTE)
+    if who == "token":
+        extra["HTTP_AUTHORIZATION"] = "Bearer metrics-token-0123456789"
+    elif who == "staff":
+        anon_client.force_login(staff)
+    else:
+        extra["REMOTE_ADDR"] = "127.0.0.1"
+    body = anon_client.get("/api/ready", **extra).json()
+    assert body["down"] == ["redis"] and "Connection" in body["checks"]["redis"]["detail"]
+
+
+def test_ready_hides_the_details_from_a_signed_in_user_who_is_not_staff(anon_client, settings, alice):
+    settings.REDIS_URL = CLOSED_PORT
+    anon_client.force_login(alice)
+    assert set(anon_client.get("/api/ready", **REMOTE).json()) == {"status", "timestamp"}
