@@ -21,7 +21,10 @@ from channels.routing import ProtocolTypeRouter
 from django.core.asgi import get_asgi_application
 
 from claudeflow_site.routing import websocket_application
+from core.logging import redact_daphne_access_log
 from engine import embedded
+
+redact_daphne_access_log()  # before daphne serves the first request
 
 application = ProtocolTypeRouter({"http": get_asgi_application(), "websocket": websocket_application()})
 

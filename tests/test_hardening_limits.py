@@ -335,3 +335,52 @@ def test_ready_hides_the_details_from_a_signed_in_user_who_is_not_staff(anon_cli
     settings.REDIS_URL = CLOSED_PORT
     anon_client.force_login(alice)
     assert set(anon_client.get("/api/ready", **REMOTE).json()) == {"status", "timestamp"}
+
+
+# --- item 18: access logs never record api_key= (or token=) values ----------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_web_access_log_redacts_credentials_in_query_strings(fake_claude):
+    import urllib.request
+
+    from websockets.sync.client import connect
+
+    from tests.stack import stack_env, start_web
+
+    web, base = start_web(stack_env(redis_url="", claude_url=fake_claude.url, LOG_LEVEL="info"))
+    try:
+        urllib.request.urlopen(f"{base}/api/health?api_key=cf_HTTPSECRET123&x=1", timeout=5).read()
+        ws = base.replace("http://", "ws://")
+        for query in ("api_key=cf_WSSECRET456", "token=eyJWSSECRET789"):
+            try:
+                with connect(f"{ws}/ws?{query}", open_timeout=5) as socket:
+                    socket.recv(timeout=5)
+            except Exception:  # noqa: BLE001 — refused or closed: either way the request was logged
+                pass
+        web.wait_for_output("/api/health?")
+    finally:
+        web.stop()
+    log = web.output()
+    assert "HTTPSECRET123" not in log and "WSSECRET456" not in log and "WSSECRET789" not in log, log
+    assert "api_key=[redacted]&x=1" in log
+
+
+def test_log_lines_redact_credentials_whatever_logged_them():
+    import logging
+
+    from core.logging import JsonFormatter, TextFormatter
+
+    entry = logging.LogRecord(
+        "django.channels.server",
+        logging.INFO,
+        __file__,
+        1,
+        "HTTP GET %s 200",
+        ("/ws?token=abc.def&api_key=cf_x",),
+        None,
+    )
+    for formatter in (JsonFormatter(), TextFormatter()):
+        line = formatter.format(entry)
+        assert "abc.def" not in line and "cf_x" not in line
+        assert "token=[redacted]&api_key=[redacted]" in line
