@@ -307,7 +307,12 @@ ENABLE_METRICS = env_bool("ENABLE_METRICS", True)
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9191, min=0, max=65535)  # 0 = off
 WORKER_METRICS_HOST = env_str("WORKER_METRICS_HOST", "127.0.0.1")
-if WORKER_METRICS_HOST not in ("127.0.0.1", "::1", "localhost") and not METRICS_TOKEN:
+if (
+    ENABLE_METRICS
+    and WORKER_METRICS_PORT
+    and WORKER_METRICS_HOST not in ("127.0.0.1", "::1", "localhost")
+    and not METRICS_TOKEN
+):
     raise ConfigError(
         f"WORKER_METRICS_HOST={WORKER_METRICS_HOST} would serve the worker's metrics beyond this machine "
         "without a token: set METRICS_TOKEN too, or leave WORKER_METRICS_HOST at 127.0.0.1"
