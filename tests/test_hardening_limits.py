@@ -266,9 +266,12 @@ def test_the_worker_exporter_requires_the_token_when_one_is_set(settings):
 def test_the_exporter_default_and_its_exposure_are_configured_safely():
     from tests.test_operations import settings_value
 
-    assert settings_value("settings.WORKER_METRICS_HOST") == "127.0.0.1"
+    exporting = {"ENABLE_METRICS": "true", "WORKER_METRICS_PORT": "9191"}
+    assert settings_value("settings.WORKER_METRICS_HOST", **exporting) == "127.0.0.1"
     with pytest.raises(subprocess.CalledProcessError) as refused:
-        settings_value("settings.WORKER_METRICS_HOST", WORKER_METRICS_HOST="0.0.0.0", METRICS_TOKEN="")
+        settings_value(
+            "settings.WORKER_METRICS_HOST", WORKER_METRICS_HOST="0.0.0.0", METRICS_TOKEN="", **exporting
+        )
     assert "METRICS_TOKEN" in refused.value.stderr
     exposed = settings_value(
         "settings.WORKER_METRICS_HOST", WORKER_METRICS_HOST="0.0.0.0", METRICS_TOKEN="t" * 32
