@@ -21,9 +21,12 @@ from channels.routing import ProtocolTypeRouter
 from django.core.asgi import get_asgi_application
 
 from claudeflow_site.routing import allow_standard_close_codes, websocket_application
+from core.logging import redact_daphne_access_log
 from engine import embedded
 
 allow_standard_close_codes()
+redact_daphne_access_log()  # before daphne serves the first request
+
 application = ProtocolTypeRouter({"http": get_asgi_application(), "websocket": websocket_application()})
 
 embedded.start_if_enabled()

@@ -297,6 +297,7 @@ WS_PRESENCE_TTL = env_int("WS_PRESENCE_TTL", 30, min=2)  # seconds a crashed web
 # --- engine limits (coordinator + execution bridge) -----------------------------------------
 MAX_SWARMS = env_int("MAX_SWARMS", 50, min=1)
 MAX_AGENTS_PER_SWARM = env_int("CLAUDE_FLOW_MAX_AGENTS", 20, min=1, max=100)
+MAX_TASKS_PER_SWARM = env_int("MAX_TASKS_PER_SWARM", 100, min=1)  # created and planned, all statuses
 MAX_CONCURRENT_TASKS = env_int("MAX_CONCURRENT_TASKS", 10, min=1)
 MAX_CONCURRENT_TASKS_PER_USER = env_int("MAX_CONCURRENT_TASKS_PER_USER", max(1, MAX_CONCURRENT_TASKS // 2), min=1)
 TASK_TIMEOUT_MINUTES = env_float("TASK_TIMEOUT_MINUTES", 10, min=0.01)
@@ -307,9 +308,21 @@ if MEMORY_THRESHOLD < 100 * 1024 * 1024:
 CPU_THRESHOLD = env_float("CPU_THRESHOLD", 0.8, min=0.01, max=1.0)
 RESOURCE_MONITORING = env_bool("RESOURCE_MONITORING", True)
 ENABLE_METRICS = env_bool("ENABLE_METRICS", True)
-METRICS_TOKEN = env_str("METRICS_TOKEN")  # when set, /metrics needs "Authorization: Bearer <token>"
+# when set, /metrics and the worker exporter need "Authorization: Bearer <token>"; when not, /metrics
+# answers only requests from this machine and the exporter listens on 127.0.0.1
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 9191, min=0, max=65535)  # 0 = off
-WORKER_METRICS_HOST = env_str("WORKER_METRICS_HOST", "0.0.0.0")
+WORKER_METRICS_HOST = env_str("WORKER_METRICS_HOST", "127.0.0.1")
+if (
+    ENABLE_METRICS
+    and WORKER_METRICS_PORT
+    and WORKER_METRICS_HOST not in ("127.0.0.1", "::1", "localhost")
+    and not METRICS_TOKEN
+):
+    raise ConfigError(
+        f"WORKER_METRICS_HOST={WORKER_METRICS_HOST} would serve the worker's metrics beyond this machine "
+        "without a token: set METRICS_TOKEN too, or leave WORKER_METRICS_HOST at 127.0.0.1"
+    )
 MAX_RETRIES = env_int("MAX_RETRIES", 3, min=0, max=10)
 RETRY_DELAY_MS = env_int("RETRY_DELAY", 1000, min=0)
 MAX_RETRY_DELAY_MS = env_int("MAX_RETRY_DELAY", 30_000, min=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from typing import Any
@@ -51,6 +52,21 @@ class StrictIntegerField(serializers.IntegerField):
         ):
             self.fail("invalid")
         return super().to_internal_value(int(data))
+
+
+class StrictNumberField(serializers.FloatField):
+    """Finite JSON numbers only (not "1.5", not true, not 1e309)."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        try:
+            number = float(data)
+        except OverflowError:  # an integer beyond float's range
+            self.fail("invalid")
+        if not math.isfinite(number):
+            self.fail("invalid")
+        return super().to_internal_value(number)
 
 
 class JSONObjectField(serializers.JSONField):

@@ -4,6 +4,7 @@ cancels its pending tasks and (through their watchdogs) stops its in-flight call
 from __future__ import annotations
 
 from events import catalogue
+from events.stream import log
 from swarms import budget
 from swarms.models import Swarm
 from swarms.services import swarm_fail
@@ -26,5 +27,26 @@ def enforce(swarm_id: str) -> bool:
         swarm_id=swarm_id,
         reason=budget.REASON,
         details={"budget": limits, "spend": spent},
+        before=catalogue.budget_exceeded(budget=limits, spent=spent),
+    )
+
+
+def refuse(swarm_id: str, *, why: str) -> bool:
+    """Fails the swarm with `budget_exhausted` before a call whose prompt and answer cannot fit
+    what its budget has left (the spend itself has not reached a limit yet)."""
+    swarm = (
+        Swarm.objects.only("options", "input_tokens", "output_tokens", "cost_usd", "status")
+        .filter(pk=swarm_id)
+        .first()
+    )
+    if swarm is None or not swarm.is_active:
+        return False
+    limits = budget.budget_of(swarm.options)
+    spent = {"totalTokens": swarm.total_tokens, "costUsd": round(float(swarm.cost_usd), 6)}
+    log(swarm_id, "error", "BudgetGuard", why)
+    return swarm_fail(
+        swarm_id=swarm_id,
+        reason=budget.REASON,
+        details={"budget": limits, "spend": spent, "message": why},
         before=catalogue.budget_exceeded(budget=limits, spent=spent),
     )

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 
 from agents.services import agent_spawn
 from core.errors import LimitExceeded
 from core.logging import log_context
 from engine import budget, plans
-from engine.claude import Abort, Aborted, CallFailed, Exhausted, Request, Spend, call
+from engine.claude import Abort, Aborted, CallFailed, Exhausted, Request, Spend, call, client, estimate
 from engine.leases import Watchdog, lease_until, renew_interval, worker_identity
 from events.stream import batch, log
 from swarms.locks import lock_swarm
@@ -28,6 +29,12 @@ from tasks.services import task_create
 
 logger = logging.getLogger(__name__)
 SOURCE = "HeadlessCoordinator"
+# The least answer room worth paying a planning prompt for: a plan cut off mid-way is invalid.
+PLAN_MIN_OUTPUT_TOKENS = 1024
+
+
+class OverBudget(Exception):
+    """The planning prompt and a plan's answer do not fit what the swarm's budget has left."""
 
 
 # --- planning ---------------------------------------------------------------------------------
@@ -60,6 +67,9 @@ def plan(*, swarm_id: str) -> None:
         except Exhausted:
             budget.enforce(swarm_id)
             return
+        except OverBudget as exc:
+            budget.refuse(swarm_id, why=str(exc))
+            return
         except Aborted:
             return  # stopped or deleted while planning
         apply_plan(swarm_id, owner, result)
@@ -71,7 +81,11 @@ def ask_for_plan(swarm: Swarm, guidance: str, abort: Abort) -> plans.Plan:
     spend = Spend.of(swarm)
     system, messages = plans.plan_messages(swarm, guidance)
     reply = call(
-        Request(swarm_id=swarm.id, role="planner", system=system, messages=messages, tool=tool, spend=spend),
+        within_budget(
+            Request(
+                swarm_id=swarm.id, role="planner", system=system, messages=messages, tool=tool, spend=spend
+            )
+        ),
         abort,
     )
     result, errors = plans.validate(reply.tool_input, swarm)
@@ -103,14 +117,16 @@ def ask_for_plan(swarm: Swarm, guidance: str, abort: Abort) -> plans.Plan:
         },
     ]
     reply = call(
-        Request(
-            swarm_id=swarm.id,
-            role="planner",
-            system=system,
-            messages=messages,
-            tool=tool,
-            revision=1,
-            spend=spend,
+        within_budget(
+            Request(
+                swarm_id=swarm.id,
+                role="planner",
+                system=system,
+                messages=messages,
+                tool=tool,
+                revision=1,
+                spend=spend,
+            )
         ),
         abort,
     )
@@ -118,6 +134,22 @@ def ask_for_plan(swarm: Swarm, guidance: str, abort: Abort) -> plans.Plan:
     if errors:
         raise plans.PlanInvalid("; ".join(errors))
     return result
+
+
+def within_budget(request: Request) -> Request:
+    """Caps the call's `max_tokens` so that its prompt and answer together fit what the budget
+    has left; raises OverBudget when not even a short plan would fit (nothing is spent then)."""
+    prompt = estimate.input_tokens(system=request.system, messages=request.messages, tool=request.tool)
+    room = estimate.output_room(request.spend, model=client.model_for(request.role), prompt_tokens=prompt)
+    if room is None:
+        return request
+    if room < PLAN_MIN_OUTPUT_TOKENS:
+        raise OverBudget(
+            f"Planning needs about {prompt} prompt tokens plus at least {PLAN_MIN_OUTPUT_TOKENS} for the plan; "
+            "the swarm's budget has not that much left"
+        )
+    request.max_tokens = min(request.max_tokens or settings.CLAUDE_MAX_TOKENS, room)
+    return request
 
 
 def apply_plan(swarm_id: str, owner: str, result: plans.Plan) -> None:

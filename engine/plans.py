@@ -12,19 +12,29 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from agents.registry import AGENT_TYPES, best_type_for
 from swarms.models import Swarm
+from swarms.serializers import prompt_options
 from swarms.strategies import Strategy
 from tasks.models import Task
 from tasks.serializers import PRIORITIES, TASK_TYPES
 
 PLAN_TOOL_NAME = "submit_plan"
-MAX_PLAN_TASKS = 20
+MAX_PLAN_TASKS = 20  # a plan is a small graph; MAX_TASKS_PER_SWARM may lower it, never raise it
 ALL_CAPABILITIES = sorted({c for t in AGENT_TYPES.values() for c in t.capabilities})
 
 
 class PlanInvalid(Exception):
     pass
+
+
+def task_limit(swarm: Swarm) -> int:
+    """Tasks a plan may list: MAX_PLAN_TASKS within MAX_TASKS_PER_SWARM, less the synthesis task
+    that hierarchical mode adds."""
+    synthesis = 1 if swarm.mode == Swarm.Mode.HIERARCHICAL else 0
+    return max(0, min(MAX_PLAN_TASKS, settings.MAX_TASKS_PER_SWARM - synthesis))
 
 
 @dataclass
@@ -96,7 +106,7 @@ def plan_tool(swarm: Swarm) -> dict[str, Any]:
             "required": ["agents", "tasks"],
             "properties": {
                 "agents": {"type": "array", "minItems": 1, "maxItems": swarm.max_agents, "items": agent},
-                "tasks": {"type": "array", "minItems": 1, "maxItems": MAX_PLAN_TASKS, "items": task},
+                "tasks": {"type": "array", "minItems": 1, "maxItems": task_limit(swarm), "items": task},
             },
         },
     }
@@ -112,11 +122,11 @@ SYSTEM = (
 
 def plan_messages(swarm: Swarm, guidance: str) -> tuple[str, list[dict[str, Any]]]:
     types = "\n".join(f"- {name}: {', '.join(t.capabilities)}" for name, t in AGENT_TYPES.items())
-    options = {k: v for k, v in swarm.options.items() if k != "budget"}
+    options = prompt_options(swarm.options)  # never what the client sent, only what passed the schema
     lines = [
         f"# Objective\n{swarm.objective}",
         f"# Strategy: {swarm.strategy}\n{guidance}",
-        f"# Limits\nAt most {swarm.max_agents} agents and {MAX_PLAN_TASKS} tasks."
+        f"# Limits\nAt most {swarm.max_agents} agents and {task_limit(swarm)} tasks."
         + (" Tasks run one at a time." if not swarm.parallel else " Independent tasks run in parallel."),
         f"# Agent types and their capabilities\n{types}",
     ]
@@ -135,7 +145,7 @@ def validate(data: Any, swarm: Swarm) -> tuple[Plan | None, list[str]]:
         return None, ["no plan was submitted through the submit_plan tool"]
     errors: list[str] = []
     agents = _agents(data.get("agents"), swarm, errors)
-    tasks = _tasks(data.get("tasks"), errors)
+    tasks = _tasks(data.get("tasks"), task_limit(swarm), errors)
     if errors:
         return None, errors
     _check_graph(tasks, errors)
@@ -162,12 +172,12 @@ def _agents(raw: Any, swarm: Swarm, errors: list[str]) -> list[PlannedAgent]:
     return agents
 
 
-def _tasks(raw: Any, errors: list[str]) -> list[PlannedTask]:
+def _tasks(raw: Any, limit: int, errors: list[str]) -> list[PlannedTask]:
     if not isinstance(raw, list) or not raw:
         errors.append("tasks must be a non-empty list")
         return []
-    if len(raw) > MAX_PLAN_TASKS:
-        errors.append(f"the plan has {len(raw)} tasks; at most {MAX_PLAN_TASKS} are allowed")
+    if len(raw) > limit:
+        errors.append(f"the plan has {len(raw)} tasks; at most {limit} are allowed")
     tasks = []
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
@@ -271,6 +281,11 @@ def from_template(strategy: Strategy, swarm: Swarm) -> Plan:
     ]
     plan = Plan(agents=agents, tasks=tasks)
     staff(plan, swarm)
+    if len(plan.tasks) > settings.MAX_TASKS_PER_SWARM:
+        raise PlanInvalid(
+            f"the {strategy.name} template has {len(plan.tasks)} tasks; this deployment allows "
+            f"{settings.MAX_TASKS_PER_SWARM} per swarm (MAX_TASKS_PER_SWARM)"
+        )
     return plan
 
 

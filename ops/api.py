@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.responses import now_iso
-from ops import health
+from ops import health, trust
 
 STARTED = time.monotonic()
 VERSION = "1.0.0"
@@ -57,6 +57,9 @@ class HealthApi(PublicApi):
 
 
 class ReadyApi(PublicApi):
+    """Anyone gets the status (200/503); operators — METRICS_TOKEN, a request from this machine, or a
+    staff session — also get each check's latency and error."""
+
     @extend_schema(
         responses={
             200: inline_serializer(
@@ -67,7 +70,10 @@ class ReadyApi(PublicApi):
     def get(self, request: Request) -> Response:
         checks = health.check_dependencies()
         ready = all(check["ok"] for check in checks.values())
-        body = {"status": "ready" if ready else "unavailable", "checks": checks, "timestamp": now_iso()}
-        if not ready:
-            body["down"] = sorted(name for name, check in checks.items() if not check["ok"])
+        body: dict[str, Any] = {"status": "ready" if ready else "unavailable", "timestamp": now_iso()}
+        # what is down and why (hosts, ports, error text) is for operators, not for anyone who asks
+        if trust.is_operator(request._request):
+            body["checks"] = checks
+            if not ready:
+                body["down"] = sorted(name for name, check in checks.items() if not check["ok"])
         return Response(body, status=200 if ready else 503)

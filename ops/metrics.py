@@ -8,15 +8,20 @@ multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by that command): the first to 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -24,11 +29,13 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    make_wsgi_app,
     multiprocess,
-    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
+
+from ops import trust
 
 logger = logging.getLogger(__name__)
 
@@ -156,29 +163,76 @@ def exposition() -> bytes:
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not settings.ENABLE_METRICS:
         return HttpResponse(status=404)
-    token = settings.METRICS_TOKEN
-    if token and request.headers.get("Authorization") != f"Bearer {token}":
-        return HttpResponse(
-            "metrics need the bearer token METRICS_TOKEN\n", status=401, content_type="text/plain"
-        )
+    if not trust.may_read_metrics(request.META):
+        status, body = _refusal()
+        return JsonResponse(body, status=status, headers=_challenge(status))
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _refusal() -> tuple[int, dict[str, str]]:
+    if settings.METRICS_TOKEN:
+        return 401, {
+            "error": "Authentication required",
+            "message": "Metrics need the header Authorization: Bearer <METRICS_TOKEN>",
+        }
+    return 403, {
+        "error": "Forbidden",
+        "message": "Without METRICS_TOKEN, metrics are served only to requests from this machine",
+    }
+
+
+def _challenge(status: int) -> dict[str, str]:
+    return {"WWW-Authenticate": 'Bearer realm="metrics"'} if status == 401 else {}
 
 
 def start_worker_exporter() -> bool:
     """Serves this worker process's metrics (all processes', in multiprocess mode) on
-    WORKER_METRICS_PORT; another process of the same worker may already hold the port."""
+    WORKER_METRICS_HOST:WORKER_METRICS_PORT (127.0.0.1 unless configured; METRICS_TOKEN, when
+    set, is required there too); another process of the same worker may already hold the port."""
     if not settings.ENABLE_METRICS or not settings.WORKER_METRICS_PORT:
         return False
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+    host, port = settings.WORKER_METRICS_HOST, settings.WORKER_METRICS_PORT
     try:
-        start_http_server(settings.WORKER_METRICS_PORT, addr=settings.WORKER_METRICS_HOST, registry=registry)
+        server = make_server(
+            host, port, _guarded(make_wsgi_app(registry)), _server_class(host), _QuietHandler
+        )
     except OSError:
         return False  # a sibling process serves them
-    logger.info("worker metrics on :%d", settings.WORKER_METRICS_PORT)
+    threading.Thread(target=server.serve_forever, name="metrics-exporter", daemon=True).start()
+    logger.info("worker metrics on %s:%d", host, port)
     return True
+
+
+def _guarded(app: Callable[..., Any]) -> Callable[..., Any]:
+    """The exporter's own check: the bearer token when METRICS_TOKEN is set (its bind address
+    keeps everyone else out when it is not)."""
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if settings.METRICS_TOKEN and not trust.has_metrics_token(environ):
+            status, body = _refusal()
+            headers = [("Content-Type", "application/json"), *_challenge(status).items()]
+            start_response(f"{status} Unauthorized", headers)
+            return [json.dumps(body).encode()]
+        return app(environ, start_response)
+
+    return guarded
+
+
+def _server_class(host: str) -> type[WSGIServer]:
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    return Server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # scrapes are not worth a log line
+        pass
 
 
 class MetricsMiddleware:

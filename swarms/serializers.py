@@ -10,18 +10,73 @@ from rest_framework import serializers
 
 from core.responses import SpendSerializer, spend_of
 from core.validation import (
-    JSONObjectField,
     StrictBooleanField,
     StrictIntegerField,
+    StrictNumberField,
     no_control_characters,
 )
 from swarms.models import Swarm
 from swarms.strategies import STRATEGIES
 
+VERBOSITY = ("minimal", "normal", "detailed")
 
-class BudgetSerializer(serializers.Serializer):
-    maxTokens = StrictIntegerField(min_value=1, required=False, allow_null=True)
-    maxCostUsd = serializers.FloatField(min_value=0.000001, required=False, allow_null=True)
+
+class ClosedSerializer(serializers.Serializer):
+    """Refuses keys it does not know: a typo must not pass silently, and nothing unchecked is kept."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                known = ", ".join(self.fields)
+                raise serializers.ValidationError(
+                    {key[:100]: [f"Unknown option; the known ones are: {known}"] for key in unknown[:10]}
+                )
+        return super().to_internal_value(data)
+
+
+class BudgetSerializer(ClosedSerializer):
+    maxTokens = StrictIntegerField(min_value=1, max_value=1_000_000_000, required=False, allow_null=True)
+    maxCostUsd = StrictNumberField(min_value=0.000001, max_value=1_000_000, required=False, allow_null=True)
+
+
+class SwarmOptionsSerializer(ClosedSerializer):
+    """`options` of POST /api/swarm/create: the spec's examples plus what the engine reads.
+
+    Only these keys are stored; the planning prompt shows the PROMPT_OPTIONS among them.
+    """
+
+    budget = BudgetSerializer(required=False)
+    review = StrictBooleanField(required=False)
+    includeTests = StrictBooleanField(required=False)
+    includeDocumentation = StrictBooleanField(required=False)
+    verbosity = serializers.ChoiceField(choices=VERBOSITY, required=False)
+    languages = serializers.ListField(
+        child=serializers.CharField(max_length=40, validators=[no_control_characters]),
+        max_length=10,
+        required=False,
+    )
+    notes = serializers.CharField(
+        max_length=1000, trim_whitespace=True, required=False, validators=[no_control_characters]
+    )
+
+
+PROMPT_OPTIONS = ("includeTests", "includeDocumentation", "verbosity", "languages", "notes")
+
+
+def prompt_options(options: Any) -> dict[str, Any]:
+    """The options the planner may show Claude: known, valid and meant for the plan. Swarms
+    stored before options were validated may hold anything, so each key is checked again and
+    whatever does not pass is left out."""
+    if not isinstance(options, dict):
+        return {}
+    shown: dict[str, Any] = {}
+    for key in PROMPT_OPTIONS:
+        if key in options:
+            serializer = SwarmOptionsSerializer(data={key: options[key]})
+            if serializer.is_valid():
+                shown[key] = serializer.validated_data[key]
+    return shown
 
 
 class SwarmCreateSerializer(serializers.Serializer):
@@ -34,7 +89,7 @@ class SwarmCreateSerializer(serializers.Serializer):
     maxAgents = StrictIntegerField(min_value=1, max_value=50, default=5)
     timeout = StrictIntegerField(min_value=30_000, max_value=3_600_000, required=False)
     parallel = StrictBooleanField(default=True)
-    options = JSONObjectField(required=False, default=dict)
+    options = SwarmOptionsSerializer(required=False, default=dict)
 
     def validate_maxAgents(self, value: int) -> int:
         if value > settings.MAX_AGENTS_PER_SWARM:
@@ -54,18 +109,17 @@ class SwarmCreateSerializer(serializers.Serializer):
             "max_agents": data["maxAgents"],
             "timeout_ms": data.get("timeout"),
             "parallel": data["parallel"],
-            "options": data["options"],
+            "options": _plain(data["options"]),
         }
 
-    def validate_options(self, value: dict[str, Any]) -> dict[str, Any]:
-        if "budget" in value:
-            budget = BudgetSerializer(data=value["budget"])
-            if not isinstance(value["budget"], dict) or not budget.is_valid():
-                errors = budget.errors if isinstance(value["budget"], dict) else "Must be a JSON object"
-                raise serializers.ValidationError({"budget": errors})
-        if "review" in value and not isinstance(value["review"], bool):
-            raise serializers.ValidationError({"review": "Must be true or false"})
-        return value
+
+def _plain(value: Any) -> Any:
+    """Validated data (OrderedDicts and lists of them) → plain JSON values."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 class ProgressSerializer(serializers.Serializer):

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
+from core.errors import LimitExceeded
 from events import catalogue
 from events.stream import publish
 from ops import metrics
@@ -36,6 +38,12 @@ def task_create(
     *, swarm: Any, dependencies: list[Task] = (), sequence: int | None = None, **fields: Any
 ) -> Task:  # type: ignore[assignment]
     """Adds a pending task to a swarm (API, planner, templates)."""
+    held = Task.objects.filter(swarm=swarm).count()
+    if held >= settings.MAX_TASKS_PER_SWARM:
+        raise LimitExceeded(
+            f"Swarm {swarm.id} already has {held} tasks (this deployment's maximum per swarm is "
+            f"{settings.MAX_TASKS_PER_SWARM})"
+        )
     if sequence is None:
         sequence = (Task.objects.filter(swarm=swarm).aggregate(n=Max("sequence"))["n"] or 0) + 1
     task = Task.objects.create(swarm=swarm, sequence=sequence, **fields)
