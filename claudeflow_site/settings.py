@@ -20,6 +20,7 @@ from claudeflow_site.config import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_rate,
     env_raw,
     env_str,
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "access.network.TrustedProxyMiddleware",  # REMOTE_ADDR = the client, X-Forwarded-For only from TRUSTED_PROXIES
     "ops.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -136,7 +138,14 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://; got {REDIS_URL!r}")
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # an unreachable Redis must fail a rate-limit check fast (it then fails open), not hang it
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -189,7 +198,7 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "access.auth.ApiKeyAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "access.auth.JwtAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         "access.auth.LocalUserAuthentication",
     ],
@@ -225,7 +234,7 @@ SPECTACULAR_SETTINGS = {
     # LocalUserAuthentication (AUTH_ENABLED=false) is a development mode, not a scheme to document
     "AUTHENTICATION_WHITELIST": [
         "access.auth.ApiKeyAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "access.auth.JwtAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
 }
@@ -235,6 +244,11 @@ RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 900_000, min=1000)  # milliseco
 RATE_LIMIT_MAX = env_int("RATE_LIMIT_MAX", 100, min=1)
 SWARM_CREATE_RATE = env_rate("SWARM_CREATE_RATE", "10/h")
 RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True  # a cache that answers nothing lets requests through (access.ratelimits)
+
+# --- client address ---------------------------------------------------------------------------
+# X-Forwarded-For is believed only from these proxies (access.network); default: from nobody
+TRUSTED_PROXY_NETWORKS = env_networks("TRUSTED_PROXIES")
 
 # --- CORS and security headers ----------------------------------------------------------------
 CORS_ORIGINS = env_list("CORS_ORIGINS", ["*"])
@@ -292,7 +306,9 @@ WS_HEARTBEAT = env_int("WS_HEARTBEAT", 30_000, min=1000)  # milliseconds
 MAX_SWARMS = env_int("MAX_SWARMS", 50, min=1)
 MAX_AGENTS_PER_SWARM = env_int("CLAUDE_FLOW_MAX_AGENTS", 20, min=1, max=100)
 MAX_CONCURRENT_TASKS = env_int("MAX_CONCURRENT_TASKS", 10, min=1)
-MAX_CONCURRENT_TASKS_PER_USER = env_int("MAX_CONCURRENT_TASKS_PER_USER", max(1, MAX_CONCURRENT_TASKS // 2), min=1)
+MAX_CONCURRENT_TASKS_PER_USER = env_int(
+    "MAX_CONCURRENT_TASKS_PER_USER", max(1, MAX_CONCURRENT_TASKS // 2), min=1
+)
 TASK_TIMEOUT_MINUTES = env_float("TASK_TIMEOUT_MINUTES", 10, min=0.01)
 DEFAULT_SWARM_TIMEOUT_MS = env_int("CLAUDE_FLOW_TIMEOUT", 300_000, min=30_000, max=3_600_000)
 MEMORY_THRESHOLD = env_int("MEMORY_THRESHOLD", 1_073_741_824)  # bytes of this process's RSS

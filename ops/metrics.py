@@ -59,6 +59,9 @@ WS_CONNECTIONS = Gauge(
     "claudeflow_websocket_connections", "Open WebSocket connections", multiprocess_mode="livesum"
 )
 EVENTS = Counter("claudeflow_events_published", "Swarm events published", ["type"])
+RATELIMIT_FAIL_OPEN = Counter(
+    "claudeflow_ratelimit_fail_open", "Requests let through unlimited because the rate-limit cache failed"
+)
 
 
 def record_call(

@@ -1,0 +1,129 @@
+"""Issue 9, access part: the limiter fails open, limits count per user, quotas per user, login
+lockouts, trusted proxies only, and refresh tokens that rotate once and die on logout."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from prometheus_client import REGISTRY
+
+from tests.conftest import OBJECTIVE
+from tests.outage import private_redis
+
+pytestmark = pytest.mark.django_db
+
+
+def _fail_open_count() -> float:
+    return REGISTRY.get_sample_value("claudeflow_ratelimit_fail_open_total") or 0.0
+
+
+def test_a_redis_outage_lets_requests_through_the_limiter(settings, client_of_alice, caplog):
+    with private_redis() as redis:
+        settings.CACHES = {
+            "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis.url}
+        }
+        assert client_of_alice.get("/api/swarms").status_code == 200
+        redis.stop()
+        before = _fail_open_count()
+        with caplog.at_level(logging.WARNING, logger="access.ratelimits"):
+            for _ in range(5):
+                response = client_of_alice.get("/api/swarms")
+                assert response.status_code == 200, response.content[:300]
+        assert _fail_open_count() - before == 5
+        warnings = [r for r in caplog.records if r.name == "access.ratelimits"]
+        assert len(warnings) == 1 and "fail" in warnings[0].getMessage().lower()
+
+
+@pytest.fixture(autouse=True)
+def _close_the_breaker():
+    from access.ratelimits import breaker
+
+    yield
+    breaker.down_until = 0.0
+    breaker.warned_at = float("-inf")
+
+
+# --- 11: limits by user; failures count against the IP ---------------------------------------------
+
+
+def test_invalid_creates_do_not_use_up_the_users_creation_budget(client_of_alice, settings):
+    settings.SWARM_CREATE_RATE = "2/h"
+    for _ in range(10):  # a newcomer's typos
+        assert client_of_alice.post("/api/swarm/create", {"objective": "x"}, format="json").status_code == 400
+    for _ in range(2):
+        created = client_of_alice.post("/api/swarm/create", {"objective": OBJECTIVE}, format="json")
+        assert created.status_code == 201
+    assert (
+        client_of_alice.post("/api/swarm/create", {"objective": OBJECTIVE}, format="json").status_code == 429
+    )
+
+
+def test_invalid_creates_count_against_the_ip(client_of_alice, client_of_bob, settings):
+    settings.RATE_LIMIT_MAX = 5
+    for _ in range(5):
+        client_of_alice.post("/api/swarm/create", {"objective": "x"}, format="json", REMOTE_ADDR="10.1.1.1")
+    refused = client_of_alice.post(
+        "/api/swarm/create", {"objective": OBJECTIVE}, format="json", REMOTE_ADDR="10.1.1.1"
+    )
+    assert refused.status_code == 429
+    elsewhere = client_of_bob.post(
+        "/api/swarm/create", {"objective": OBJECTIVE}, format="json", REMOTE_ADDR="10.2.2.2"
+    )
+    assert elsewhere.status_code == 201
+
+
+def test_failed_authentication_counts_against_the_ip_not_the_user(client_of_alice, anon_client, settings):
+    settings.RATE_LIMIT_MAX = 3
+    anon_client.credentials(HTTP_X_API_KEY="cf_" + "0" * 64)
+    statuses = [anon_client.get("/api/swarms", REMOTE_ADDR="10.9.9.9").status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+    anon_client.credentials(HTTP_AUTHORIZATION="Bearer forged")
+    assert anon_client.get("/api/swarms", REMOTE_ADDR="10.9.9.9").status_code == 429
+    # the user with a valid key on the same address is counted as herself
+    assert client_of_alice.get("/api/swarms", REMOTE_ADDR="10.9.9.9").status_code == 200
+
+
+# --- 12: X-Forwarded-For only from TRUSTED_PROXIES -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "client"),
+    [
+        ("203.0.113.9", "1.2.3.4", [], "203.0.113.9"),  # default: nobody is trusted
+        ("203.0.113.9", "1.2.3.4", ["10.0.0.0/8"], "203.0.113.9"),  # the peer is no trusted proxy
+        ("10.0.0.2", "1.2.3.4", ["10.0.0.0/8"], "1.2.3.4"),
+        ("10.0.0.2", "6.6.6.6, 1.2.3.4", ["10.0.0.0/8"], "1.2.3.4"),  # a spoofed leftmost entry
+        ("10.0.0.2", "1.2.3.4, 10.0.0.7", ["10.0.0.0/8"], "1.2.3.4"),  # two proxies deep
+        ("10.0.0.2", "garbage", ["10.0.0.0/8"], "10.0.0.2"),
+        ("10.0.0.2", "", ["10.0.0.0/8"], "10.0.0.2"),
+    ],
+)
+def test_the_client_address_trusts_forwarded_for_only_from_trusted_proxies(peer, forwarded, trusted, client):
+    import ipaddress
+
+    from access.network import resolve_client
+
+    assert resolve_client(peer, forwarded, [ipaddress.ip_network(n) for n in trusted]) == client
+
+
+def test_a_spoofed_forwarded_for_does_not_escape_the_ip_limit(anon_client, settings):
+    settings.RATE_LIMIT_MAX = 2
+    codes = [
+        anon_client.post(
+            "/api/auth/token",
+            {"username": "nobody", "password": "x"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"1.2.3.{n}",
+        ).status_code
+        for n in range(4)
+    ]
+    assert codes[-1] == 429
+
+
+def test_bad_trusted_proxies_stop_start_up(monkeypatch):
+    from claudeflow_site.config import ConfigError, env_networks
+
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, not-an-ip")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        env_networks("TRUSTED_PROXIES")
