@@ -303,7 +303,11 @@ WS_ENABLED = env_bool("WS_ENABLED", True)
 WS_HEARTBEAT = env_int("WS_HEARTBEAT", 30_000, min=1000)  # milliseconds
 
 # --- engine limits (coordinator + execution bridge) -----------------------------------------
-MAX_SWARMS = env_int("MAX_SWARMS", 50, min=1)
+MAX_SWARMS = env_int(
+    "MAX_SWARMS", 50, min=1
+)  # active swarms (planning/ready/executing/paused), deployment-wide
+MAX_SWARMS_PER_USER = env_int("MAX_SWARMS_PER_USER", 10, min=1)  # active swarms per owner
+READY_SWARM_TTL = env_int("READY_SWARM_TTL", 86_400, min=0)  # seconds a swarm may sit in `ready`; 0 = forever
 MAX_AGENTS_PER_SWARM = env_int("CLAUDE_FLOW_MAX_AGENTS", 20, min=1, max=100)
 MAX_CONCURRENT_TASKS = env_int("MAX_CONCURRENT_TASKS", 10, min=1)
 MAX_CONCURRENT_TASKS_PER_USER = env_int(

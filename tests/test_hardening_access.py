@@ -127,3 +127,51 @@ def test_bad_trusted_proxies_stop_start_up(monkeypatch):
     monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, not-an-ip")
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         env_networks("TRUSTED_PROXIES")
+
+
+# --- 10: per-user quotas; ready swarms expire ---------------------------------------------------------
+
+
+def test_a_user_holds_at_most_max_swarms_per_user_active_swarms(client_of_alice, client_of_bob, settings):
+    settings.MAX_SWARMS_PER_USER = 2
+    ids = [
+        client_of_alice.post("/api/swarm/create", {"objective": OBJECTIVE}, format="json").json()["swarmId"]
+        for _ in range(2)
+    ]
+    refused = client_of_alice.post("/api/swarm/create", {"objective": OBJECTIVE}, format="json")
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "Limit exceeded" and "MAX_SWARMS_PER_USER" in refused.json()["message"]
+    assert client_of_bob.post("/api/swarm/create", {"objective": OBJECTIVE}, format="json").status_code == 201
+    assert client_of_alice.post(f"/api/swarm/{ids[0]}/stop").status_code == 200
+    assert (
+        client_of_alice.post("/api/swarm/create", {"objective": OBJECTIVE}, format="json").status_code == 201
+    )
+
+
+def test_swarms_left_ready_expire_after_ready_swarm_ttl(alice, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from engine.housekeeping import expire_ready_swarms
+    from events.models import Event
+    from swarms.models import Swarm
+    from swarms.services import swarm_create
+
+    settings.READY_SWARM_TTL = 3600
+    old, fresh, running = (swarm_create(owner=alice, objective=OBJECTIVE) for _ in range(3))
+    long_ago = timezone.now() - timedelta(seconds=3601)
+    Swarm.objects.filter(pk=old.pk).update(status="ready", updated_at=long_ago)
+    Swarm.objects.filter(pk=fresh.pk).update(status="ready")
+    Swarm.objects.filter(pk=running.pk).update(
+        status="executing", started_at=timezone.now(), updated_at=long_ago
+    )
+
+    assert expire_ready_swarms() == 1
+    old.refresh_from_db()
+    assert old.status == "stopped" and "expired" in old.failure_reason
+    event = Event.objects.filter(swarm=old, type="swarm.stopped").get()
+    assert event.data["reason"] == old.failure_reason
+    assert Swarm.objects.get(pk=fresh.pk).status == "ready"
+    assert Swarm.objects.get(pk=running.pk).status == "executing"
+    assert expire_ready_swarms() == 0
