@@ -221,6 +221,8 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "SIGNING_KEY": JWT_SECRET,
     "UPDATE_LAST_LOGIN": True,
+    # tokens carry a hash of the password hash: a password change (or reset) ends them all
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -175,3 +175,86 @@ def test_swarms_left_ready_expire_after_ready_swarm_ttl(alice, settings):
     assert Swarm.objects.get(pk=fresh.pk).status == "ready"
     assert Swarm.objects.get(pk=running.pk).status == "executing"
     assert expire_ready_swarms() == 0
+
+
+# --- 15: refresh tokens rotate once, die on logout and on a password change ---------------------------
+
+
+def _tokens(client, username: str = "alice") -> dict[str, str]:
+    response = client.post(
+        "/api/auth/token", {"username": username, "password": "pw-" + username}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def _post_json(url: str, body: dict) -> int:
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_parallel_refreshes_of_one_token_yield_one_successor(live_server, alice, anon_client):
+    import threading
+
+    refresh = _tokens(anon_client)["refresh"]
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def race() -> None:
+        barrier.wait()
+        statuses.append(_post_json(f"{live_server.url}/api/auth/token/refresh", {"refresh": refresh}))
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(statuses) == [200] + [401] * 7
+
+
+def test_logout_blacklists_the_refresh_token(alice, anon_client):
+    refresh = _tokens(anon_client)["refresh"]
+    response = anon_client.post("/api/auth/logout", {"refresh": refresh}, format="json")
+    assert response.status_code == 200 and response.json()["message"]
+    again = anon_client.post("/api/auth/token/refresh", {"refresh": refresh}, format="json")
+    assert again.status_code == 401 and again.json()["error"] == "Authentication failed"
+    bad = anon_client.post("/api/auth/logout", {"refresh": "not-a-token"}, format="json")
+    assert bad.status_code == 401 and set(bad.json()) == {"error", "message"}
+
+
+def test_a_password_change_invalidates_the_users_tokens(alice, anon_client):
+    from rest_framework.test import APIClient
+
+    tokens = _tokens(anon_client)
+    bearer = APIClient()
+    bearer.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    assert bearer.get("/api/swarms").status_code == 200
+    alice.set_password("a-new-long-password")
+    alice.save()
+    assert bearer.get("/api/swarms").status_code == 401
+    refreshed = anon_client.post("/api/auth/token/refresh", {"refresh": tokens["refresh"]}, format="json")
+    assert refreshed.status_code == 401
+    fresh = anon_client.post(
+        "/api/auth/token", {"username": "alice", "password": "a-new-long-password"}, format="json"
+    )
+    assert fresh.status_code == 200
+
+
+def test_deactivated_or_deleted_users_cannot_refresh(alice, bob, anon_client):
+    alices, bobs = _tokens(anon_client), _tokens(anon_client, "bob")
+    alice.is_active = False
+    alice.save()
+    bob.delete()
+    for tokens in (alices, bobs):
+        refreshed = anon_client.post("/api/auth/token/refresh", {"refresh": tokens["refresh"]}, format="json")
+        assert refreshed.status_code == 401, refreshed.content
