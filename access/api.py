@@ -8,6 +8,7 @@ from typing import Any
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +16,7 @@ from rest_framework_simplejwt import views as jwt_views
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from access.auth import permissions_of
+from access.lockout import is_locked_out, lockout_seconds
 from access.models import ApiKey
 from access.services import apikey_create, apikey_revoke, refresh_token_rotate, refresh_token_use
 from core.errors import NotFound
@@ -117,7 +119,16 @@ class ApiKeyDetailApi(APIView):
 
 
 class TokenObtainApi(jwt_views.TokenObtainPairView):
-    """POST {username, password} → {access, refresh}; rate limited per IP like every endpoint."""
+    """POST {username, password} → {access, refresh}; rate limited per IP like every endpoint, and
+    LOGIN_FAILURE_LIMIT failures for one account from one address lock that pair out (429)."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except AuthenticationFailed:
+            if is_locked_out(request):
+                raise Throttled(wait=lockout_seconds()) from None
+            raise
 
 
 class RefreshRotateSerializer(serializers.Serializer):

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served from here, not a CDN
     "channels",
+    "axes",  # login lockouts (access.lockout)
     "claudeflow_site",  # only for its migrations, which created the API key table (see access)
     "access",
     "ops",  # before django_dramatiq: its rundramatiq command wraps theirs
@@ -83,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out /login or /admin/login/ into the lockout page
 ]
 
 ROOT_URLCONF = "claudeflow_site.urls"
@@ -187,6 +189,21 @@ SERVICE_USERNAME = "api-service"  # the account keys from API_KEYS act as
 LOGIN_URL = "ui:login"
 LOGIN_REDIRECT_URL = "ui:dashboard"
 LOGOUT_REDIRECT_URL = "ui:login"
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out account+address before the password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+# login lockouts (django-axes, on the shared cache): per account + client address
+AXES_HANDLER = "access.lockout.FailOpenCacheHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, min=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, min=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "access.network.client_ip"  # honours TRUSTED_PROXIES
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -258,3 +258,129 @@ def test_deactivated_or_deleted_users_cannot_refresh(alice, bob, anon_client):
     for tokens in (alices, bobs):
         refreshed = anon_client.post("/api/auth/token/refresh", {"refresh": tokens["refresh"]}, format="json")
         assert refreshed.status_code == 401, refreshed.content
+
+
+# --- 12: password guessing locks out the account from that address ---------------------------------
+
+
+@pytest.fixture
+def lockout(settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    return settings
+
+
+def test_token_guessing_locks_the_account_out_from_that_address(alice, anon_client, lockout):
+    def attempt(password: str, ip: str = "10.5.5.5"):
+        return anon_client.post(
+            "/api/auth/token", {"username": "alice", "password": password}, format="json", REMOTE_ADDR=ip
+        )
+
+    assert [attempt("wrong").status_code for _ in range(2)] == [401, 401]
+    locked = attempt("wrong")
+    assert locked.status_code == 429
+    body = locked.json()
+    assert body["error"] == "Too many requests" and int(locked["Retry-After"]) > 0
+    assert attempt("pw-alice").status_code == 429  # even the right password, during the lockout
+    assert attempt("pw-alice", ip="10.6.6.6").status_code == 200  # another address is not locked out
+
+
+def test_ui_login_guessing_shows_a_readable_lockout_page(alice, client, lockout):
+    statuses = [
+        client.post("/login", {"username": "alice", "password": "wrong"}, REMOTE_ADDR="10.7.7.7").status_code
+        for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+    locked = client.post("/login", {"username": "alice", "password": "pw-alice"}, REMOTE_ADDR="10.7.7.7")
+    assert locked.status_code == 429
+    assert "text/html" in locked["Content-Type"] and "Too many failed logins" in locked.content.decode()
+
+
+def test_admin_login_guessing_is_locked_out_too(staff, client, lockout):
+    for _ in range(3):
+        client.post("/admin/login/", {"username": "operator", "password": "wrong"}, REMOTE_ADDR="10.8.8.8")
+    locked = client.post(
+        "/admin/login/", {"username": "operator", "password": "pw-operator"}, REMOTE_ADDR="10.8.8.8"
+    )
+    assert locked.status_code == 429 and "Too many failed logins" in locked.content.decode()
+
+
+# --- the same with real processes: daphne on a private Redis that goes away -------------------------
+
+
+@pytest.fixture(scope="session")
+def collected_static() -> str:
+    """The login page needs the static files' manifest, as in a deployment."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from tests.stack import ROOT, stack_env
+
+    root = tempfile.mkdtemp(prefix="claudeflow-access-static-")
+    env = stack_env(redis_url="", claude_url="http://127.0.0.1:9", STATIC_ROOT=root)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_daphne_keeps_answering_when_redis_dies_and_locks_out_guessers(alice, fake_claude, collected_static):
+    import re
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    from http.cookiejar import CookieJar
+
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    from access.services import apikey_create
+    from tests.stack import http, stack_env, start_web
+
+    alice.password = PBKDF2PasswordHasher().encode("pw-alice", PBKDF2PasswordHasher().salt())
+    alice.save()  # the web process refuses the test settings' MD5 hashes
+    _, key = apikey_create(owner=alice, name="stack", permissions=["read", "write"])
+    with private_redis() as redis:
+        web, base = start_web(
+            stack_env(
+                redis_url=redis.url,
+                claude_url=fake_claude.url,
+                LOGIN_FAILURE_LIMIT="2",
+                STATIC_ROOT=collected_static,
+            )
+        )
+        try:
+            assert http("GET", base + "/api/swarms", key)[0] == 200
+
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+
+            def login(password: str) -> tuple[int, str]:
+                form = opener.open(base + "/login").read().decode()
+                token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+                data = urllib.parse.urlencode(
+                    {"username": "alice", "password": password, "csrfmiddlewaretoken": token}
+                ).encode()
+                try:
+                    with opener.open(urllib.request.Request(base + "/login", data=data)) as response:
+                        return response.status, response.read().decode()
+                except urllib.error.HTTPError as exc:
+                    return exc.code, exc.read().decode()
+
+            assert login("wrong")[0] == 200
+            status, page = login("wrong")
+            assert status == 429 and "Too many failed logins" in page
+
+            redis.stop()
+            for _ in range(3):
+                status, body = http("GET", base + "/api/swarms", key)
+                assert status == 200 and body["count"] == 0
+            token = http("POST", base + "/api/auth/token", "", {"username": "alice", "password": "pw-alice"})
+            assert token[0] == 200  # the lockout's cache is gone with Redis: it fails open too
+            assert web.output().count("rate limits fail open") == 1
+        finally:
+            web.stop()
