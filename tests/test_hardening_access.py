@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from django.core.management import call_command
 from prometheus_client import REGISTRY
 
 from tests.conftest import OBJECTIVE
@@ -282,6 +283,8 @@ def test_token_guessing_locks_the_account_out_from_that_address(alice, anon_clie
     assert body["error"] == "Too many requests" and int(locked["Retry-After"]) > 0
     assert attempt("pw-alice").status_code == 429  # even the right password, during the lockout
     assert attempt("pw-alice", ip="10.6.6.6").status_code == 200  # another address is not locked out
+    call_command("axes_reset_ip_username", "10.5.5.5", "alice")  # an operator unlocks the pair
+    assert attempt("pw-alice").status_code == 200
 
 
 def test_ui_login_guessing_shows_a_readable_lockout_page(alice, client, lockout):
