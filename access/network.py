@@ -2,8 +2,9 @@
 
 daphne runs without --proxy-headers (it would believe any caller's X-Forwarded-For, leftmost
 entry first); `TrustedProxyMiddleware` sets REMOTE_ADDR instead, so rate limits and login
-lockouts see the same address (daphne's own access log still shows the peer, i.e. the proxy). X-Forwarded-For is read right to left, skipping the proxies
-in TRUSTED_PROXIES (CIDRs, default none): the first address that is not one is the client.
+lockouts see the same address (daphne's own access log still shows the peer, i.e. the proxy).
+X-Forwarded-For is read right to left, skipping the proxies in TRUSTED_PROXIES (CIDRs, default
+none): the first address that is not one is the client.
 """
 
 from __future__ import annotations
