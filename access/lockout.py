@@ -10,10 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.backends import AxesStandaloneBackend
 from axes.handlers.cache import AxesCacheHandler
 from django.conf import settings
 
 from access.ratelimits import breaker
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """Refuses a locked-out account+address before the password is checked. A login without a
+    request (a shell, a management command, Django's test client) has no address to lock out."""
+
+    def authenticate(
+        self, request: Any, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> None:
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)
 
 
 class FailOpenCacheHandler(AxesCacheHandler):

@@ -191,7 +191,7 @@ LOGIN_REDIRECT_URL = "ui:dashboard"
 LOGOUT_REDIRECT_URL = "ui:login"
 
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out account+address before the password check
+    "access.lockout.LockoutBackend",  # refuses a locked-out account+address before the password check
     "django.contrib.auth.backends.ModelBackend",
 ]
 # login lockouts (django-axes, on the shared cache): per account + client address

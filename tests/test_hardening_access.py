@@ -298,6 +298,10 @@ def test_ui_login_guessing_shows_a_readable_lockout_page(alice, client, lockout)
     assert "text/html" in locked["Content-Type"] and "Too many failed logins" in locked.content.decode()
 
 
+def test_logins_without_a_request_still_work(alice, client, lockout):
+    assert client.login(username="alice", password="pw-alice")  # nothing to lock out without an address
+
+
 def test_admin_login_guessing_is_locked_out_too(staff, client, lockout):
     for _ in range(3):
         client.post("/admin/login/", {"username": "operator", "password": "wrong"}, REMOTE_ADDR="10.8.8.8")
