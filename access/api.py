@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from access.auth import permissions_of
+from access.lockout import is_locked_out, lockout_seconds
 from access.models import ApiKey
-from access.services import apikey_create, apikey_revoke
+from access.services import apikey_create, apikey_revoke, refresh_token_rotate, refresh_token_use
 from core.errors import NotFound
 from core.responses import ErrorSchema
 from core.validation import StrictIntegerField, validated
@@ -115,8 +119,43 @@ class ApiKeyDetailApi(APIView):
 
 
 class TokenObtainApi(jwt_views.TokenObtainPairView):
-    """POST {username, password} → {access, refresh}; rate limited per IP like every endpoint."""
+    """POST {username, password} → {access, refresh}; rate limited per IP like every endpoint, and
+    LOGIN_FAILURE_LIMIT failures for one account from one address lock that pair out (429)."""
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except AuthenticationFailed:
+            if is_locked_out(request):
+                raise Throttled(wait=lockout_seconds()) from None
+            raise
+
+
+class RefreshRotateSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+    access = serializers.CharField(read_only=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        return refresh_token_rotate(token=RefreshToken(attrs["refresh"]))
+
+
+class RefreshLogoutSerializer(serializers.Serializer):
+    refresh = serializers.CharField(write_only=True)
+    message = serializers.CharField(read_only=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        refresh_token_use(token=RefreshToken(attrs["refresh"]))
+        return {"message": "Logged out: this refresh token no longer works"}
 
 
 class TokenRefreshApi(jwt_views.TokenRefreshView):
-    """POST {refresh} → {access, refresh}; the refresh token used is blacklisted (rotation)."""
+    """POST {refresh} → {access, refresh}; the refresh token used is blacklisted (rotation). Of
+    parallel refreshes of one token exactly one succeeds; a password change ends every token."""
+
+    serializer_class = RefreshRotateSerializer
+
+
+class TokenLogoutApi(jwt_views.TokenBlacklistView):
+    """POST {refresh} → the refresh token is blacklisted (its access tokens expire on their own)."""
+
+    serializer_class = RefreshLogoutSerializer

@@ -15,9 +15,12 @@ from django.contrib.auth import get_user_model
 from django.db.models import F
 from django.utils import timezone
 from rest_framework import authentication, permissions
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from access.models import ApiKey, hash_key
+from access.ratelimits import refuse_failed_authentication
 
 ALL_PERMISSIONS = ("read", "write", "admin")
 
@@ -68,11 +71,23 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         result = authenticate_api_key(raw_key.strip())
         if result is None:
-            raise authentication.exceptions.AuthenticationFailed("Invalid API key")
+            refuse_failed_authentication(request)
+            raise AuthenticationFailed("Invalid API key")
         return result
 
     def authenticate_header(self, request: Request) -> str:
         return 'ApiKey header="X-API-Key"'
+
+
+class JwtAuthentication(JWTAuthentication):
+    """simplejwt's bearer tokens; a bad token counts against the client's IP like a bad key."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        try:
+            return super().authenticate(request)
+        except AuthenticationFailed:
+            refuse_failed_authentication(request)
+            raise
 
 
 class LocalUserAuthentication(authentication.BaseAuthentication):

@@ -7,6 +7,7 @@ file is read instead of `NAME`, so secrets can come from mounted files (Docker/K
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -80,6 +81,19 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if value is None:
         return list(default or [])
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated CIDRs or single addresses, e.g. `10.0.0.0/8,192.168.1.7`."""
+    networks = []
+    for item in env_list(name):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"{name} entries must be IP addresses or CIDRs like 10.0.0.0/8; got {item!r}"
+            ) from None
+    return networks
 
 
 def env_rate(name: str, default: str) -> str:

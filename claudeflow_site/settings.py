@@ -20,6 +20,7 @@ from claudeflow_site.config import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_rate,
     env_raw,
     env_str,
@@ -55,6 +56,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served from here, not a CDN
     "channels",
+    "axes",  # login lockouts (access.lockout)
     "claudeflow_site",  # only for its migrations, which created the API key table (see access)
     "access",
     "ops",  # before django_dramatiq: its rundramatiq command wraps theirs
@@ -70,6 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "access.network.TrustedProxyMiddleware",  # REMOTE_ADDR = the client, X-Forwarded-For only from TRUSTED_PROXIES
     "ops.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -81,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out /login or /admin/login/ into the lockout page
 ]
 
 ROOT_URLCONF = "claudeflow_site.urls"
@@ -136,7 +140,14 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://; got {REDIS_URL!r}")
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # an unreachable Redis must fail a rate-limit check fast (it then fails open), not hang it
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -179,6 +190,21 @@ LOGIN_URL = "ui:login"
 LOGIN_REDIRECT_URL = "ui:dashboard"
 LOGOUT_REDIRECT_URL = "ui:login"
 
+AUTHENTICATION_BACKENDS = [
+    "access.lockout.LockoutBackend",  # refuses a locked-out account+address before the password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+# login lockouts (django-axes, on the shared cache): per account + client address
+AXES_HANDLER = "access.lockout.FailOpenCacheHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, min=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, min=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "access.network.client_ip"  # honours TRUSTED_PROXIES
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -189,7 +215,7 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "access.auth.ApiKeyAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "access.auth.JwtAuthentication",
         "rest_framework.authentication.SessionAuthentication",
         "access.auth.LocalUserAuthentication",
     ],
@@ -212,6 +238,8 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "SIGNING_KEY": JWT_SECRET,
     "UPDATE_LAST_LOGIN": True,
+    # tokens carry a hash of the password hash: a password change (or reset) ends them all
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -225,7 +253,7 @@ SPECTACULAR_SETTINGS = {
     # LocalUserAuthentication (AUTH_ENABLED=false) is a development mode, not a scheme to document
     "AUTHENTICATION_WHITELIST": [
         "access.auth.ApiKeyAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "access.auth.JwtAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
 }
@@ -235,6 +263,11 @@ RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 900_000, min=1000)  # milliseco
 RATE_LIMIT_MAX = env_int("RATE_LIMIT_MAX", 100, min=1)
 SWARM_CREATE_RATE = env_rate("SWARM_CREATE_RATE", "10/h")
 RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True  # a cache that answers nothing lets requests through (access.ratelimits)
+
+# --- client address ---------------------------------------------------------------------------
+# X-Forwarded-For is believed only from these proxies (access.network); default: from nobody
+TRUSTED_PROXY_NETWORKS = env_networks("TRUSTED_PROXIES")
 
 # --- CORS and security headers ----------------------------------------------------------------
 CORS_ORIGINS = env_list("CORS_ORIGINS", ["*"])
@@ -295,11 +328,17 @@ WS_AUTH_RECHECK = env_float("WS_AUTH_RECHECK", 2, min=0.1, max=60)  # seconds be
 WS_PRESENCE_TTL = env_int("WS_PRESENCE_TTL", 30, min=2)  # seconds a crashed web process stays counted
 
 # --- engine limits (coordinator + execution bridge) -----------------------------------------
-MAX_SWARMS = env_int("MAX_SWARMS", 50, min=1)
+MAX_SWARMS = env_int(
+    "MAX_SWARMS", 50, min=1
+)  # active swarms (planning/ready/executing/paused), deployment-wide
+MAX_SWARMS_PER_USER = env_int("MAX_SWARMS_PER_USER", 10, min=1)  # active swarms per owner
+READY_SWARM_TTL = env_int("READY_SWARM_TTL", 86_400, min=0)  # seconds a swarm may sit in `ready`; 0 = forever
 MAX_AGENTS_PER_SWARM = env_int("CLAUDE_FLOW_MAX_AGENTS", 20, min=1, max=100)
 MAX_TASKS_PER_SWARM = env_int("MAX_TASKS_PER_SWARM", 100, min=1)  # created and planned, all statuses
 MAX_CONCURRENT_TASKS = env_int("MAX_CONCURRENT_TASKS", 10, min=1)
-MAX_CONCURRENT_TASKS_PER_USER = env_int("MAX_CONCURRENT_TASKS_PER_USER", max(1, MAX_CONCURRENT_TASKS // 2), min=1)
+MAX_CONCURRENT_TASKS_PER_USER = env_int(
+    "MAX_CONCURRENT_TASKS_PER_USER", max(1, MAX_CONCURRENT_TASKS // 2), min=1
+)
 TASK_TIMEOUT_MINUTES = env_float("TASK_TIMEOUT_MINUTES", 10, min=0.01)
 DEFAULT_SWARM_TIMEOUT_MS = env_int("CLAUDE_FLOW_TIMEOUT", 300_000, min=30_000, max=3_600_000)
 MEMORY_THRESHOLD = env_int("MEMORY_THRESHOLD", 1_073_741_824)  # bytes of this process's RSS

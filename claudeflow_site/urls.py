@@ -41,6 +41,7 @@ api_urls = [
     path("keys/<str:key_id>", access_api.ApiKeyDetailApi.as_view(), name="key-detail"),
     path("auth/token", access_api.TokenObtainApi.as_view(), name="token"),
     path("auth/token/refresh", access_api.TokenRefreshApi.as_view(), name="token-refresh"),
+    path("auth/logout", access_api.TokenLogoutApi.as_view(), name="logout"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]

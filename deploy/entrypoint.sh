@@ -6,6 +6,8 @@
 #   anything else is run as given, e.g.
 #            python manage.py createapikey --user alice --name ci --permissions read,write
 # Every role ends in exec, so tini's SIGTERM reaches daphne / the Dramatiq master directly.
+# daphne runs without --proxy-headers, which would believe any caller's X-Forwarded-For: the
+# application reads that header only from the proxies listed in TRUSTED_PROXIES (CIDRs).
 set -eu
 cd "$(dirname "$0")/.."  # the project root (/app in the image): manage.py is there
 
@@ -14,7 +16,7 @@ if [ "$#" -gt 0 ]; then shift; fi
 
 case "$role" in
   web)
-    exec daphne --bind "${HOST:-0.0.0.0}" --port "${PORT:-8000}" --proxy-headers "$@" \
+    exec daphne --bind "${HOST:-0.0.0.0}" --port "${PORT:-8000}" "$@" \
       claudeflow_site.asgi:application
     ;;
   worker)

@@ -4,7 +4,8 @@ Each step uses conditional updates, so several processes may run it at once:
 - leases that expired (their worker died) put the task back to pending, or fail it after
   MAX_TASK_ATTEMPTS so one poisonous task cannot crash workers forever;
 - assignments and plans whose message was lost (e.g. the embedded broker restarted) are re-sent;
-- swarms past their timeout fail with reason `timeout`; free slots are filled (normal progress never waits for this).
+- swarms past their timeout fail with reason `timeout`; free slots are filled (normal progress never waits for this);
+- swarms left `ready` longer than READY_SWARM_TTL are stopped (reason `expired: …`), freeing their quota slot.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from core import jobs
 from engine import resources, scheduler, settle
 from events.stream import SwarmGone, log, swarm_tx
 from swarms.models import Swarm
-from swarms.services import swarm_fail, swarm_replan
+from swarms.services import swarm_expire, swarm_fail, swarm_replan
 from tasks.models import Task
 from tasks.services import task_fail, task_mark_resent, task_requeue, task_score
 
@@ -38,6 +39,7 @@ def tick() -> None:
         resend_stale_assignments,
         resume_orphaned_planning,
         enforce_swarm_timeouts,
+        expire_ready_swarms,
         kick_executing_swarms,
     ):
         try:
@@ -146,6 +148,17 @@ def enforce_swarm_timeouts() -> int:
         if started_at + timedelta(milliseconds=timeout_ms) < now:
             failed += swarm_fail(swarm_id=swarm_id, reason="timeout", details={"timeoutMs": timeout_ms})
     return failed
+
+
+def expire_ready_swarms() -> int:
+    """Swarms planned but never started hold a quota slot: after READY_SWARM_TTL they are stopped."""
+    if not settings.READY_SWARM_TTL:
+        return 0
+    cutoff = timezone.now() - timedelta(seconds=settings.READY_SWARM_TTL)
+    stale = Swarm.objects.filter(status=Swarm.Status.READY, updated_at__lt=cutoff).values_list(
+        "id", flat=True
+    )
+    return sum(swarm_expire(swarm_id=swarm_id, ready_before=cutoff) for swarm_id in list(stale))
 
 
 def kick_executing_swarms() -> int:

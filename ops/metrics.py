@@ -69,6 +69,9 @@ WS_REFUSED = Counter(
     "claudeflow_websocket_refused", "WebSocket connections refused or closed by a guard", ["reason"]
 )
 EVENTS = Counter("claudeflow_events_published", "Swarm events published", ["type"])
+RATELIMIT_FAIL_OPEN = Counter(
+    "claudeflow_ratelimit_fail_open", "Requests let through unlimited because the rate-limit cache failed"
+)
 
 
 def record_call(

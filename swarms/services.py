@@ -43,12 +43,7 @@ def swarm_create(
 ) -> Swarm:
     with transaction.atomic():
         gate("swarms")  # lock: two creates must not both see room for one more swarm
-        active = Swarm.objects.active().count()
-        if active >= settings.MAX_SWARMS:
-            raise LimitExceeded(
-                f"This deployment already has {active} active swarms (maxSwarms is {settings.MAX_SWARMS}); "
-                "stop or wait for one to finish"
-            )
+        _check_swarm_quotas(owner)
         swarm = Swarm.objects.create(
             owner=owner,
             name=name or _name_from(objective),
@@ -65,6 +60,23 @@ def swarm_create(
             log(swarm.id, "info", SOURCE, f"Creating swarm: {swarm.id}")
         jobs.plan_on_commit(swarm.id)
     return swarm
+
+
+def _check_swarm_quotas(owner: Any) -> None:
+    """Only active swarms count (planning/ready/executing/paused): finished ones free their slot,
+    and swarms never started free theirs after READY_SWARM_TTL (`swarm_expire`)."""
+    active = Swarm.objects.active().count()
+    if active >= settings.MAX_SWARMS:
+        raise LimitExceeded(
+            f"This deployment already has {active} active swarms (maxSwarms is {settings.MAX_SWARMS}); "
+            "stop or wait for one to finish"
+        )
+    mine = Swarm.objects.active().filter(owner=owner).count()
+    if mine >= settings.MAX_SWARMS_PER_USER:
+        raise LimitExceeded(
+            f"You already have {mine} active swarms (MAX_SWARMS_PER_USER is {settings.MAX_SWARMS_PER_USER}); "
+            "stop or wait for one to finish"
+        )
 
 
 def swarm_start(*, swarm_id: str) -> Swarm:
@@ -163,6 +175,23 @@ def swarm_stop(*, swarm_id: str) -> Swarm:
         _require(swarm, Swarm.ACTIVE, "stop")
         swarm_finish(swarm, Swarm.Status.STOPPED, reason="stopped by request")
     return swarm
+
+
+def swarm_expire(*, swarm_id: str, ready_before: Any) -> bool:
+    """A swarm left `ready` (planned, never started) since before `ready_before` is stopped,
+    freeing its quota slot; False if it moved on meanwhile."""
+    with transaction.atomic():
+        try:
+            swarm = lock_swarm(swarm_id)
+        except Swarm.DoesNotExist:  # deleted meanwhile
+            return False
+        if swarm.status != Swarm.Status.READY or swarm.updated_at >= ready_before:
+            return False
+        hours = settings.READY_SWARM_TTL / 3600
+        swarm_finish(
+            swarm, Swarm.Status.STOPPED, reason=f"expired: not started within {hours:g} h of planning"
+        )
+    return True
 
 
 def swarm_delete(*, swarm_id: str) -> None:

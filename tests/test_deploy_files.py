@@ -51,7 +51,7 @@ REQUIRED_IN_ENV_EXAMPLE = ("SECRET_KEY", "ANTHROPIC_API_KEY", "ALLOWED_HOSTS", "
 
 _NAME = r"([A-Za-z_][A-Za-z0-9_]*)"
 _READ_PATTERNS = [
-    re.compile(r"\benv_(?:str|int|float|bool|list|rate|raw)\(\s*[\"']" + _NAME + "[\"']"),
+    re.compile(r"\benv_(?:str|int|float|bool|list|rate|raw|networks)\(\s*[\"']" + _NAME + "[\"']"),
     re.compile(r"\bos\.environ\.get\(\s*[\"']" + _NAME + "[\"']"),
     re.compile(r"\bos\.environ\[\s*[\"']" + _NAME + r"[\"']\s*\]"),
     re.compile(r"\bos\.getenv\(\s*[\"']" + _NAME + "[\"']"),
@@ -358,9 +358,8 @@ def test_entrypoint_web_serves_the_asgi_app_with_daphne(run_entrypoint):
         "0.0.0.0",
         "--port",
         "8000",
-        "--proxy-headers",
         "claudeflow_site.asgi:application",
-    ]
+    ]  # no --proxy-headers: daphne would believe any caller's X-Forwarded-For (see TRUSTED_PROXIES)
 
 
 def test_entrypoint_web_honours_host_and_port(run_entrypoint):

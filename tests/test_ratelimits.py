@@ -1,4 +1,4 @@
-"""Rate limits: per key (or user, or IP), 429 with the real seconds left, health never limited."""
+"""Rate limits: per user (or IP when anonymous), 429 with the real seconds left, health never limited."""
 
 from __future__ import annotations
 
@@ -33,12 +33,14 @@ def test_the_general_limit_answers_429_with_retry_after(client_of_alice, strict)
         assert retry_after - 3 <= later <= retry_after - 2
 
 
-def test_the_limit_is_per_key(alice, bob, strict):
+def test_the_limit_is_per_user_so_new_keys_buy_nothing(alice, bob, strict):
     first, second = client_for(alice), client_for(alice)
     for _ in range(3):
         first.get("/api/swarms")
     assert first.get("/api/swarms").status_code == 429
-    assert second.get("/api/swarms").status_code == 200  # another key of the same user
+    assert second.get("/api/swarms").status_code == 429  # another key of the same user
+    minted = client_for(alice)
+    assert minted.get("/api/swarms").status_code == 429
     assert client_for(bob).get("/api/swarms").status_code == 200
 
 

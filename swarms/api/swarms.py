@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.ratelimits import GeneralRateLimit, SwarmCreateRateLimit
+from access.ratelimits import GeneralRateLimit, SwarmCreateRateLimit, counted_creation
 from core.responses import ActionResponseSchema, ErrorSchema, envelope
 from core.validation import validated
 from events.models import LogEntry
@@ -54,8 +54,9 @@ class SwarmCreateApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = validated(SwarmCreateSerializer, request.data)
-        swarm = services.swarm_create(owner=request.user, **SwarmCreateSerializer.service_arguments(data))
+        with counted_creation(request):  # only a created swarm uses up the caller's SWARM_CREATE_RATE
+            data = validated(SwarmCreateSerializer, request.data)
+            swarm = services.swarm_create(owner=request.user, **SwarmCreateSerializer.service_arguments(data))
         summary = {
             "objective": swarm.objective,
             "strategy": swarm.strategy,
