@@ -10,3 +10,6 @@ class SiteConfig(AppConfig):
     name = "claudeflow_site"
     verbose_name = "Site"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from claudeflow_site import checks  # noqa: F401  (registers the system checks)

@@ -35,6 +35,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ConfigError("SECRET_KEY is required when DEBUG=false")
     SECRET_KEY = "dev-insecure-" + secrets.token_urlsafe(32)  # development only: sessions reset on restart
+# A short secret can be brute-forced offline from one signed cookie or token (then tokens are forged).
+MIN_SECRET_LENGTH = 32
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 ENVIRONMENT = env_str("ENVIRONMENT", "development" if DEBUG else "production")
 
@@ -173,6 +175,13 @@ DRAMATIQ_TASKS_DATABASE = "default"
 AUTH_ENABLED = env_bool("AUTH_ENABLED", True)
 API_KEYS = env_list("API_KEYS")
 JWT_SECRET = env_str("JWT_SECRET") or SECRET_KEY
+if not DEBUG:
+    for _name, _secret in (("SECRET_KEY", SECRET_KEY), ("JWT_SECRET", JWT_SECRET)):
+        if len(_secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"{_name} must be at least {MIN_SECRET_LENGTH} characters when DEBUG=false (got {len(_secret)}); "
+                "make one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+            )
 LOCAL_USERNAME = "local"  # the user anonymous requests act as when AUTH_ENABLED=false
 SERVICE_USERNAME = "api-service"  # the account keys from API_KEYS act as
 LOGIN_URL = "ui:login"
@@ -292,7 +301,9 @@ WS_HEARTBEAT = env_int("WS_HEARTBEAT", 30_000, min=1000)  # milliseconds
 MAX_SWARMS = env_int("MAX_SWARMS", 50, min=1)
 MAX_AGENTS_PER_SWARM = env_int("CLAUDE_FLOW_MAX_AGENTS", 20, min=1, max=100)
 MAX_CONCURRENT_TASKS = env_int("MAX_CONCURRENT_TASKS", 10, min=1)
-MAX_CONCURRENT_TASKS_PER_USER = env_int("MAX_CONCURRENT_TASKS_PER_USER", max(1, MAX_CONCURRENT_TASKS // 2), min=1)
+MAX_CONCURRENT_TASKS_PER_USER = env_int(
+    "MAX_CONCURRENT_TASKS_PER_USER", max(1, MAX_CONCURRENT_TASKS // 2), min=1
+)
 TASK_TIMEOUT_MINUTES = env_float("TASK_TIMEOUT_MINUTES", 10, min=0.01)
 DEFAULT_SWARM_TIMEOUT_MS = env_int("CLAUDE_FLOW_TIMEOUT", 300_000, min=30_000, max=3_600_000)
 MEMORY_THRESHOLD = env_int("MEMORY_THRESHOLD", 1_073_741_824)  # bytes of this process's RSS
