@@ -208,7 +208,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+    return request.path_info.startswith("/api/")
 
 
 def json_error(status_code: int, title: str, message: str) -> JsonResponse:

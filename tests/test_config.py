@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
         ("DATABASE_URL", "nosuchdb://x", "DATABASE_URL is not a valid database URL"),
         ("CORS_ORIGINS", "example.com", "CORS_ORIGINS entries must start with http"),
         ("SECRET_KEY", "", "SECRET_KEY is required when DEBUG=false"),
+        ("MAX_JSON_BYTES", "100", "MAX_JSON_BYTES must be at least 1024"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_one_line(variable, value, message):
