@@ -232,3 +232,35 @@ def test_a_deleted_users_refresh_token_is_a_401(anon_client, alice):
     get_user_model().objects.filter(pk=alice.pk).delete()
     response = anon_client.post("/api/auth/token/refresh", {"refresh": refresh}, format="json")
     assert json_error(response, 401)["error"] == "Authentication failed"
+
+
+# --- the broker, refusing connections for real --------------------------------------------------
+
+
+@pytest.fixture
+def unreachable_broker():
+    """A RedisBroker pointed at a port nobody listens on, installed as the global broker."""
+    import dramatiq
+    from dramatiq.brokers.redis import RedisBroker
+
+    from tests.stack import free_port
+
+    previous = dramatiq.get_broker()
+    broker = RedisBroker(url=f"redis://127.0.0.1:{free_port()}/0")
+    dramatiq.actor(lambda *args: None, actor_name="probe", broker=broker)
+    dramatiq.set_broker(broker)
+    yield broker
+    dramatiq.set_broker(previous)
+
+
+def test_work_is_refused_with_a_503_while_the_broker_is_unreachable(client_of_alice, unreachable_broker):
+    body = json_error(post_raw(client_of_alice, "/api/swarm/create", create_body()), 503)
+    assert body["error"] == "Service unavailable" and "nothing was changed" in body["message"]
+    assert Swarm.objects.count() == 0
+
+
+def test_a_message_the_broker_refuses_after_commit_is_logged_not_raised(unreachable_broker, caplog):
+    from core import jobs
+
+    jobs.send("probe", "swarm_x")  # the commit it follows stands; the housekeeping re-sends
+    assert "broker unavailable, probe('swarm_x',) not sent" in caplog.text
