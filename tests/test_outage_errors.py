@@ -4,7 +4,9 @@ with PostgreSQL down every /api/ answer is a JSON 503 (or 404), never an HTML pa
 
 from __future__ import annotations
 
+import json
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -18,6 +20,17 @@ from tests.stack import Process, http, stack_env, start_web
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 CREATE = {"objective": "Build a REST API for user management"}
+
+
+def raw_post(url, data: bytes):
+    request = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
 
 
 def assert_unavailable(status, body):
@@ -83,6 +96,14 @@ def test_with_postgres_down_every_api_answer_is_json(fake_claude, tmp_path):
         web, base = start_web(env)
         try:
             assert http("GET", f"{base}/api/swarms", service_key)[0] == 200
+            # crafted input through daphne, on PostgreSQL: JSON 4xx, not a crash
+            assert http("GET", f"{base}/api/swarm/swarm_x%00y", service_key)[0] == 404
+            assert (
+                raw_post(f"{base}/api/auth/token", b'{"username": ' + b"[" * 1000 + b"]" * 1000 + b"}")[0]
+                == 400
+            )
+            status, body = raw_post(f"{base}/api/auth/token", b'{"username": "a\\u0000", "password": "b"}')
+            assert status == 400 and body["error"] == "Validation failed"
             pg.stop()
 
             assert_unavailable(*http("GET", f"{base}/api/swarms", service_key))
