@@ -6,7 +6,8 @@ import re
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.log import log_response
 
 from core.errors import is_api, unexpected_error
@@ -69,6 +70,9 @@ class SecurityHeadersMiddleware:
         return response
 
 
+_DJANGO_HANDLED = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
+
+
 class ApiErrorMiddleware:
     """An exception escaping an /api/ view becomes a JSON 500/503, logged with its traceback."""
 
@@ -79,8 +83,8 @@ class ApiErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not is_api(request):
-            return None
+        if not is_api(request) or isinstance(exception, _DJANGO_HANDLED):
+            return None  # Django answers these through handler400/403/404 (JSON under /api/)
         response = unexpected_error(request, exception)
         outage = response.status_code == 503
         log_response(

@@ -264,3 +264,18 @@ def test_a_message_the_broker_refuses_after_commit_is_logged_not_raised(unreacha
 
     jobs.send("probe", "swarm_x")  # the commit it follows stands; the housekeeping re-sends
     assert "broker unavailable, probe('swarm_x',) not sent" in caplog.text
+
+
+def test_djangos_own_4xx_exceptions_keep_their_status_under_the_api(rf):
+    from django.core.exceptions import PermissionDenied
+    from django.http import Http404
+
+    from core.middleware import ApiErrorMiddleware
+
+    middleware = ApiErrorMiddleware(lambda request: None)
+    for exception in (Http404(), PermissionDenied()):
+        assert middleware.process_exception(rf.get("/api/swarms"), exception) is None
+    assert middleware.process_exception(rf.get("/api/swarms"), KeyError("x")).status_code == 500
+    assert (
+        middleware.process_exception(rf.get("/swarms/x"), KeyError("x")) is None
+    )  # the UI keeps Django's page
