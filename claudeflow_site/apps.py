@@ -10,3 +10,11 @@ class SiteConfig(AppConfig):
     name = "claudeflow_site"
     verbose_name = "Site"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.urls import register_converter
+
+        from claudeflow_site import checks  # noqa: F401  (registers the system checks)
+        from core.ids import IdConverter
+
+        register_converter(IdConverter, "id")  # before any URLconf loads

@@ -36,6 +36,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ConfigError("SECRET_KEY is required when DEBUG=false")
     SECRET_KEY = "dev-insecure-" + secrets.token_urlsafe(32)  # development only: sessions reset on restart
+# A short secret can be brute-forced offline from one signed cookie or token (then tokens are forged).
+MIN_SECRET_LENGTH = 32
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 ENVIRONMENT = env_str("ENVIRONMENT", "development" if DEBUG else "production")
 
@@ -85,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.SecurityHeadersMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a locked-out /login or /admin/login/ into the lockout page
+    "core.middleware.ApiErrorMiddleware",
 ]
 
 ROOT_URLCONF = "claudeflow_site.urls"
@@ -184,6 +187,13 @@ DRAMATIQ_TASKS_DATABASE = "default"
 AUTH_ENABLED = env_bool("AUTH_ENABLED", True)
 API_KEYS = env_list("API_KEYS")
 JWT_SECRET = env_str("JWT_SECRET") or SECRET_KEY
+if not DEBUG:
+    for _name, _secret in (("SECRET_KEY", SECRET_KEY), ("JWT_SECRET", JWT_SECRET)):
+        if len(_secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"{_name} must be at least {MIN_SECRET_LENGTH} characters when DEBUG=false (got {len(_secret)}); "
+                "make one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+            )
 LOCAL_USERNAME = "local"  # the user anonymous requests act as when AUTH_ENABLED=false
 SERVICE_USERNAME = "api-service"  # the account keys from API_KEYS act as
 LOGIN_URL = "ui:login"
@@ -225,7 +235,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_CLASSES": ["access.ratelimits.GeneralRateLimit"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -257,6 +267,9 @@ SPECTACULAR_SETTINGS = {
         "rest_framework.authentication.SessionAuthentication",
     ],
 }
+
+# A JSON request body larger than this is refused (413) before it is parsed.
+MAX_JSON_BYTES = env_int("MAX_JSON_BYTES", 65_536, min=1024)
 
 # --- rate limits -----------------------------------------------------------------------------
 RATE_LIMIT_WINDOW = env_int("RATE_LIMIT_WINDOW", 900_000, min=1000)  # milliseconds

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from access import api as access_api
+from core import errors
 from ops import api as ops_api
 from ops.metrics import metrics_view
 from swarms.api import swarms as swarms_api
@@ -14,7 +15,7 @@ from swarms.api.agents import AgentDetailApi, AgentListApi
 from swarms.api.system import SystemStatsApi
 from swarms.api.tasks import TaskAssignApi, TaskListApi
 
-_SWARM = "swarm/<str:swarm_id>"
+_SWARM = "swarm/<id:swarm_id>"
 swarm_urls = [
     path(_SWARM + "", swarms_api.SwarmDetailApi.as_view(), name="swarm-detail"),
     path(_SWARM + "/start", swarms_api.SwarmStartApi.as_view(), name="swarm-start"),
@@ -22,9 +23,9 @@ swarm_urls = [
     path(_SWARM + "/resume", swarms_api.SwarmResumeApi.as_view(), name="swarm-resume"),
     path(_SWARM + "/stop", swarms_api.SwarmStopApi.as_view(), name="swarm-stop"),
     path(_SWARM + "/agents", AgentListApi.as_view(), name="swarm-agents"),
-    path(_SWARM + "/agents/<str:agent_id>", AgentDetailApi.as_view(), name="swarm-agent"),
+    path(_SWARM + "/agents/<id:agent_id>", AgentDetailApi.as_view(), name="swarm-agent"),
     path(_SWARM + "/tasks", TaskListApi.as_view(), name="swarm-tasks"),
-    path(_SWARM + "/tasks/<str:task_id>/assign", TaskAssignApi.as_view(), name="swarm-task-assign"),
+    path(_SWARM + "/tasks/<id:task_id>/assign", TaskAssignApi.as_view(), name="swarm-task-assign"),
     path(_SWARM + "/results", swarms_api.SwarmResultsApi.as_view(), name="swarm-results"),
     path(_SWARM + "/metrics", swarms_api.SwarmMetricsApi.as_view(), name="swarm-metrics"),
     path(_SWARM + "/logs", swarms_api.SwarmLogsApi.as_view(), name="swarm-logs"),
@@ -38,12 +39,13 @@ api_urls = [
     path("swarms", swarms_api.SwarmListApi.as_view(), name="swarm-list"),
     *swarm_urls,
     path("keys", access_api.ApiKeyListApi.as_view(), name="keys"),
-    path("keys/<str:key_id>", access_api.ApiKeyDetailApi.as_view(), name="key-detail"),
+    path("keys/<id:key_id>", access_api.ApiKeyDetailApi.as_view(), name="key-detail"),
     path("auth/token", access_api.TokenObtainApi.as_view(), name="token"),
     path("auth/token/refresh", access_api.TokenRefreshApi.as_view(), name="token-refresh"),
     path("auth/logout", access_api.TokenLogoutApi.as_view(), name="logout"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"", errors.api_not_found),  # last: any other /api/ path is a JSON 404
 ]
 
 urlpatterns = [
@@ -52,3 +54,9 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("", include(("ui.urls", "ui"))),
 ]
+
+# JSON under /api/, Django's pages elsewhere (core.errors)
+handler400 = "core.errors.bad_request"
+handler403 = "core.errors.permission_denied"
+handler404 = "core.errors.page_not_found"
+handler500 = "core.errors.server_error"

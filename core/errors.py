@@ -7,10 +7,16 @@ Body shape (the spec's): {"error": <short title>, "message": <sentence>, "detail
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
+import dramatiq.errors
+import redis.exceptions
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.db import DataError, InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -67,11 +73,61 @@ class Forbidden(ApplicationError):
     title = "Forbidden"
 
 
+class PayloadTooLarge(ApplicationError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    title = "Payload too large"
+
+
+class ServiceUnavailable(ApplicationError):
+    """A backing service (PostgreSQL, or Redis for the job queue) cannot be reached: try again later."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    title = "Service unavailable"
+    retry_after = 5
+
+
+# Outages of the backing services, as they surface in a request: the database's driver errors, and
+# Redis (the broker, the cache) refusing or dropping the connection.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+REDIS_DOWN = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    dramatiq.errors.BrokerConnectionError,
+)
+
+
+def outage_error(exc: BaseException) -> ServiceUnavailable | None:
+    """The 503 an outage of a backing service deserves, or None for any other exception."""
+    if isinstance(exc, DATABASE_DOWN):
+        return ServiceUnavailable("The database is unavailable; try again shortly")
+    if isinstance(exc, REDIS_DOWN):
+        return ServiceUnavailable("A backing service (Redis) is unavailable; try again shortly")
+    return None
+
+
+def error_response(error: ApplicationError) -> Response:
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, ServiceUnavailable) else None
+    return Response(error.body(), status=error.status_code, headers=headers)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response(exc.body(), status=exc.status_code)
+        return error_response(exc)
+    outage = outage_error(exc)
+    if outage is not None:
+        logger.warning("%s: %s", outage.message, exc)
+        return error_response(outage)
+    if isinstance(exc, DataError):  # a value the database cannot hold: the request's fault, not a crash
+        logger.warning("database refused a value: %s", exc)
+        return Response(
+            {"error": "Bad request", "message": "The request holds a value that cannot be stored"}, status=400
+        )
     if isinstance(exc, exceptions.AuthenticationFailed) and _is_token_view(context):
         return Response({"error": "Authentication failed", "message": _detail(exc)}, status=401)
+    if isinstance(exc, ObjectDoesNotExist) and _is_token_view(context):
+        # simplejwt looks the token's user up with .get(): a deleted user's refresh token lands here
+        message = "No active account found for the given token"
+        return Response({"error": "Authentication failed", "message": message}, status=401)
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         return Response(AUTH_REQUIRED, status=401, headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'})
     if isinstance(exc, exceptions.Throttled):
@@ -144,3 +200,64 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | dict):
         return value
     return str(value)
+
+
+# --- errors outside DRF's reach: Django's error handlers and unexpected exceptions ---------------
+# Under /api/ every error is JSON in the same shape, never Django's HTML page (nor, in DEBUG, its
+# debug page); elsewhere (the browser UI, the admin) Django's pages stay.
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def json_error(status_code: int, title: str, message: str) -> JsonResponse:
+    response = JsonResponse({"error": title, "message": message}, status=status_code)
+    if status_code == 503:
+        response["Retry-After"] = str(ServiceUnavailable.retry_after)
+    return response
+
+
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """The last /api/ route: an unknown API path is a JSON 404."""
+    return json_error(404, "Not found", f"No API endpoint at {request.path}")
+
+
+def unexpected_error(request: HttpRequest, exc: BaseException | None) -> JsonResponse:
+    """An outage of a backing service is a 503; anything else a 500 that names the request id."""
+    outage = outage_error(exc) if exc is not None else None
+    if outage is not None:
+        return json_error(503, outage.title, outage.message)
+    request_id = getattr(request, "request_id", "")
+    message = "An unexpected error occurred" + (f"; quote request id {request_id}" if request_id else "")
+    return json_error(500, "Internal server error", message)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api(request):
+        return json_error(400, "Bad request", "The request could not be understood")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api(request):
+        return json_error(403, "Forbidden", "You do not have permission to do this")
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api(request):
+        return api_not_found(request)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django calls this inside its `except` block (DEBUG=false), so the exception is at hand."""
+    exc = sys.exception()
+    if is_api(request):
+        return (
+            unexpected_error(request, exc)
+            if exc is not None
+            else json_error(500, "Internal server error", "")
+        )
+    return defaults.server_error(request)

@@ -38,3 +38,16 @@ def agent_id() -> str:
 
 def task_id() -> str:
     return new_id("task")
+
+
+class IdConverter:
+    """`<id:swarm_id>` in URL patterns: any segment without control characters. A NUL cannot even
+    be compared with PostgreSQL text, so such a path is a 404 before any query runs."""
+
+    regex = r"[^/\x00-\x1f\x7f]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value

@@ -4,14 +4,25 @@ A message sent inside the transaction could reach a worker before the rows it re
 visible, or describe work that was rolled back; `on_commit` avoids both. Actors are looked up by
 name on the broker (the engine registers them when Django starts), so the domain apps that ask
 for work never import the engine that does it.
+
+When the broker (Redis) is down: a command whose point is to get work done (create, start,
+resume) checks it first with `require_broker` and is refused with a 503 before anything is
+committed. A message that still cannot be sent after its transaction committed (the broker died in
+between) is logged and dropped, not raised: the commit stands and the caller is told so; the
+housekeeping re-sends lost plans, assignments and schedules from the database once Redis is back.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import dramatiq
 from django.db import transaction
+
+from core.errors import REDIS_DOWN, ServiceUnavailable
+
+logger = logging.getLogger(__name__)
 
 PLAN_SWARM = "plan_swarm"
 SCHEDULE = "schedule"
@@ -19,7 +30,25 @@ RUN_TASK = "run_task"
 
 
 def send(actor_name: str, *args: Any) -> None:
-    dramatiq.get_broker().get_actor(actor_name).send(*args)
+    try:
+        dramatiq.get_broker().get_actor(actor_name).send(*args)
+    except REDIS_DOWN as exc:
+        logger.warning(
+            "broker unavailable, %s%r not sent (housekeeping re-sends it): %s", actor_name, args, exc
+        )
+
+
+def require_broker() -> None:
+    """Refuses (503) while the broker cannot be reached; call it before the transaction."""
+    client = getattr(dramatiq.get_broker(), "client", None)  # a RedisBroker's; the StubBroker has none
+    if client is None:
+        return
+    try:
+        client.ping()
+    except REDIS_DOWN:
+        raise ServiceUnavailable(
+            "The job queue (Redis) is unavailable, so no work can start; nothing was changed. Try again shortly"
+        ) from None
 
 
 def send_on_commit(actor_name: str, *args: Any) -> None:

@@ -6,8 +6,11 @@ import re
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.log import log_response
 
+from core.errors import is_api, unexpected_error
 from core.logging import log_context
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -64,4 +67,33 @@ class SecurityHeadersMiddleware:
         else:
             response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+        return response
+
+
+_DJANGO_HANDLED = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
+
+
+class ApiErrorMiddleware:
+    """An exception escaping an /api/ view becomes a JSON 500/503, logged with its traceback."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_api(request) or isinstance(exception, _DJANGO_HANDLED):
+            return None  # Django answers these through handler400/403/404 (JSON under /api/)
+        response = unexpected_error(request, exception)
+        outage = response.status_code == 503
+        log_response(
+            "%s: %s",
+            response.reason_phrase,
+            request.path,
+            response=response,
+            request=request,
+            level="warning" if outage else "error",
+            exception=None if outage else exception,
+        )
         return response

@@ -41,6 +41,7 @@ def swarm_create(
     options: dict[str, Any] | None = None,
     name: str = "",
 ) -> Swarm:
+    jobs.require_broker()  # planning needs a worker: refuse now rather than hold a swarm nobody plans
     with transaction.atomic():
         gate("swarms")  # lock: two creates must not both see room for one more swarm
         _check_swarm_quotas(owner)
@@ -80,6 +81,7 @@ def _check_swarm_quotas(owner: Any) -> None:
 
 
 def swarm_start(*, swarm_id: str) -> Swarm:
+    jobs.require_broker()
     with transaction.atomic():
         swarm = lock_swarm(swarm_id)
         if swarm.status == Swarm.Status.PLANNING:
@@ -158,6 +160,7 @@ def swarm_pause(*, swarm_id: str) -> Swarm:
 
 
 def swarm_resume(*, swarm_id: str) -> Swarm:
+    jobs.require_broker()
     with transaction.atomic():
         swarm = lock_swarm(swarm_id)
         _require(swarm, (Swarm.Status.PAUSED,), "resume")

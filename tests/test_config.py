@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
         ("DATABASE_URL", "nosuchdb://x", "DATABASE_URL is not a valid database URL"),
         ("CORS_ORIGINS", "example.com", "CORS_ORIGINS entries must start with http"),
         ("SECRET_KEY", "", "SECRET_KEY is required when DEBUG=false"),
+        ("MAX_JSON_BYTES", "100", "MAX_JSON_BYTES must be at least 1024"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_one_line(variable, value, message):
@@ -83,3 +84,37 @@ def test_typed_readers(monkeypatch):
     assert config.env_bool("SOME_BOOL", False) is True
     assert config.env_rate("SOME_RATE", "1/h") == "5/30s"
     assert config.env_int("UNSET_VARIABLE_X", 7, min=1) == 7
+
+
+def _manage(*args: str, **env_overrides: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "s" * 50,
+        "ANTHROPIC_API_KEY": "k",
+        "DJANGO_SETTINGS_MODULE": "claudeflow_site.settings",
+        **env_overrides,
+    }
+    env.pop("REDIS_URL", None)
+    env.pop("JWT_SECRET", None) if "JWT_SECRET" not in env_overrides else None
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "JWT_SECRET"])
+def test_a_short_secret_is_refused_in_production(variable):
+    result = _manage("check", **{variable: "abc"})
+    assert result.returncode == 2
+    assert f"{variable} must be at least 32 characters when DEBUG=false (got 3)" in result.stderr
+    assert "'abc'" not in result.stderr  # never echo the secret
+
+
+def test_a_secret_of_32_characters_is_accepted():
+    assert _manage("check", SECRET_KEY="k" * 32, JWT_SECRET="j" * 32).returncode == 0
+
+
+def test_check_deploy_reports_a_weak_secret_in_development():
+    result = _manage("check", "--deploy", DEBUG="true", SECRET_KEY="k" * 64, JWT_SECRET="short")
+    assert result.returncode != 0
+    assert "claudeflow.E001" in result.stderr and "JWT_SECRET" in result.stderr

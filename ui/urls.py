@@ -7,7 +7,7 @@ from django.urls import path
 
 from ui import views
 
-_SWARM = "swarms/<str:swarm_id>"
+_SWARM = "swarms/<id:swarm_id>"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -23,7 +23,7 @@ urlpatterns = [
     path(_SWARM + "/state", views.swarm_state_json, name="swarm-state"),
     path(_SWARM + "/start", views.swarm_start, name="swarm-start"),
     path(_SWARM + "/results", views.swarm_results, name="results"),
-    path(_SWARM + "/tasks/<str:task_id>/artifacts/<int:index>", views.artifact_download, name="artifact"),
+    path(_SWARM + "/tasks/<id:task_id>/artifacts/<int:index>", views.artifact_download, name="artifact"),
     path("keys", views.api_keys, name="keys"),
-    path("keys/<str:key_id>/revoke", views.api_key_revoke, name="key-revoke"),
+    path("keys/<id:key_id>/revoke", views.api_key_revoke, name="key-revoke"),
 ]

@@ -32,6 +32,7 @@ ERRORS = {
     409: ErrorSchema,
     429: ErrorSchema,
 }
+MAX_OFFSET = 1_000_000_000  # far past any real list, far below PostgreSQL's bigint OFFSET
 
 
 class SwarmCreateApi(APIView):
@@ -76,7 +77,7 @@ class SwarmListApi(APIView):
         parameters=[
             OpenApiParameter("status", str, enum=Swarm.Status.values),
             OpenApiParameter("limit", int, description="page size, 1–100 (default 20)"),
-            OpenApiParameter("offset", int),
+            OpenApiParameter("offset", int, description=f"0–{MAX_OFFSET:,} (default 0)"),
         ],
         responses={
             200: inline_serializer(
@@ -116,7 +117,7 @@ class SwarmListApi(APIView):
 class SwarmListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Swarm.Status.values, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
 
 
 def _page_url(request: Request, limit: int, offset: int) -> str:

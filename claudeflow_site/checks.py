@@ -1,0 +1,30 @@
+"""System checks of this deployment's own settings (`manage.py check --deploy`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+
+@register(Tags.security, deploy=True)
+def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Settings refuse short secrets when DEBUG=false; this reports them in any mode (a development
+    server exposed to others is as forgeable)."""
+    errors = []
+    secrets = {"SECRET_KEY": settings.SECRET_KEY}
+    if settings.JWT_SECRET != settings.SECRET_KEY:  # else it is the same secret, reported once
+        secrets["JWT_SECRET"] = settings.JWT_SECRET
+    for name, value in secrets.items():
+        if len(value) < settings.MIN_SECRET_LENGTH:
+            errors.append(
+                Error(
+                    f"{name} is {len(value)} characters long: a secret this short can be brute-forced "
+                    "offline from one signed token, then tokens forged.",
+                    hint=f"Use at least {settings.MIN_SECRET_LENGTH} random characters, e.g. "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(50))'",
+                    id="claudeflow.E001",
+                )
+            )
+    return errors
