@@ -2,8 +2,10 @@
 
 Each step uses conditional updates, so several processes may run it at once:
 - leases that expired (their worker died) put the task back to pending, or fail it after
-  MAX_TASK_ATTEMPTS so one poisonous task cannot crash workers forever;
-- assignments and plans whose message was lost (e.g. the embedded broker restarted) are re-sent;
+  MAX_LEASE_EXPIRIES such strikes, so one poisonous task cannot crash workers forever (a worker
+  that shuts down gracefully hands its task back: no strike);
+- assignments nobody claimed within a lease period, and plans whose message was lost, are re-sent
+  (every assignment at once when the broker comes back after an outage);
 - swarms past their timeout fail with reason `timeout`; free slots are filled (normal progress never waits for this).
 """
 
@@ -27,7 +29,7 @@ from tasks.models import Task
 from tasks.services import task_fail, task_mark_resent, task_requeue, task_score
 
 logger = logging.getLogger(__name__)
-MAX_TASK_ATTEMPTS = 3
+MAX_LEASE_EXPIRIES = 3  # strikes: a task whose worker vanished this many times fails
 
 
 def tick() -> None:
@@ -65,9 +67,11 @@ def reap_expired_leases() -> int:
 
 
 def _requeue_or_fail(task: Task, now: object) -> int:
-    """A lease that expired is a lost worker: re-queue the task, or fail it after MAX_TASK_ATTEMPTS."""
-    if task.attempts >= MAX_TASK_ATTEMPTS:
-        error = f"The worker running it stopped responding {task.attempts} times"
+    """A lease that expired is a lost worker, a strike: re-queue the task, or fail it at
+    MAX_LEASE_EXPIRIES strikes. Graceful hand-overs (task_requeue with an owner) are not strikes."""
+    strikes = task.lease_expiries + 1
+    if strikes >= MAX_LEASE_EXPIRIES:
+        error = f"The worker running it stopped responding {strikes} times"
         if task_fail(task=task, owner=task.lease_owner, reason="worker_lost", error=error) is None:
             return 0
         agent_release(swarm_id=task.swarm_id, agent_id=task.assigned_agent_id, outcome="failed")
@@ -75,7 +79,7 @@ def _requeue_or_fail(task: Task, now: object) -> int:
             task.swarm_id,
             "error",
             "LeaseReaper",
-            f"Task {task.name} failed: its worker was lost {task.attempts} times",
+            f"Task {task.name} failed: its worker was lost {strikes} times",
         )
         transaction.on_commit(lambda: settle.settle(task.swarm_id))
         return 1
