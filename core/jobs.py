@@ -8,6 +8,7 @@ for work never import the engine that does it.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import dramatiq
@@ -16,10 +17,22 @@ from django.db import transaction
 PLAN_SWARM = "plan_swarm"
 SCHEDULE = "schedule"
 RUN_TASK = "run_task"
+_send_failed = threading.Event()  # housekeeping re-sends unclaimed work once the broker answers
 
 
 def send(actor_name: str, *args: Any) -> None:
-    dramatiq.get_broker().get_actor(actor_name).send(*args)
+    try:
+        dramatiq.get_broker().get_actor(actor_name).send(*args)
+    except Exception:
+        _send_failed.set()
+        raise
+
+
+def take_send_failure() -> bool:
+    """Whether a send failed since the last call (the message it carried is lost)."""
+    failed = _send_failed.is_set()
+    _send_failed.clear()
+    return failed
 
 
 def send_on_commit(actor_name: str, *args: Any) -> None:

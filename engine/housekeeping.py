@@ -12,8 +12,9 @@ Each step uses conditional updates, so several processes may run it at once:
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -32,11 +33,15 @@ logger = logging.getLogger(__name__)
 MAX_LEASE_EXPIRIES = 3  # strikes: a task whose worker vanished this many times fails
 
 
+_broker = {"down": False, "client": None}
+
+
 def tick() -> None:
     for step in (
         resources.update_guard,
         reap_expired_leases,
         release_lost_reviews,
+        resend_after_broker_outage,
         resend_stale_assignments,
         resume_orphaned_planning,
         enforce_swarm_timeouts,
@@ -113,9 +118,17 @@ def release_lost_reviews() -> int:
     return released
 
 
-def resend_stale_assignments() -> int:
-    """An assigned task nobody started within the stale period: its message may be lost."""
-    cutoff = timezone.now() - _stale()
+def _unclaimed() -> timedelta:
+    """An assignment nobody claimed within a lease period may have lost its message: re-sent by
+    then (a tick early, as ticks come every HOUSEKEEPING_INTERVAL). A duplicate costs one read."""
+    lease = settings.TASK_LEASE_SECONDS
+    return timedelta(seconds=max(lease / 2, lease - settings.HOUSEKEEPING_INTERVAL_SECONDS))
+
+
+def resend_stale_assignments(*, cutoff: datetime | None = None) -> int:
+    """Assigned tasks nobody started within a lease period (or before `cutoff`): their message
+    may be lost. The runner's claim is conditional, so a duplicate never runs a task twice."""
+    cutoff = cutoff or timezone.now() - _unclaimed()
     stale = list(
         Task.objects.filter(status=Task.Status.ASSIGNED, assigned_at__lt=cutoff).values_list(
             "id", "assignment_seq"
@@ -128,9 +141,42 @@ def resend_stale_assignments() -> int:
     return len(stale)
 
 
-def resume_orphaned_planning() -> int:
+def resend_after_broker_outage() -> int:
+    """Messages sent while the broker was down are lost, and a restarted Redis may have lost its
+    queues too: once it answers again (or after a failed send), every assignment and plan that no
+    worker holds gets its message again at once, instead of after a lease period."""
+    failed = jobs.take_send_failure()
+    if not broker_reachable():
+        if not _broker["down"]:
+            logger.warning("the broker is unreachable; unclaimed work is re-sent when it is back")
+        _broker["down"] = True
+        return 0
+    if not (_broker["down"] or failed):
+        return 0
+    _broker["down"] = False
     now = timezone.now()
-    orphaned = Swarm.objects.filter(status=Swarm.Status.PLANNING, updated_at__lt=now - _stale()).filter(
+    resent = resend_stale_assignments(cutoff=now) + resume_orphaned_planning(idle_before=now)
+    logger.warning("the broker is reachable again; re-sent %d unclaimed assignment(s) and plan(s)", resent)
+    return resent
+
+
+def broker_reachable() -> bool:
+    """A ping with a short timeout (the Redis broker; the in-process stub broker is always up)."""
+    url = settings.DRAMATIQ_BROKER.get("OPTIONS", {}).get("url")
+    if not url:
+        return True
+    if _broker["client"] is None:
+        _broker["client"] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        return bool(_broker["client"].ping())
+    except redis.RedisError:
+        return False
+
+
+def resume_orphaned_planning(*, idle_before: datetime | None = None) -> int:
+    now = timezone.now()
+    idle_before = idle_before or now - _stale()
+    orphaned = Swarm.objects.filter(status=Swarm.Status.PLANNING, updated_at__lt=idle_before).filter(
         Q(plan_lease_expires_at__isnull=True) | Q(plan_lease_expires_at__lt=now)
     )
     ids = list(orphaned.values_list("id", flat=True))
