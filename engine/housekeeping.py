@@ -120,9 +120,9 @@ def release_lost_reviews() -> int:
 
 def _unclaimed() -> timedelta:
     """An assignment nobody claimed within a lease period may have lost its message: re-sent by
-    then (a tick early, as ticks come every HOUSEKEEPING_INTERVAL). A duplicate costs one read."""
+    then (two ticks early, as ticks come every HOUSEKEEPING_INTERVAL). A duplicate costs one read."""
     lease = settings.TASK_LEASE_SECONDS
-    return timedelta(seconds=max(lease / 2, lease - settings.HOUSEKEEPING_INTERVAL_SECONDS))
+    return timedelta(seconds=max(lease / 2, lease - 2 * settings.HOUSEKEEPING_INTERVAL_SECONDS))
 
 
 def resend_stale_assignments(*, cutoff: datetime | None = None) -> int:
@@ -192,8 +192,10 @@ def enforce_swarm_timeouts() -> int:
     running = Swarm.objects.filter(
         status__in=[Swarm.Status.EXECUTING, Swarm.Status.PAUSED], started_at__isnull=False
     )
-    for swarm_id, started_at, timeout_ms in running.values_list("id", "started_at", "timeout_ms"):
-        if started_at + timedelta(milliseconds=timeout_ms) < now:
+    rows = running.values_list("id", "started_at", "timeout_ms", "deferred_ms")
+    for swarm_id, started_at, timeout_ms, deferred_ms in rows:
+        # the clock stops while the resource guard defers dispatch (engine/resources.py)
+        if started_at + timedelta(milliseconds=timeout_ms + deferred_ms) < now:
             failed += swarm_fail(swarm_id=swarm_id, reason="timeout", details={"timeoutMs": timeout_ms})
     return failed
 
