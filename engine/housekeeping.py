@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -31,9 +32,7 @@ from tasks.services import task_fail, task_mark_resent, task_requeue, task_score
 
 logger = logging.getLogger(__name__)
 MAX_LEASE_EXPIRIES = 3  # strikes: a task whose worker vanished this many times fails
-
-
-_broker = {"down": False, "client": None}
+_broker: dict[str, Any] = {"down": False, "client": None}  # this process's view of the broker
 
 
 def tick() -> None:

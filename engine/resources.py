@@ -131,7 +131,7 @@ def update_guard(reading: dict[str, float] | None = None) -> dict[str, Any]:
     if deferring or previous is not None:  # deferring, or just stopped: the waiting swarms do not age
         try:
             stop_clocks(since=since, until=now)
-        except Exception:  # the alerts still go out; the next reading counts the time again
+        except Exception:  # the alerts still go out; a later reading while deferring counts it again
             logger.exception("could not stop the timeout clocks of the deferred swarms")
     for alert in alerts:
         if alert is not None:
