@@ -357,8 +357,10 @@ DEFAULT_SWARM_TIMEOUT_MS = env_int("CLAUDE_FLOW_TIMEOUT", 300_000, min=30_000, m
 MEMORY_THRESHOLD = env_int("MEMORY_THRESHOLD", 1_073_741_824)  # bytes of this process's RSS
 if MEMORY_THRESHOLD < 100 * 1024 * 1024:
     raise ConfigError("MEMORY_THRESHOLD too low (minimum 100MB = 104857600)")
-CPU_THRESHOLD = env_float("CPU_THRESHOLD", 0.8, min=0.01, max=1.0)
+CPU_THRESHOLD = env_float("CPU_THRESHOLD", 0.8, min=0.01, max=1.0)  # of one CPU (or a smaller cgroup quota)
 RESOURCE_MONITORING = env_bool("RESOURCE_MONITORING", True)
+RESOURCE_GUARD_SAMPLES = env_int("RESOURCE_GUARD_SAMPLES", 3, min=1, max=100)  # readings in a row to flip
+RESOURCE_ALERT_INTERVAL = env_float("RESOURCE_ALERT_INTERVAL", 60, min=0)  # seconds between alerts
 ENABLE_METRICS = env_bool("ENABLE_METRICS", True)
 # when set, /metrics and the worker exporter need "Authorization: Bearer <token>"; when not, /metrics
 # answers only requests from this machine and the exporter listens on 127.0.0.1

@@ -15,6 +15,7 @@ housekeeping re-sends lost plans, assignments and schedules from the database on
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import dramatiq
@@ -27,15 +28,27 @@ logger = logging.getLogger(__name__)
 PLAN_SWARM = "plan_swarm"
 SCHEDULE = "schedule"
 RUN_TASK = "run_task"
+_send_failed = threading.Event()  # housekeeping re-sends unclaimed work once the broker answers
 
 
 def send(actor_name: str, *args: Any) -> None:
     try:
         dramatiq.get_broker().get_actor(actor_name).send(*args)
     except REDIS_DOWN as exc:
+        _send_failed.set()
         logger.warning(
             "broker unavailable, %s%r not sent (housekeeping re-sends it): %s", actor_name, args, exc
         )
+    except Exception:
+        _send_failed.set()
+        raise
+
+
+def take_send_failure() -> bool:
+    """Whether a send failed since the last call (the message it carried is lost)."""
+    failed = _send_failed.is_set()
+    _send_failed.clear()
+    return failed
 
 
 def require_broker() -> None:

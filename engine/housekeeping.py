@@ -2,8 +2,10 @@
 
 Each step uses conditional updates, so several processes may run it at once:
 - leases that expired (their worker died) put the task back to pending, or fail it after
-  MAX_TASK_ATTEMPTS so one poisonous task cannot crash workers forever;
-- assignments and plans whose message was lost (e.g. the embedded broker restarted) are re-sent;
+  MAX_LEASE_EXPIRIES such strikes, so one poisonous task cannot crash workers forever (a worker
+  that shuts down gracefully hands its task back: no strike);
+- assignments nobody claimed within a lease period, and plans whose message was lost, are re-sent
+  (every assignment at once when the broker comes back after an outage);
 - swarms past their timeout fail with reason `timeout`; free slots are filled (normal progress never waits for this);
 - swarms left `ready` longer than READY_SWARM_TTL are stopped (reason `expired: …`), freeing their quota slot.
 """
@@ -11,8 +13,10 @@ Each step uses conditional updates, so several processes may run it at once:
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -28,7 +32,8 @@ from tasks.models import Task
 from tasks.services import task_fail, task_mark_resent, task_requeue, task_score
 
 logger = logging.getLogger(__name__)
-MAX_TASK_ATTEMPTS = 3
+MAX_LEASE_EXPIRIES = 3  # strikes: a task whose worker vanished this many times fails
+_broker: dict[str, Any] = {"down": False, "client": None}  # this process's view of the broker
 
 
 def tick() -> None:
@@ -36,6 +41,7 @@ def tick() -> None:
         resources.update_guard,
         reap_expired_leases,
         release_lost_reviews,
+        resend_after_broker_outage,
         resend_stale_assignments,
         resume_orphaned_planning,
         enforce_swarm_timeouts,
@@ -67,9 +73,11 @@ def reap_expired_leases() -> int:
 
 
 def _requeue_or_fail(task: Task, now: object) -> int:
-    """A lease that expired is a lost worker: re-queue the task, or fail it after MAX_TASK_ATTEMPTS."""
-    if task.attempts >= MAX_TASK_ATTEMPTS:
-        error = f"The worker running it stopped responding {task.attempts} times"
+    """A lease that expired is a lost worker, a strike: re-queue the task, or fail it at
+    MAX_LEASE_EXPIRIES strikes. Graceful hand-overs (task_requeue with an owner) are not strikes."""
+    strikes = task.lease_expiries + 1
+    if strikes >= MAX_LEASE_EXPIRIES:
+        error = f"The worker running it stopped responding {strikes} times"
         if task_fail(task=task, owner=task.lease_owner, reason="worker_lost", error=error) is None:
             return 0
         agent_release(swarm_id=task.swarm_id, agent_id=task.assigned_agent_id, outcome="failed")
@@ -77,7 +85,7 @@ def _requeue_or_fail(task: Task, now: object) -> int:
             task.swarm_id,
             "error",
             "LeaseReaper",
-            f"Task {task.name} failed: its worker was lost {task.attempts} times",
+            f"Task {task.name} failed: its worker was lost {strikes} times",
         )
         transaction.on_commit(lambda: settle.settle(task.swarm_id))
         return 1
@@ -111,9 +119,17 @@ def release_lost_reviews() -> int:
     return released
 
 
-def resend_stale_assignments() -> int:
-    """An assigned task nobody started within the stale period: its message may be lost."""
-    cutoff = timezone.now() - _stale()
+def _unclaimed() -> timedelta:
+    """An assignment nobody claimed within a lease period may have lost its message: re-sent by
+    then (two ticks early, as ticks come every HOUSEKEEPING_INTERVAL). A duplicate costs one read."""
+    lease = settings.TASK_LEASE_SECONDS
+    return timedelta(seconds=max(lease / 2, lease - 2 * settings.HOUSEKEEPING_INTERVAL_SECONDS))
+
+
+def resend_stale_assignments(*, cutoff: datetime | None = None) -> int:
+    """Assigned tasks nobody started within a lease period (or before `cutoff`): their message
+    may be lost. The runner's claim is conditional, so a duplicate never runs a task twice."""
+    cutoff = cutoff or timezone.now() - _unclaimed()
     stale = list(
         Task.objects.filter(status=Task.Status.ASSIGNED, assigned_at__lt=cutoff).values_list(
             "id", "assignment_seq"
@@ -126,9 +142,42 @@ def resend_stale_assignments() -> int:
     return len(stale)
 
 
-def resume_orphaned_planning() -> int:
+def resend_after_broker_outage() -> int:
+    """Messages sent while the broker was down are lost, and a restarted Redis may have lost its
+    queues too: once it answers again (or after a failed send), every assignment and plan that no
+    worker holds gets its message again at once, instead of after a lease period."""
+    failed = jobs.take_send_failure()
+    if not broker_reachable():
+        if not _broker["down"]:
+            logger.warning("the broker is unreachable; unclaimed work is re-sent when it is back")
+        _broker["down"] = True
+        return 0
+    if not (_broker["down"] or failed):
+        return 0
+    _broker["down"] = False
     now = timezone.now()
-    orphaned = Swarm.objects.filter(status=Swarm.Status.PLANNING, updated_at__lt=now - _stale()).filter(
+    resent = resend_stale_assignments(cutoff=now) + resume_orphaned_planning(idle_before=now)
+    logger.warning("the broker is reachable again; re-sent %d unclaimed assignment(s) and plan(s)", resent)
+    return resent
+
+
+def broker_reachable() -> bool:
+    """A ping with a short timeout (the Redis broker; the in-process stub broker is always up)."""
+    url = settings.DRAMATIQ_BROKER.get("OPTIONS", {}).get("url")
+    if not url:
+        return True
+    if _broker["client"] is None:
+        _broker["client"] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        return bool(_broker["client"].ping())
+    except redis.RedisError:
+        return False
+
+
+def resume_orphaned_planning(*, idle_before: datetime | None = None) -> int:
+    now = timezone.now()
+    idle_before = idle_before or now - _stale()
+    orphaned = Swarm.objects.filter(status=Swarm.Status.PLANNING, updated_at__lt=idle_before).filter(
         Q(plan_lease_expires_at__isnull=True) | Q(plan_lease_expires_at__lt=now)
     )
     ids = list(orphaned.values_list("id", flat=True))
@@ -144,8 +193,10 @@ def enforce_swarm_timeouts() -> int:
     running = Swarm.objects.filter(
         status__in=[Swarm.Status.EXECUTING, Swarm.Status.PAUSED], started_at__isnull=False
     )
-    for swarm_id, started_at, timeout_ms in running.values_list("id", "started_at", "timeout_ms"):
-        if started_at + timedelta(milliseconds=timeout_ms) < now:
+    rows = running.values_list("id", "started_at", "timeout_ms", "deferred_ms")
+    for swarm_id, started_at, timeout_ms, deferred_ms in rows:
+        # the clock stops while the resource guard defers dispatch (engine/resources.py)
+        if started_at + timedelta(milliseconds=timeout_ms + deferred_ms) < now:
             failed += swarm_fail(swarm_id=swarm_id, reason="timeout", details={"timeoutMs": timeout_ms})
     return failed
 

@@ -275,7 +275,7 @@ def _extra_capabilities(agent: Agent, task: Task) -> int:
 def _deferred() -> bool:
     state = resources.guard_state()
     if state.get("deferring"):
-        logger.info("scheduling deferred: %s", state.get("reason"))
+        logger.debug("scheduling deferred: %s", state.get("reason"))  # the guard logs the change
         return True
     return False
 

@@ -139,8 +139,8 @@ def budget_exceeded(*, budget: dict[str, Any], spent: dict[str, Any]) -> dict[st
 
 
 @_event("system.alert")
-def system_alert(*, level: str, message: str, state: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "resources", "level": level, "message": message, **state}
+def system_alert(*, level: str, message: str, state: dict[str, Any], resource: str = "") -> dict[str, Any]:
+    return {"type": "resources", "resource": resource, "level": level, "message": message, **state}
 
 
 @_event("log")

@@ -74,6 +74,10 @@ class Swarm(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # the timeout clock stops while the resource guard defers dispatch: time deferred so far, and
+    # up to when it was counted (so processes deferring at once do not count a second twice)
+    deferred_ms = models.PositiveBigIntegerField(default=0)
+    deferred_until = models.DateTimeField(null=True, blank=True)
     # spend, kept on the row so budget checks are one read
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)

@@ -75,6 +75,9 @@ class Task(models.Model):
     quality = models.FloatField(null=True, blank=True)
     execution_time_ms = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expiries = models.PositiveSmallIntegerField(
+        default=0, help_text="runs whose worker vanished (lease expired); graceful hand-overs do not count"
+    )
     error = models.TextField(blank=True)
     failure_reason = models.CharField(max_length=64, blank=True)
     revision_count = models.PositiveSmallIntegerField(default=0)

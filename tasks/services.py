@@ -251,7 +251,8 @@ def task_requeue(
     *, task: Task, reason: str, owner: str | None = None, expired_before: Any = None
 ) -> Task | None:
     """assigned/running → pending: a hand-over (owner given), an expired lease (expired_before
-    given) or a terminated agent (neither). Unpinned tasks may then go to any agent."""
+    given; counted in lease_expiries, the strikes) or a terminated agent (neither). Unpinned tasks
+    may then go to any agent."""
     rows = Task.objects.filter(pk=task.id, status__in=Task.IN_FLIGHT)
     if owner is not None:
         rows = rows.filter(status=Task.Status.RUNNING, lease_owner=owner)
@@ -264,6 +265,7 @@ def task_requeue(
         lease_expires_at=None,
         assigned_agent=F("assigned_agent") if task.pinned and not unpin else None,
         pinned=False if unpin else F("pinned"),
+        lease_expiries=F("lease_expiries") + (1 if expired_before is not None else 0),
         **settled_spend(),
     )
     if not updated:

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
         ("WS_HEARTBEAT", "10", "WS_HEARTBEAT must be at least 1000"),
         ("MEMORY_THRESHOLD", "1024", "MEMORY_THRESHOLD too low (minimum 100MB"),
         ("CPU_THRESHOLD", "1.5", "CPU_THRESHOLD must be at most 1.0"),
+        ("RESOURCE_GUARD_SAMPLES", "0", "RESOURCE_GUARD_SAMPLES must be at least 1"),
+        ("RESOURCE_ALERT_INTERVAL", "-5", "RESOURCE_ALERT_INTERVAL must be at least 0"),
         ("CLAUDE_FLOW_MAX_AGENTS", "101", "CLAUDE_FLOW_MAX_AGENTS must be at most 100"),
         ("MAX_CONCURRENT_TASKS", "0", "MAX_CONCURRENT_TASKS must be at least 1"),
         ("TASK_TIMEOUT_MINUTES", "x", "TASK_TIMEOUT_MINUTES must be a number"),

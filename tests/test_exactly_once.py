@@ -113,6 +113,7 @@ def test_a_task_whose_worker_keeps_dying_fails_instead_of_looping(workers, fake_
     Task.objects.filter(pk=task.id).update(
         status="running",
         attempts=3,
+        lease_expiries=2,  # two workers were lost before: this expiry is the third strike
         lease_owner="dead:1:1",
         lease_expires_at=timezone.now() - timedelta(seconds=1),
     )

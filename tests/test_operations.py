@@ -174,6 +174,8 @@ def test_log_level_and_format_follow_the_environment():
 @pytest.mark.django_db(transaction=True)
 def test_the_resource_guard_defers_dispatch_and_alerts(workers, alice, client_of_alice, settings):
     settings.RESOURCE_MONITORING = True
+    settings.RESOURCE_GUARD_SAMPLES = 1  # no debounce: each reading given here decides
+    resources.reset_guard()
     swarm = build_swarm(alice, tasks=[{"name": "Waits", "description": "Write it"}])
     Swarm.objects.filter(pk=swarm.id).update(status="executing")
     state = resources.update_guard({"memory": settings.MEMORY_THRESHOLD * 2, "cpu": 0.1})

@@ -110,7 +110,8 @@ def test_sigterm_hands_the_task_over_without_waiting_for_the_lease(stack, fake_c
     swarm = build_swarm(
         alice,
         options={"review": False},
-        tasks=[{"name": "Long", "description": "Write a long module [[fake:slow=400]]"}],
+        # slow enough to outlast a second worker's start on a loaded machine
+        tasks=[{"name": "Long", "description": "Write a long module [[fake:slow=1200]]"}],
     )
     first = stack.worker("worker-a")
     first_pids = first.pids()
