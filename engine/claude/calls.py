@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -139,7 +140,7 @@ def call(request: Request, abort: Abort) -> Reply:
         if answer is not None and not answer.empty:
             reply = Reply(answer.text, answer.tool_input, answer.tool_use_id)
             if not _finish(request, started, result, ClaudeCall.Outcome.OK, abort, response=_stored(reply)):
-                raise Aborted(abort.reason)  # the answer could not be kept: its row stays in flight
+                raise Aborted(abort.reason or "database_unreachable")  # its row stays in flight
             _raise_if_spent(request)
             return reply
         if answer is not None:  # an empty answer: not reusable; asked once more, at once
@@ -247,6 +248,20 @@ _WAIT = object()  # the budget is held by calls in flight: wait for them
 def _durably(write: Any, what: str, abort: Abort) -> Any:
     """A write retried while the database is unreachable, until the call's Abort fires."""
     return retry_while_unreachable(write, what=what, wait=abort.wait)
+
+
+def _paid_for(abort: Abort) -> Any:
+    """How an answer that arrived waits for the database: whatever else fired (a lost lease, a
+    cancel, the task's timeout), the answer is paid for and its row is the record of that spend,
+    which a re-run may reuse; only a worker shutting down gives up (the row then ends `lost`)."""
+
+    def wait(seconds: float) -> bool:
+        if abort.is_set and abort.reason == "shutdown":
+            return True
+        time.sleep(seconds)
+        return False
+
+    return wait
 
 
 def _start(request: Request, attempt: int, model: str, abort: Abort) -> _Started:
@@ -357,10 +372,17 @@ def _finish(
         "error": error[:2000],
         "response": response,
     }
+    write = partial(_complete_row, request, started, fields)
     try:
-        added = _durably(
-            partial(_complete_row, request, started, fields), f"a Claude call's {outcome}", abort
-        )
+        if response is None:
+            added = _durably(write, f"a Claude call's {outcome}", abort)
+        else:
+            added = retry_while_unreachable(
+                write,
+                what="a Claude answer",
+                wait=_paid_for(abort),
+                deadline=time.monotonic() + settings.TASK_TIMEOUT_MINUTES * 60,
+            )
     except UNREACHABLE:
         logger.warning("call %s left in flight: the database stayed unreachable", started.row_id)
         return False
