@@ -87,6 +87,20 @@ def test_two_empty_answers_fail_the_task_with_a_clear_reason(workers, alice):
     assert not ClaudeCall.objects.filter(task=task, outcome="ok").exists()
 
 
+@db
+def test_an_empty_answer_stored_before_the_fix_is_not_reused(workers, fake_claude, alice):
+    swarm = build_swarm(alice, options={"review": False}, tasks=[{"name": "Only", "description": "Write it"}])
+    task = Task.objects.get(swarm=swarm)
+    ClaudeCall.objects.create(
+        swarm=swarm, task=task, role="agent", model="m", outcome="ok", response={"text": " "}
+    )
+    Task.objects.filter(pk=task.id).update(attempts=1)  # a crashed run had claimed it once
+    swarm_start(swarm_id=swarm.id)
+    wait_for_status(swarm.id, "completed")
+    assert len(agent_requests(fake_claude, "Only")) == 1
+    assert Task.objects.get(pk=task.id).output
+
+
 # --- 6: a call's row is written when it starts ------------------------------------------------
 
 
@@ -158,6 +172,30 @@ def test_a_rerun_marks_the_dead_runs_call_lost_and_counts_its_estimate(workers, 
     expected = 100 + 4096 + answered.input_tokens + answered.output_tokens
     assert swarm.total_tokens == expected
     assert task.input_tokens + task.output_tokens == expected
+
+
+@db
+def test_housekeeping_counts_a_call_whose_task_will_not_run_again(alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from engine import housekeeping
+
+    swarm = build_swarm(alice, tasks=[{"name": "Only", "description": "Write it"}])
+    task = Task.objects.get(swarm=swarm)
+    Task.objects.filter(pk=task.id).update(status="failed", failure_reason="worker_lost")
+    dead = ClaudeCall.objects.create(
+        swarm=swarm, task=task, role="agent", model="m", outcome="started", estimated=True,
+        input_tokens=100, output_tokens=4096, cost_usd="0.0617",
+    )  # fmt: skip
+    ClaudeCall.objects.filter(pk=dead.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    housekeeping.tick()
+    housekeeping.tick()  # counted once
+    dead.refresh_from_db()
+    swarm.refresh_from_db()
+    assert dead.outcome == "lost"
+    assert (swarm.total_tokens, str(swarm.cost_usd)) == (4196, "0.061700")
 
 
 # --- 6 with a real SIGKILL, 2 with a real Postgres outage -------------------------------------
