@@ -319,7 +319,7 @@ def _insert_started(request: Request, attempt: int, model: str, wanted: int, tok
 def _spend_in_flight(request: Request) -> tuple[int, Decimal]:
     """Locks the swarm row, reads its spend into request.spend, and sums its calls in flight."""
     row = (
-        Swarm.objects.select_for_update()
+        Swarm.objects.select_for_update(no_key=True)
         .filter(pk=request.swarm_id)
         .values_list("input_tokens", "output_tokens", "cost_usd")
         .first()
@@ -399,6 +399,7 @@ def _complete_row(request: Request, started: _Started, fields: dict[str, Any]) -
         fields["input_tokens"] + fields["cache_creation_input_tokens"] + fields["cache_read_input_tokens"]
     )
     with transaction.atomic():
+        _lock_swarm(request.swarm_id)
         row = ClaudeCall.objects.filter(pk=started.row_id)
         if row.filter(outcome=ClaudeCall.Outcome.STARTED).update(**fields):
             _add_spend(request, usage_in, fields["output_tokens"], fields["cost_usd"])
@@ -412,6 +413,12 @@ def _complete_row(request: Request, started: _Started, fields: dict[str, Any]) -
             )
             return True
     return False  # already completed (a retried commit), or deleted with its swarm
+
+
+def _lock_swarm(swarm_id: str) -> None:
+    """The swarm row first, then the call's: the order a swarm's deletion takes, so the two
+    cannot deadlock."""
+    Swarm.objects.select_for_update(no_key=True).filter(pk=swarm_id).values_list("id", flat=True).first()
 
 
 def _tokens_in(usage: dict[str, int]) -> int:
@@ -453,6 +460,7 @@ def mark_lost(calls: QuerySet[ClaudeCall]) -> int:
         "id", "swarm_id", "input_tokens", "output_tokens", "cost_usd"
     ):
         with transaction.atomic():
+            _lock_swarm(row["swarm_id"])
             if ClaudeCall.objects.filter(pk=row["id"], outcome=ClaudeCall.Outcome.STARTED).update(
                 outcome=ClaudeCall.Outcome.LOST,
                 error="its worker stopped before the call ended; spend estimated",
