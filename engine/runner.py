@@ -15,10 +15,11 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from agents.models import Agent
 from agents.services import agent_add_spend, agent_release
-from core.db import retry_while_unreachable
+from core.db import UNREACHABLE, retry_while_unreachable
 from core.logging import log_context
 from engine import budget, leases, prompts, reviews, scheduler, settle
 from engine.claude import Abort, Aborted, CallFailed, Exhausted, Ledger, Request, Spend, call
@@ -339,3 +340,6 @@ def _announce_retry(task: Task, attempt: int, error: str, delay: float) -> None:
             log(task.swarm_id, "warn", SOURCE, message, {"taskId": task.id})
     except (SwarmGone, Task.DoesNotExist):
         pass
+    except UNREACHABLE:  # an announcement is not worth failing the call for
+        connection.close()
+        logger.warning("retry of %s not announced: the database is unreachable", task.id)
