@@ -238,16 +238,13 @@ def swarm_figures(swarm_ids: list[str]) -> list[dict[str, Any]]:
 
 
 def first_plan_call_starts(swarm_ids: list[str]) -> dict[str, Any]:
-    """When each swarm's first planning request went out: its ClaudeCall row is written when the
-    call ends, so its start is that time less its latency."""
-    from datetime import timedelta
-
+    """When each swarm's first planning request went out: its ClaudeCall row is written then."""
     from tasks.models import ClaudeCall
 
     starts: dict[str, Any] = {}
     calls = ClaudeCall.objects.filter(swarm_id__in=swarm_ids, role="planner").order_by("id")
-    for swarm_id, ended, latency in calls.values_list("swarm_id", "created_at", "latency_ms"):
-        starts.setdefault(swarm_id, ended - timedelta(milliseconds=latency))
+    for swarm_id, started in calls.values_list("swarm_id", "created_at"):
+        starts.setdefault(swarm_id, started)
     return starts
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from agents.services import agent_release
 from core import jobs
 from engine import resources, scheduler, settle
+from engine.claude import calls
 from events.stream import SwarmGone, log, swarm_tx
 from swarms.models import Swarm
 from swarms.services import swarm_expire, swarm_fail, swarm_replan
@@ -40,6 +41,7 @@ def tick() -> None:
     for step in (
         resources.update_guard,
         reap_expired_leases,
+        calls.reconcile_lost_calls,
         release_lost_reviews,
         resend_after_broker_outage,
         resend_stale_assignments,

@@ -15,9 +15,11 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 
 from agents.models import Agent
 from agents.services import agent_add_spend, agent_release
+from core.db import UNREACHABLE, retry_while_unreachable
 from core.logging import log_context
 from engine import budget, leases, prompts, reviews, scheduler, settle
 from engine.claude import Abort, Aborted, CallFailed, Exhausted, Ledger, Request, Spend, call
@@ -101,7 +103,7 @@ def execute(task: Task, owner: str) -> str | None:
             on_abort(task, owner, exc.reason)
             return None
         except CallFailed as exc:
-            fail(task, owner, reason="claude_error", error=str(exc))
+            fail(task, owner, reason=exc.reason, error=str(exc))
             return None
         except Exhausted:
             budget.enforce(task.swarm_id)
@@ -199,7 +201,18 @@ def _coordinator_of(swarm_id: str) -> Agent | None:
 
 
 def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -> None:
-    """Stores the result (or sends it back for a revision), frees the agent, settles the swarm."""
+    """Stores the result (or sends it back for a revision), frees the agent, settles the swarm.
+    While the database is unreachable it keeps trying for one lease period (the lease then
+    expires and a re-run reuses the stored answer)."""
+    deadline = time.monotonic() + settings.TASK_LEASE_SECONDS
+    retry_while_unreachable(
+        partial(_store_result, task, owner, output, review),
+        what=f"the result of {task.id}",
+        deadline=deadline,
+    )
+
+
+def _store_result(task: Task, owner: str, output: str, review: dict[str, Any] | None) -> None:
     try:
         with swarm_tx(task.swarm_id):
             if review is not None and review["verdict"] == "revise":
@@ -327,3 +340,6 @@ def _announce_retry(task: Task, attempt: int, error: str, delay: float) -> None:
             log(task.swarm_id, "warn", SOURCE, message, {"taskId": task.id})
     except (SwarmGone, Task.DoesNotExist):
         pass
+    except UNREACHABLE:  # an announcement is not worth failing the call for
+        connection.close()
+        logger.warning("retry of %s not announced: the database is unreachable", task.id)

@@ -44,7 +44,7 @@ def task_stats(swarm: Swarm) -> dict[str, Any]:
 def efficiency(swarm: Swarm) -> float | None:
     """Share of tokens that bought a result we kept: successful calls of completed tasks (and
     the plan) over every token spent, including errors, cancelled streams and discarded drafts."""
-    calls = ClaudeCall.objects.filter(swarm=swarm)
+    calls = ClaudeCall.objects.filter(swarm=swarm).exclude(outcome=ClaudeCall.Outcome.STARTED)  # in flight
     tokens = Sum("input_tokens") + Sum("output_tokens")
     total = calls.aggregate(t=tokens)["t"] or 0
     if not total:
@@ -87,7 +87,7 @@ def metrics(swarm: Swarm) -> dict[str, Any]:
     agents = Agent.objects.filter(swarm=swarm).count()
     calls = ClaudeCall.objects.filter(swarm=swarm).aggregate(
         total=Count("id"),
-        failed=Count("id", filter=~Q(outcome=ClaudeCall.Outcome.OK)),
+        failed=Count("id", filter=~Q(outcome__in=[ClaudeCall.Outcome.OK, ClaudeCall.Outcome.STARTED])),
         retries=Count("id", filter=Q(attempt__gt=1)),
     )
     return {

@@ -140,7 +140,12 @@ def spend_of_calls(owner: str) -> dict[str, models.Expression]:
     the sum of its recorded calls; input tokens count cache writes and reads, as the swarm's do."""
 
     def summed(expression: models.Expression, field: models.Field) -> models.Expression:
-        calls = ClaudeCall.objects.filter(**{owner: models.OuterRef("pk")}).values(owner)
+        # a call still in flight is not spend yet (its worker adds it when the call ends)
+        calls = (
+            ClaudeCall.objects.filter(**{owner: models.OuterRef("pk")})
+            .exclude(outcome=ClaudeCall.Outcome.STARTED)
+            .values(owner)
+        )
         total = calls.annotate(n=models.Sum(expression)).values("n")
         return Coalesce(models.Subquery(total), 0, output_field=field)
 
@@ -155,8 +160,11 @@ def spend_of_calls(owner: str) -> dict[str, models.Expression]:
 class ClaudeCall(models.Model):
     """One request to Claude: what it cost, how long it took, and (when it finished) its answer.
 
-    A finished call's answer is kept so that a task re-run after a crash reuses it instead of
-    paying for the same call again.
+    The row is written when the request starts (outcome `started`, tokens estimated: the prompt's
+    size and the max_tokens asked for) and completed with the real usage when it ends. A worker
+    killed meanwhile leaves it `started`; a re-run or the housekeeping marks it `lost`, and its
+    estimate then counts as spend. A finished call's answer is kept so that a task re-run after a
+    crash reuses it instead of paying for the same call again.
     """
 
     class Role(models.TextChoices):
@@ -165,10 +173,12 @@ class ClaudeCall(models.Model):
         REVIEWER = "reviewer"
 
     class Outcome(models.TextChoices):
+        STARTED = "started"  # in flight
         OK = "ok"
         ERROR = "error"
         CANCELLED = "cancelled"
         TIMEOUT = "timeout"
+        LOST = "lost"  # its worker died mid-call: spend counted at the start's estimate
 
     id = models.BigAutoField(primary_key=True)
     swarm = models.ForeignKey("swarms.Swarm", on_delete=models.CASCADE, related_name="claude_calls")
@@ -187,11 +197,16 @@ class ClaudeCall(models.Model):
     request_id = models.CharField(max_length=100, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_type = models.CharField(
+        max_length=40, blank=True, help_text="Anthropic error type, e.g. overloaded_error, or empty_answer"
+    )
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     cache_creation_input_tokens = models.PositiveIntegerField(default=0)
     cache_read_input_tokens = models.PositiveIntegerField(default=0)
-    estimated = models.BooleanField(default=False, help_text="tokens estimated from a stream cut short")
+    estimated = models.BooleanField(
+        default=False, help_text="tokens estimated: a stream cut short, a call in flight or lost"
+    )
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
     latency_ms = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -204,6 +219,10 @@ class ClaudeCall(models.Model):
             # serves the "reuse a finished call" lookup of the execution bridge
             models.Index(fields=["swarm", "task", "role", "revision"], name="call_reuse_idx"),
             models.Index(fields=["swarm", "created_at"], name="call_swarm_idx"),
+            # serves the budget's sum of calls in flight and the reconciliation of lost ones
+            models.Index(
+                fields=["swarm", "created_at"], condition=Q(outcome="started"), name="call_in_flight_idx"
+            ),
         ]
 
     def __str__(self) -> str:

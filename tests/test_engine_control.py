@@ -114,20 +114,21 @@ def test_budget_exhaustion_fails_the_swarm_and_stops_spending(workers, fake_clau
     assert first_request["max_tokens"] <= 600  # a call never asks for more than the budget left
 
 
-def test_budget_reached_by_one_task_stops_the_others_in_flight(workers, fake_claude, alice):
+def test_budget_reached_by_one_task_stops_the_others_in_flight(workers, fake_claude, alice, settings):
+    settings.CLAUDE_MAX_TOKENS = 2048  # two calls in flight hold ~$0.065 of the budget: both start
     swarm = build_swarm(
         alice,
         agents=[("coder", "one"), ("coder", "two")],
-        options={"budget": {"maxCostUsd": 0.001}, "review": False},
+        options={"budget": {"maxCostUsd": 0.1}, "review": False},
         tasks=[
-            {"name": "Expensive", "description": "Write a lot [[fake:tokens=2000]] [[fake:latency=300]]"},
+            {"name": "Expensive", "description": "Write a lot [[fake:tokens=9000]] [[fake:latency=300]]"},
             {"name": "Slow", "description": "Write slowly [[fake:slow=500]]"},
         ],
     )
     swarm_start(swarm_id=swarm.id)
     wait_for_status(swarm.id, "failed")
     slow = Task.objects.get(swarm=swarm, name="Slow")
-    wait_for(lambda: ClaudeCall.objects.filter(task=slow).exists(), timeout=5)
+    wait_for(lambda: ClaudeCall.objects.filter(task=slow).exclude(outcome="started").exists(), timeout=5)
     assert slow.status == "cancelled"
     assert ClaudeCall.objects.get(task=slow).outcome == "cancelled"
     swarm.refresh_from_db()

@@ -1,33 +1,47 @@
 """One logical Claude call: streamed, abortable, retried by our policy, recorded, and paid once.
 
-Every HTTP attempt becomes a ClaudeCall row with its tokens, cost, latency and outcome, and its
-spend is added to the swarm in the same statement that reads the new total back, so the budget
-is checked once per attempt. A finished call's answer is stored, so asking again for the same
-(swarm, task, role, revision) after a crash reuses it and spends nothing.
+Every HTTP attempt becomes a ClaudeCall row, written when the request starts (`started`, at an
+estimate the budget counts, so parallel calls cannot overshoot it) and completed with its tokens,
+cost, latency and outcome when it ends; its spend is added to the swarm in the same statement
+that reads the new total back. A finished call's answer is stored, so asking again for the same
+(swarm, task, role, revision) after a crash reuses it and spends nothing; while the database is
+unreachable the worker keeps the answer and retries the write. A row a killed worker left
+`started` becomes `lost` (re-run or housekeeping) and its estimate counts as spend.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q, QuerySet, Sum
+from django.utils import timezone
 
+from core.db import UNREACHABLE, retry_while_unreachable
 from engine.claude import client, policy, transport
 from engine.claude.abort import Abort, Aborted
 from ops import metrics
 from swarms import budget
 from swarms.models import Swarm
-from tasks.models import ClaudeCall
+from tasks.models import ClaudeCall, Task
 
 logger = logging.getLogger(__name__)
 
 
 class CallFailed(Exception):
-    """The call failed for good: a non-retryable error, or retries exhausted."""
+    """The call failed for good: a non-retryable error, retries exhausted, or two empty answers."""
+
+    def __init__(self, message: str, *, reason: str = "claude_error") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Exhausted(Exception):
@@ -109,39 +123,59 @@ class Reply:
 
 def call(request: Request, abort: Abort) -> Reply:
     """Runs the call with retries; raises CallFailed, Aborted or Exhausted."""
-    stored = _reusable(request) if request.may_reuse else None
-    if stored is not None:
-        return stored
-    for attempt in range(1, settings.MAX_RETRIES + 2):
+    if request.may_reuse:
+        stored = _durably(partial(_reusable, request), "the reuse check", abort)
+        if stored is not None:
+            return stored
+    attempt = retries = empties = 0
+    while True:
+        attempt += 1
         abort.raise_if_set()
         if request.spend.exhausted:
             raise Exhausted(budget.REASON)
         model = client.model_for(request.role)
-        wanted = request.max_tokens or settings.CLAUDE_MAX_TOKENS
-        max_tokens = budget.tokens_left(request.spend.limits, tokens=request.spend.tokens, wanted=wanted)
-        result = transport.attempt(_arguments(request, model, max_tokens), abort)
-        if result.answer is not None:
-            reply = Reply(result.answer.text, result.answer.tool_input, result.answer.tool_use_id)
-            _record(request, attempt, model, result, ClaudeCall.Outcome.OK, response=_stored(reply))
+        started = _start(request, attempt, model, abort)
+        result = transport.attempt(_arguments(request, model, started.max_tokens), abort)
+        answer = result.answer
+        if answer is not None and not answer.empty:
+            reply = Reply(answer.text, answer.tool_input, answer.tool_use_id)
+            if not _finish(request, started, result, ClaudeCall.Outcome.OK, abort, response=_stored(reply)):
+                raise Aborted(abort.reason or "database_unreachable")  # its row stays in flight
             _raise_if_spent(request)
             return reply
+        if answer is not None:  # an empty answer: not reusable; asked once more, at once
+            empties += 1
+            _finish(
+                request, started, result, ClaudeCall.Outcome.ERROR, abort,
+                error="Claude returned an empty answer", error_type=policy.EMPTY_ANSWER,
+            )  # fmt: skip
+            _raise_if_spent(request)
+            if empties > 1:
+                raise CallFailed("Claude returned an empty answer twice", reason="empty_answer")
+            _announce(request, attempt, "empty answer", 0.0, model)
+            continue
         if result.aborted or abort.is_set:
-            _record(request, attempt, model, result, ClaudeCall.Outcome.CANCELLED, error=abort.reason)
+            _finish(request, started, result, ClaudeCall.Outcome.CANCELLED, abort, error=abort.reason)
             raise Aborted(abort.reason)
         outcome = policy.classify(result.error)
-        _record(
-            request, attempt, model, result, outcome.kind, error=outcome.message, status=outcome.status_code
-        )
+        _finish(
+            request, started, result, outcome.kind, abort,
+            error=outcome.message, status=outcome.status_code, error_type=outcome.error_type,
+        )  # fmt: skip
         _raise_if_spent(request)
-        if not outcome.retryable or attempt > settings.MAX_RETRIES:
+        retries += 1
+        if not outcome.retryable or retries > settings.MAX_RETRIES:
             raise CallFailed(outcome.message)
-        delay = policy.backoff(attempt, outcome.retry_after)
-        metrics.CLAUDE_RETRIES.labels(model, request.role).inc()
-        if request.on_retry is not None:
-            request.on_retry(attempt, outcome.message, delay)
+        delay = policy.backoff(retries, outcome.retry_after)
+        _announce(request, retries, outcome.message, delay, model)
         if abort.wait(delay):
             raise Aborted(abort.reason)
-    raise CallFailed("retries exhausted")  # the loop always returns or raises first
+
+
+def _announce(request: Request, attempt: int, message: str, delay: float, model: str) -> None:
+    metrics.CLAUDE_RETRIES.labels(model, request.role).inc()
+    if request.on_retry is not None:
+        request.on_retry(attempt, message, delay)
 
 
 def _raise_if_spent(request: Request) -> None:
@@ -167,7 +201,12 @@ def _stored(reply: Reply) -> dict[str, Any]:
 
 
 def _reusable(request: Request) -> Reply | None:
-    """A finished call for the same purpose (a crash came after it): reuse it, pay nothing."""
+    """A finished call for the same purpose (a crash came after it): reuse it, pay nothing. The
+    crashed run's calls still marked in flight are lost: their estimate becomes spend."""
+    in_flight = ClaudeCall.objects.filter(
+        swarm_id=request.swarm_id, task_id=request.task_id, outcome=ClaudeCall.Outcome.STARTED
+    )
+    mark_lost(in_flight if request.task_id else in_flight.filter(role=request.role))
     previous = (
         ClaudeCall.objects.filter(
             swarm_id=request.swarm_id,
@@ -183,76 +222,261 @@ def _reusable(request: Request) -> Reply | None:
     )
     if previous is None:
         return None
-    return Reply(
+    reply = Reply(
         previous.get("text", ""), previous.get("tool_input"), previous.get("tool_use_id"), reused=True
     )
+    return None if not reply.text.strip() and reply.tool_input is None else reply
 
 
-def _record(
+# --- the call's row: written when the request starts, completed when it ends -----------------
+
+
+@dataclass
+class _Started:
+    row_id: int
+    max_tokens: int
+    input_tokens: int  # the estimate the row holds until the call ends
+    output_tokens: int
+    cost: Decimal
+    attempt: int
+    model: str
+
+
+_WAIT = object()  # the budget is held by calls in flight: wait for them
+
+
+def _durably(write: Any, what: str, abort: Abort) -> Any:
+    """A write retried while the database is unreachable, until the call's Abort fires."""
+    return retry_while_unreachable(write, what=what, wait=abort.wait)
+
+
+def _paid_for(abort: Abort) -> Any:
+    """How an answer that arrived waits for the database: whatever else fired (a lost lease, a
+    cancel, the task's timeout), the answer is paid for and its row is the record of that spend,
+    which a re-run may reuse; only a worker shutting down gives up (the row then ends `lost`)."""
+
+    def wait(seconds: float) -> bool:
+        if abort.is_set and abort.reason == "shutdown":
+            return True
+        time.sleep(seconds)
+        return False
+
+    return wait
+
+
+def _start(request: Request, attempt: int, model: str, abort: Abort) -> _Started:
+    """Writes the call's row before the request goes out, with its max_tokens capped by what the
+    budget leaves once the calls in flight are counted at their estimate (so parallel calls
+    cannot overshoot it together); waits while those calls hold the rest of the budget."""
+    wanted = request.max_tokens or settings.CLAUDE_MAX_TOKENS
+    tokens_in = _estimate_input_tokens(request)
+    while True:
+        try:
+            started = _durably(
+                partial(_insert_started, request, attempt, model, wanted, tokens_in), "a call's start", abort
+            )
+        except IntegrityError:  # the swarm (or task) was deleted
+            raise Aborted("deleted") from None
+        if started is not _WAIT:
+            return started
+        if abort.wait(1.0):
+            raise Aborted(abort.reason)
+
+
+def _insert_started(request: Request, attempt: int, model: str, wanted: int, tokens_in: int) -> Any:
+    limits = request.spend.limits
+    with transaction.atomic():
+        max_tokens = wanted
+        if limits["maxTokens"] or limits["maxCostUsd"]:
+            tokens, cost = _spend_in_flight(request)  # the swarm row stays locked until the insert
+            if request.spend.exhausted:
+                raise Exhausted(budget.REASON)
+            if budget.is_exhausted(
+                limits, tokens=request.spend.tokens + tokens, cost=request.spend.cost + cost
+            ):
+                return _WAIT
+            spent = request.spend.tokens + tokens + tokens_in  # this call's own prompt counts too
+            max_tokens = budget.tokens_left(limits, tokens=spent, wanted=wanted)
+        estimate = {"input_tokens": tokens_in, "output_tokens": max_tokens}
+        cost_usd = client.cost_usd(model, estimate)
+        row = ClaudeCall.objects.create(
+            swarm_id=request.swarm_id,
+            task_id=request.task_id,
+            agent_id=request.agent_id,
+            role=request.role,
+            revision=request.revision,
+            attempt=attempt,
+            model=model,
+            outcome=ClaudeCall.Outcome.STARTED,
+            input_tokens=tokens_in,
+            output_tokens=max_tokens,
+            estimated=True,
+            cost_usd=cost_usd,
+        )
+    return _Started(row.id, max_tokens, tokens_in, max_tokens, cost_usd, attempt, model)
+
+
+def _spend_in_flight(request: Request) -> tuple[int, Decimal]:
+    """Locks the swarm row, reads its spend into request.spend, and sums its calls in flight."""
+    row = (
+        Swarm.objects.select_for_update(no_key=True)
+        .filter(pk=request.swarm_id)
+        .values_list("input_tokens", "output_tokens", "cost_usd")
+        .first()
+    )
+    if row is not None:
+        request.spend.tokens, request.spend.cost = int(row[0] + row[1]), Decimal(str(row[2]))
+    in_flight = ClaudeCall.objects.filter(
+        swarm_id=request.swarm_id, outcome=ClaudeCall.Outcome.STARTED
+    ).aggregate(tokens=Sum(F("input_tokens") + F("output_tokens")), cost=Sum("cost_usd"))
+    return int(in_flight["tokens"] or 0), Decimal(str(in_flight["cost"] or 0))
+
+
+def _estimate_input_tokens(request: Request) -> int:
+    """About four characters a token, over everything the request sends."""
+    size = len(request.system) + len(json.dumps(request.messages)) + len(json.dumps(request.tool or {}))
+    return max(1, (size + 3) // 4)
+
+
+def _finish(
     request: Request,
-    attempt: int,
-    model: str,
+    started: _Started,
     result: transport.Attempt,
     outcome: str,
+    abort: Abort,
     *,
     response: Any = None,
     error: str = "",
     status: int | None = None,
-) -> None:
+    error_type: str = "",
+) -> bool:
+    """Completes the call's row with its real usage and adds that to the swarm's spend; while the
+    database is unreachable it keeps trying (the answer was paid for). False if it gave up."""
     if result.answer is not None:
         usage = result.answer.usage
     else:  # cut short: input as the server reported it, output estimated at ~4 characters a token
         usage = {"input_tokens": result.input_tokens, "output_tokens": (result.streamed_chars + 3) // 4}
-    cost = client.cost_usd(model, usage)
+    cost = client.cost_usd(started.model, usage)
+    fields = {
+        "request_id": result.request_id or "",
+        "outcome": outcome,
+        "status_code": status,
+        "error_type": error_type[:40],
+        "input_tokens": usage.get("input_tokens", 0),
+        "output_tokens": usage.get("output_tokens", 0),
+        "cache_creation_input_tokens": usage.get("cache_creation_input_tokens", 0),
+        "cache_read_input_tokens": usage.get("cache_read_input_tokens", 0),
+        "estimated": result.answer is None,
+        "cost_usd": cost,
+        "latency_ms": result.latency_ms,
+        "error": error[:2000],
+        "response": response,
+    }
+    write = partial(_complete_row, request, started, fields)
     try:
-        with transaction.atomic():
-            ClaudeCall.objects.create(
-                swarm_id=request.swarm_id,
-                task_id=request.task_id,
-                agent_id=request.agent_id,
-                role=request.role,
-                revision=request.revision,
-                attempt=attempt,
-                model=model,
-                request_id=result.request_id or "",
-                outcome=outcome,
-                status_code=status,
-                input_tokens=usage.get("input_tokens", 0),
-                output_tokens=usage.get("output_tokens", 0),
-                cache_creation_input_tokens=usage.get("cache_creation_input_tokens", 0),
-                cache_read_input_tokens=usage.get("cache_read_input_tokens", 0),
-                estimated=result.answer is None,
-                cost_usd=cost,
-                latency_ms=result.latency_ms,
-                error=error[:2000],
-                response=response,
+        if response is None:
+            added = _durably(write, f"a Claude call's {outcome}", abort)
+        else:
+            added = retry_while_unreachable(
+                write,
+                what="a Claude answer",
+                wait=_paid_for(abort),
+                deadline=time.monotonic() + settings.TASK_TIMEOUT_MINUTES * 60,
             )
-            _add_spend(request, usage, cost)
-    except IntegrityError:  # the swarm (or task) was deleted while the call ran
-        logger.info("call for deleted swarm %s not recorded", request.swarm_id)
-        return
-    metrics.record_call(model, request.role, outcome, usage, float(cost), result.latency_ms)
+    except UNREACHABLE:
+        logger.warning("call %s left in flight: the database stayed unreachable", started.row_id)
+        return False
+    if added and request.ledger is not None:
+        request.ledger.add(_tokens_in(usage), usage.get("output_tokens", 0), cost, request.agent_id)
+    metrics.record_call(started.model, request.role, outcome, usage, float(cost), result.latency_ms)
+    return True
 
 
-def _add_spend(request: Request, usage: dict[str, int], cost: Decimal) -> None:
-    """Adds the spend to the swarm and reads the new total back in the same statement."""
-    tokens_in = (
+def _complete_row(request: Request, started: _Started, fields: dict[str, Any]) -> bool:
+    """started → final, adding the spend; lost → final (its estimate was counted when it was
+    marked lost), adding the difference. Conditional, so a retried write counts once."""
+    usage_in = (
+        fields["input_tokens"] + fields["cache_creation_input_tokens"] + fields["cache_read_input_tokens"]
+    )
+    with transaction.atomic():
+        _lock_swarm(request.swarm_id)
+        row = ClaudeCall.objects.filter(pk=started.row_id)
+        if row.filter(outcome=ClaudeCall.Outcome.STARTED).update(**fields):
+            _add_spend(request, usage_in, fields["output_tokens"], fields["cost_usd"])
+            return True
+        if row.filter(outcome=ClaudeCall.Outcome.LOST).update(**fields):
+            _add_spend(
+                request,
+                usage_in - started.input_tokens,
+                fields["output_tokens"] - started.output_tokens,
+                fields["cost_usd"] - started.cost,
+            )
+            return True
+    return False  # already completed (a retried commit), or deleted with its swarm
+
+
+def _lock_swarm(swarm_id: str) -> None:
+    """The swarm row first, then the call's: the order a swarm's deletion takes, so the two
+    cannot deadlock."""
+    Swarm.objects.select_for_update(no_key=True).filter(pk=swarm_id).values_list("id", flat=True).first()
+
+
+def _tokens_in(usage: dict[str, int]) -> int:
+    return (
         usage.get("input_tokens", 0)
         + usage.get("cache_creation_input_tokens", 0)
         + usage.get("cache_read_input_tokens", 0)
     )
-    tokens_out = usage.get("output_tokens", 0)
+
+
+def _add_spend(request: Request, tokens_in: int, tokens_out: int, cost: Decimal) -> None:
+    """Adds the spend to the swarm and reads the new total back in the same statement."""
     if not (tokens_in or tokens_out):
         return
+    row = _add_to_swarm(request.swarm_id, tokens_in, tokens_out, cost)
+    if row is not None:
+        request.spend.tokens, request.spend.cost = int(row[0]), Decimal(str(row[1]))
+
+
+def _add_to_swarm(swarm_id: str, tokens_in: int, tokens_out: int, cost: Decimal) -> Any:
     table = Swarm._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET input_tokens = input_tokens + %s, output_tokens = output_tokens + %s, "
             "cost_usd = cost_usd + %s WHERE id = %s RETURNING input_tokens + output_tokens, cost_usd",
-            [tokens_in, tokens_out, cost, request.swarm_id],
+            [tokens_in, tokens_out, cost, swarm_id],
         )
-        row = cursor.fetchone()
-    if row is not None:
-        request.spend.tokens, request.spend.cost = int(row[0]), Decimal(str(row[1]))
-    if request.ledger is not None:
-        request.ledger.add(tokens_in, tokens_out, cost, request.agent_id)
+        return cursor.fetchone()
+
+
+# --- calls whose worker died ------------------------------------------------------------------
+
+
+def mark_lost(calls: QuerySet[ClaudeCall]) -> int:
+    """started → lost for calls whose worker died: their estimate (the prompt's size and the
+    max_tokens asked for, an upper bound) is added to the swarm's spend, once."""
+    lost = 0
+    for row in calls.filter(outcome=ClaudeCall.Outcome.STARTED).values(
+        "id", "swarm_id", "input_tokens", "output_tokens", "cost_usd"
+    ):
+        with transaction.atomic():
+            _lock_swarm(row["swarm_id"])
+            if ClaudeCall.objects.filter(pk=row["id"], outcome=ClaudeCall.Outcome.STARTED).update(
+                outcome=ClaudeCall.Outcome.LOST,
+                error="its worker stopped before the call ended; spend estimated",
+            ):
+                _add_to_swarm(row["swarm_id"], row["input_tokens"], row["output_tokens"], row["cost_usd"])
+                lost += 1
+    return lost
+
+
+def reconcile_lost_calls() -> int:
+    """Housekeeping: calls left in flight by a dead worker whose task is not re-run (failed,
+    cancelled, or waiting for a slot), or older than any call can last."""
+    now = timezone.now()
+    longest = settings.TASK_TIMEOUT_MINUTES * 60 + settings.CLAUDE_TIMEOUT_MS / 1000 + 60
+    settled = Q(role=ClaudeCall.Role.AGENT, task__isnull=False) & ~Q(task__status=Task.Status.RUNNING)
+    stale = Q(created_at__lt=now - timedelta(seconds=longest)) | (
+        settled & Q(created_at__lt=now - timedelta(seconds=2 * settings.TASK_LEASE_SECONDS))
+    )
+    return mark_lost(ClaudeCall.objects.filter(outcome=ClaudeCall.Outcome.STARTED).filter(stale))

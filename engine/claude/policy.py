@@ -11,9 +11,23 @@ import anthropic
 from django.conf import settings
 from django.utils import timezone
 
+from engine.claude import transport
 from tasks.models import ClaudeCall
 
 FATAL_STATUS = {400, 401, 403, 404, 413, 422}
+# The HTTP status each API error type comes with: an `error` event inside a 200 stream carries
+# only the type, and is recorded and retried as that status would be.
+STATUS_OF_TYPE = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+EMPTY_ANSWER = "empty_answer"
 
 
 @dataclass
@@ -23,16 +37,31 @@ class Outcome:
     status_code: int | None = None
     retry_after: float | None = None
     kind: str = ClaudeCall.Outcome.ERROR
+    error_type: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def classify(error: BaseException | None) -> Outcome:
+    if isinstance(error, transport.StreamError):
+        status = STATUS_OF_TYPE.get(error.error_type, 500)
+        text = f"{status} {error.error_type} (mid-stream): {error.error_message}"
+        return Outcome(
+            retryable=status not in FATAL_STATUS,
+            message=text,
+            status_code=status,
+            error_type=error.error_type,
+        )
     if isinstance(error, anthropic.APIStatusError):
         status = error.status_code
         retry_after = _retry_after(error.response.headers) if error.response is not None else None
-        text = f"{status} {_error_type(error)}: {_error_message(error)}"
+        kind = _error_type(error)
+        text = f"{status} {kind}: {_error_message(error)}"
         return Outcome(
-            retryable=status not in FATAL_STATUS, message=text, status_code=status, retry_after=retry_after
+            retryable=status not in FATAL_STATUS,
+            message=text,
+            status_code=status,
+            retry_after=retry_after,
+            error_type=kind,
         )
     if isinstance(error, anthropic.APITimeoutError):
         return Outcome(

@@ -20,6 +20,15 @@ from engine.claude import client
 from engine.claude.abort import Abort
 
 
+class StreamError(anthropic.APIError):
+    """An `error` event after the 200: the API's own error type (overloaded_error, api_error, …)."""
+
+    def __init__(self, error_type: str, message: str, request: Any, body: Any) -> None:
+        super().__init__(f"{error_type}: {message}", request, body=body)
+        self.error_type = error_type
+        self.error_message = message
+
+
 @dataclass
 class Answer:
     text: str
@@ -28,6 +37,11 @@ class Answer:
     stop_reason: str | None
     usage: dict[str, int]
     request_id: str
+
+    @property
+    def empty(self) -> bool:
+        """No text and no tool call: nothing a caller could use (nor reuse)."""
+        return not self.text.strip() and self.tool_input is None
 
 
 @dataclass
@@ -84,8 +98,9 @@ def _read(kwargs: dict[str, Any], abort: Abort, result: Attempt) -> None:
         for event, data in _events(response.iter_lines()):
             if event == "error":
                 error = data.get("error") or {}
-                message = f"{error.get('type', 'error')}: {error.get('message', '')}"
-                raise anthropic.APIError(message, request, body=data)
+                raise StreamError(
+                    str(error.get("type") or "api_error"), str(error.get("message", "")), request, data
+                )
             finished = finished or event == "message_stop"
             _fold(event, data, fold, result)
     if abort.is_set:
@@ -128,7 +143,12 @@ def _usage(raw: dict[str, Any] | None) -> dict[str, int]:
     raw = raw or {}
     return {
         name: int(raw.get(name) or 0)
-        for name in ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+        for name in (
+            "input_tokens",
+            "output_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+        )
     }
 
 
@@ -145,7 +165,9 @@ def _fold(event: str, data: dict[str, Any], fold: _Fold, result: Attempt) -> Non
         if delta.get("type") == "text_delta":
             fold.text.append(delta.get("text", ""))
             result.streamed_chars += len(delta.get("text", ""))
-        elif delta.get("type") == "input_json_delta" and fold.tool and data.get("index") == fold.tool["index"]:
+        elif (
+            delta.get("type") == "input_json_delta" and fold.tool and data.get("index") == fold.tool["index"]
+        ):
             fold.tool_json.append(delta.get("partial_json", ""))
             result.streamed_chars += len(delta.get("partial_json", ""))
     elif event == "message_delta":
