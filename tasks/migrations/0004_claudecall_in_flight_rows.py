@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('agents', '0001_initial'),
         ('swarms', '0003_remove_swarm_last_event_seq'),
-        ('tasks', '0002_task_review_pending'),
+        ('tasks', '0003_task_lease_expiries'),
     ]
 
     operations = [
