@@ -6,6 +6,7 @@ Body shape (the spec's): {"error": <short title>, "message": <sentence>, "detail
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Any
@@ -194,12 +195,17 @@ def flatten_errors(detail: Any, data: Any = None, prefix: str = "") -> list[dict
     return items
 
 
+ECHO_MAX_CHARS = 200  # a refused value is echoed back at most this long
+
+
 def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool):
+    """The refused value as the client sent it, bounded: a 60 KB string is not sent back whole."""
+    if value is None or isinstance(value, int | float | bool):
         return value
     if isinstance(value, list | dict):
-        return value
-    return str(value)
+        return value if len(json.dumps(value, default=str)) <= ECHO_MAX_CHARS else None
+    text = str(value)
+    return text if len(text) <= ECHO_MAX_CHARS else text[:ECHO_MAX_CHARS] + "…"
 
 
 # --- errors outside DRF's reach: Django's error handlers and unexpected exceptions ---------------

@@ -182,12 +182,24 @@ class _Pusher:
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        dropped = 0  # messages not pushed since the channel layer stopped answering
         while True:
             group, message = self._queue.get()
             try:
                 loop.run_until_complete(get_channel_layer().group_send(group, message))
-            except Exception:  # the row is committed: subscribers back-fill it
-                logger.warning("could not push %s to the channel layer", message.get("type"), exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - best effort: the row is committed, subscribers back-fill it
+                if not dropped:  # once per outage, not a traceback per event
+                    logger.warning(
+                        "channel layer unreachable, events are not pushed until it returns: %r", exc
+                    )
+                dropped += 1
+                continue
+            if dropped:
+                logger.warning(
+                    "channel layer reachable again; %d messages were not pushed (subscribers back-fill)",
+                    dropped,
+                )
+                dropped = 0
 
 
 _pusher = _Pusher()

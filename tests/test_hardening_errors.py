@@ -279,3 +279,15 @@ def test_djangos_own_4xx_exceptions_keep_their_status_under_the_api(rf):
     assert (
         middleware.process_exception(rf.get("/swarms/x"), KeyError("x")) is None
     )  # the UI keeps Django's page
+
+
+def test_a_refused_value_is_echoed_back_bounded(client_of_alice):
+    long_text = "x" * 30_000
+    for options, field, echoed in [
+        ({"notes": long_text}, "options.notes", "x" * 200 + "…"),
+        ({"unknownKey": {"a": long_text}}, "options.unknownKey", None),  # a large object: not echoed at all
+    ]:
+        response = post_raw(client_of_alice, "/api/swarm/create", create_body(options=options))
+        body = json_error(response, 400)
+        assert {d["field"]: d["value"] for d in body["details"]} == {field: echoed}
+        assert len(response.content) < 2_000
