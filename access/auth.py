@@ -99,6 +99,17 @@ class LocalUserAuthentication(authentication.BaseAuthentication):
         return local_user(), None
 
 
+class Authenticated(permissions.IsAuthenticated):
+    """DRF's IsAuthenticated, and a request without credentials counts against its IP like a bad key
+    (DRF refuses it before any throttle runs): past the general limit it is a 429, not another 401."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if super().has_permission(request, view):
+            return True
+        refuse_failed_authentication(request)
+        return False
+
+
 class KeyPermission(permissions.BasePermission):
     """A `read` key may only read; views may also demand a permission with `required_permission`."""
 

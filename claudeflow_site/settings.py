@@ -230,7 +230,7 @@ REST_FRAMEWORK = {
         "access.auth.LocalUserAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
-        "rest_framework.permissions.IsAuthenticated",
+        "access.auth.Authenticated",
         "access.auth.KeyPermission",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["access.ratelimits.GeneralRateLimit"],

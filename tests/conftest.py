@@ -151,3 +151,58 @@ def redis_url() -> str:
     finally:
         client.close()
     return url
+
+
+@pytest.fixture
+def stack(redis_url: str, fake_claude: Any, alice: Any) -> Iterator[Any]:
+    """A daphne web process and (on demand) `rundramatiq` workers on the test Redis and database."""
+    from tests.stack import free_port, http, stack_env, start_web, start_worker
+
+    metrics_port = free_port()
+    env = stack_env(
+        redis_url=redis_url,
+        claude_url=fake_claude.url,
+        WORKER_GRACE_SECONDS="1",
+        WORKER_METRICS_PORT=str(metrics_port),
+    )
+    _, key = apikey_create(owner=alice, name="stack", permissions=["read", "write"])
+    processes = []
+
+    class Stack:
+        def __init__(self) -> None:
+            self.env, self.key, self.metrics_port = env, key, metrics_port
+            web, self.base = start_web(env)
+            processes.append(web)
+
+        def worker(self, name: str = "worker") -> Any:
+            worker = start_worker(env, name)
+            processes.append(worker)
+            return worker
+
+        def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+            return http(method, self.base + path, key, body)
+
+    yield Stack()
+    for process in processes:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def static_root() -> str:
+    """collectstatic once, into a temporary STATIC_ROOT, as a deployment does."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from tests.stack import ROOT, stack_env
+
+    root = tempfile.mkdtemp(prefix="claudeflow-static-")
+    env = stack_env(redis_url="", claude_url="http://127.0.0.1:9", STATIC_ROOT=root)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return root

@@ -10,9 +10,6 @@ does its database work before the browser starts or after it closes.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,21 +47,6 @@ HOSTILE_DOM_JS = """(scope) => {
   };
 }"""
 HARMLESS = {"xss": "undefined", "scripts": 0, "onAttributes": 0, "javascriptLinks": 0, "offsiteImages": 0}
-
-
-@pytest.fixture(scope="session")
-def static_root() -> str:
-    """collectstatic once, into a temporary STATIC_ROOT, as a deployment does."""
-    root = tempfile.mkdtemp(prefix="claudeflow-browser-static-")
-    env = stack_env(redis_url="", claude_url="http://127.0.0.1:9", STATIC_ROOT=root)
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return root
 
 
 @pytest.fixture

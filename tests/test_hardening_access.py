@@ -85,6 +85,14 @@ def test_failed_authentication_counts_against_the_ip_not_the_user(client_of_alic
     assert client_of_alice.get("/api/swarms", REMOTE_ADDR="10.9.9.9").status_code == 200
 
 
+def test_requests_without_credentials_count_against_the_ip(client_of_alice, anon_client, settings):
+    settings.RATE_LIMIT_MAX = 3
+    statuses = [anon_client.get("/api/swarms", REMOTE_ADDR="10.9.9.8").status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+    assert anon_client.get("/api/swarms", REMOTE_ADDR="10.9.9.7").status_code == 401  # another address
+    assert client_of_alice.get("/api/swarms", REMOTE_ADDR="10.9.9.8").status_code == 200
+
+
 # --- 12: X-Forwarded-For only from TRUSTED_PROXIES -------------------------------------------------
 
 
@@ -314,30 +322,9 @@ def test_admin_login_guessing_is_locked_out_too(staff, client, lockout):
 # --- the same with real processes: daphne on a private Redis that goes away -------------------------
 
 
-@pytest.fixture(scope="session")
-def collected_static() -> str:
-    """The login page needs the static files' manifest, as in a deployment."""
-    import subprocess
-    import sys
-    import tempfile
-
-    from tests.stack import ROOT, stack_env
-
-    root = tempfile.mkdtemp(prefix="claudeflow-access-static-")
-    env = stack_env(redis_url="", claude_url="http://127.0.0.1:9", STATIC_ROOT=root)
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return root
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_daphne_keeps_answering_when_redis_dies_and_locks_out_guessers(alice, fake_claude, collected_static):
+def test_daphne_keeps_answering_when_redis_dies_and_locks_out_guessers(alice, fake_claude, static_root):
     import re
     import urllib.error
     import urllib.parse
@@ -358,7 +345,7 @@ def test_daphne_keeps_answering_when_redis_dies_and_locks_out_guessers(alice, fa
                 redis_url=redis.url,
                 claude_url=fake_claude.url,
                 LOGIN_FAILURE_LIMIT="2",
-                STATIC_ROOT=collected_static,
+                STATIC_ROOT=static_root,
             )
         )
         try:

@@ -15,14 +15,13 @@ import httpx2
 import psycopg
 import pytest
 
-from access.services import apikey_create
 from engine.claude import policy, transport
 from swarms.models import Swarm
 from swarms.services import swarm_start
 from tasks.models import ClaudeCall, Task
 from tests.builders import build_swarm
 from tests.helpers import wait_for, wait_for_status
-from tests.stack import ROOT, http, stack_env, start_web, start_worker
+from tests.stack import ROOT, stack_env, start_worker
 
 db = pytest.mark.django_db(transaction=True)
 
@@ -199,30 +198,6 @@ def test_housekeeping_counts_a_call_whose_task_will_not_run_again(alice):
 
 
 # --- 6 with a real SIGKILL, 2 with a real Postgres outage -------------------------------------
-
-
-@pytest.fixture
-def stack(redis_url, fake_claude, alice):
-    env = stack_env(redis_url=redis_url, claude_url=fake_claude.url, WORKER_GRACE_SECONDS="1")
-    _, key = apikey_create(owner=alice, name="stack", permissions=["read", "write"])
-    processes = []
-
-    class Stack:
-        def __init__(self) -> None:
-            web, self.base = start_web(env)
-            processes.append(web)
-
-        def worker(self, name: str):
-            worker = start_worker(env, name)
-            processes.append(worker)
-            return worker
-
-        def api(self, method: str, path: str, body=None):
-            return http(method, self.base + path, key, body)
-
-    yield Stack()
-    for process in processes:
-        process.stop()
 
 
 @db

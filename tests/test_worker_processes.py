@@ -8,45 +8,12 @@ import urllib.request
 
 import pytest
 
-from access.services import apikey_create
 from events.models import Event
 from tasks.models import ClaudeCall, Task
 from tests.builders import build_swarm
 from tests.helpers import wait_for, wait_for_status
-from tests.stack import free_port, http, stack_env, start_web, start_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest.mark.slow]
-
-
-@pytest.fixture
-def stack(redis_url, fake_claude, alice):
-    metrics_port = free_port()
-    env = stack_env(
-        redis_url=redis_url,
-        claude_url=fake_claude.url,
-        WORKER_GRACE_SECONDS="1",
-        WORKER_METRICS_PORT=str(metrics_port),
-    )
-    _, key = apikey_create(owner=alice, name="stack", permissions=["read", "write"])
-    processes = []
-
-    class Stack:
-        def __init__(self) -> None:
-            self.env, self.key, self.metrics_port = env, key, metrics_port
-            web, self.base = start_web(env)
-            processes.append(web)
-
-        def worker(self, name: str = "worker"):
-            worker = start_worker(env, name)
-            processes.append(worker)
-            return worker
-
-        def api(self, method: str, path: str, body=None):
-            return http(method, self.base + path, key, body)
-
-    yield Stack()
-    for process in processes:
-        process.stop()
 
 
 def agent_requests(fake, task_name: str) -> list[dict]:
