@@ -174,6 +174,16 @@ def test_content_that_is_not_text_is_refused(swarm, content, says):
         write(swarm, "a.txt", content)
 
 
+def test_a_name_is_a_file_or_a_folder_never_both(swarm):
+    write(swarm, "src/app.py", "x")
+    write(swarm, "notes", "x")
+    with pytest.raises(WorkspaceError, match="src is a folder \\(it holds src/app.py\\)"):
+        write(swarm, "src", "x")
+    with pytest.raises(WorkspaceError, match="notes is a file, so it cannot hold notes/a.md"):
+        write(swarm, "notes/a.md", "x")
+    assert write(swarm, "src2", "x").version == 1  # a prefix that is not a folder is another name
+
+
 def test_an_empty_file_may_be_written(swarm):
     assert write(swarm, "empty.txt", "").size == 0
 
