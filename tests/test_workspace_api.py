@@ -158,3 +158,15 @@ def test_the_schema_documents_the_workspace_endpoints(client_of_alice):
         "/api/swarm/{swarm_id}/workspace/{path}",
         "/api/swarm/{swarm_id}/workspace.zip",
     } <= set(paths)
+
+
+def test_operators_see_files_read_only_in_the_admin(client, django_user_model, files):
+    client.force_login(django_user_model.objects.create_superuser("root", "", "pw"))
+    listing = client.get("/admin/workspaces/workspacefile/?q=src")
+    assert listing.status_code == 200 and "src/app.py" in listing.content.decode()
+    file = files.workspace_files.get(path="src/app.py", version=1)
+    page = client.get(f"/admin/workspaces/workspacefile/{file.pk}/change/")
+    assert page.status_code == 200 and "print(&#x27;v1&#x27;)" in page.content.decode()
+    assert client.get("/admin/workspaces/workspacefile/add/").status_code == 403
+    assert client.post(f"/admin/workspaces/workspacefile/{file.pk}/change/", {"path": "x"}).status_code == 403
+    assert client.get(f"/admin/workspaces/workspacefile/{file.pk}/delete/").status_code == 403

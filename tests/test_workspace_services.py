@@ -307,7 +307,8 @@ def test_the_list_holds_the_latest_version_of_each_path_by_path(swarm, django_as
     write(swarm, "a/z.txt", "3")
     with django_assert_max_num_queries(1):
         listed = services.file_list(swarm_id=swarm.id)
-    assert [(f.path, f.version, f.content) for f in listed] == [("a/z.txt", 3, "3"), ("b.txt", 2, "2")]
+        assert [(f.path, f.version, f.size) for f in listed] == [("a/z.txt", 3, 1), ("b.txt", 2, 1)]
+    assert listed[0].get_deferred_fields() == {"content"}
 
 
 def test_history_of_a_missing_file_is_an_error(swarm):

@@ -17,7 +17,9 @@ from workspaces.services import file_write
 
 pytestmark = pytest.mark.django_db
 
-HOSTILE = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">\n</code></li></ol><b>bold</b>\n'
+HOSTILE = (
+    '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">\n</code></li></ol><b>bold</b>\n'
+)
 
 
 @pytest.fixture

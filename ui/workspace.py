@@ -60,7 +60,7 @@ def selected_file(swarm_id: str, request: HttpRequest, task_names: dict[str, str
 
 
 def workspace_context(swarm_id: str, request: HttpRequest, tasks: list[Task]) -> dict[str, Any]:
-    files = list(WorkspaceFile.objects.for_swarm(swarm_id).latest_versions().defer("content"))
+    files = services.file_list(swarm_id=swarm_id)
     names = {t.id: f"{t.sequence}. {t.name}" for t in tasks}
     selected = selected_file(swarm_id, request, names)
     return {

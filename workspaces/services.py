@@ -249,8 +249,9 @@ def file_read(*, swarm_id: str, path: str, version: int | None = None) -> Worksp
 
 
 def file_list(*, swarm_id: str) -> list[WorkspaceFile]:
-    """The latest version of each file, by path."""
-    return list(WorkspaceFile.objects.for_swarm(swarm_id).latest_versions())
+    """The latest version of each file, by path, without content (read_file for that: up to
+    WORKSPACE_MAX_FILES × WORKSPACE_MAX_FILE_BYTES is too much to load for a listing)."""
+    return list(WorkspaceFile.objects.for_swarm(swarm_id).latest_versions().defer("content"))
 
 
 def file_history(*, swarm_id: str, path: str) -> list[WorkspaceFile]:

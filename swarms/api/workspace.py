@@ -67,7 +67,7 @@ class WorkspaceListApi(APIView):
     )
     def get(self, request: Request, swarm_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
-        files = WorkspaceFile.objects.for_swarm(swarm.id).latest_versions().defer("content")
+        files = services.file_list(swarm_id=swarm.id)
         data = WorkspaceEntrySerializer(files, many=True).data
         total = sum(entry["size"] for entry in data)
         return Response({"swarmId": swarm.id, "files": data, "count": len(data), "totalBytes": total})
