@@ -88,6 +88,7 @@ def test_a_file_named_history_is_still_a_file(client_of_alice, files):
         ("/src/app.py?version=9", 404, "no version 9"),
         ("/src/app.py?version=0", 400, "version"),
         ("/src/app.py?version=x", 400, "version"),
+        ("/src/app.py?version=%C2%B2", 400, "version"),  # "²" is a digit to str.isdigit, not to int()
         ("/src/app.py?version=99999999999999999999", 400, "version"),
         ("/..%2F..%2Fetc%2Fpasswd", 400, "'..'"),
         ("/a/../../b", 400, "'..'"),

@@ -357,6 +357,12 @@ def test_a_bad_pattern_is_a_workspace_error(swarm, pattern, regex, says):
         services.file_search(swarm_id=swarm.id, pattern=pattern, regex=regex)
 
 
+@pytest.mark.parametrize("max_results", ["10", None, 2.5, True])
+def test_max_results_must_be_a_whole_number(swarm, max_results):
+    with pytest.raises(WorkspaceError, match="max_results"):
+        services.file_search(swarm_id=swarm.id, pattern="x", max_results=max_results)
+
+
 def test_a_catastrophic_pattern_runs_in_linear_time(swarm):
     # (a+)+$ backtracks exponentially in Python's re on this line; RE2 answers at once
     write(swarm, "a.txt", "a" * 5000 + "b\n")

@@ -367,7 +367,7 @@ def workspace_file_download(request: HttpRequest, swarm_id: str) -> HttpResponse
     swarm = visible_swarm(request.user, swarm_id)
     raw_version = request.GET.get("version", "")
     try:
-        version = int(raw_version) if raw_version.isdigit() else None
+        version = int(raw_version) if raw_version.isascii() and raw_version.isdigit() else None
         file = workspace_services.file_read(
             swarm_id=swarm.id, path=request.GET.get("file", ""), version=version
         )

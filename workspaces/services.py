@@ -292,7 +292,9 @@ def file_search(*, swarm_id: str, pattern: str, regex: bool = False, max_results
     """Lines of the latest versions that contain `pattern` (a substring, or an RE2 regular
     expression), as [{path, line (from 1), text}], by path then line."""
     matches = _matcher(pattern, regex=regex)
-    max_results = max(1, min(int(max_results), 500))
+    if not isinstance(max_results, int) or isinstance(max_results, bool):
+        raise WorkspaceError("max_results must be a whole number")
+    max_results = max(1, min(max_results, 500))
     results, scanned = SearchResults(), 0
     files = WorkspaceFile.objects.for_swarm(swarm_id).latest_versions().only("path", "content", "size")
     for file in files.iterator(chunk_size=50):

@@ -42,7 +42,7 @@ def _version(request: Request) -> int | None:
     raw = request.query_params.get("version")
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 2**31 - 1:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 2**31 - 1:
         raise ValidationFailed(
             "version must be a whole number ≥ 1",
             details=[{"field": "version", "message": "must be a whole number ≥ 1", "value": raw[:200]}],
