@@ -105,6 +105,7 @@ class Request:
     task_id: str | None = None
     agent_id: str | None = None
     revision: int = 0
+    turn: int = 0  # the tool-use loop's turn within a task run
     tool: dict[str, Any] | None = None
     max_tokens: int = 0
     may_reuse: bool = True  # False on a task's first run: nothing can have been stored yet
@@ -305,6 +306,7 @@ def _insert_started(request: Request, attempt: int, model: str, wanted: int, tok
             agent_id=request.agent_id,
             role=request.role,
             revision=request.revision,
+            turn=request.turn,
             attempt=attempt,
             model=model,
             outcome=ClaudeCall.Outcome.STARTED,
