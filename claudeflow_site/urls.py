@@ -12,6 +12,7 @@ from ops import api as ops_api
 from ops.metrics import metrics_view
 from swarms.api import swarms as swarms_api
 from swarms.api.agents import AgentDetailApi, AgentListApi
+from swarms.api.calls import CallDetailApi, CallListApi
 from swarms.api.system import SystemStatsApi
 from swarms.api.tasks import TaskAssignApi, TaskListApi
 
@@ -29,6 +30,8 @@ swarm_urls = [
     path(_SWARM + "/results", swarms_api.SwarmResultsApi.as_view(), name="swarm-results"),
     path(_SWARM + "/metrics", swarms_api.SwarmMetricsApi.as_view(), name="swarm-metrics"),
     path(_SWARM + "/logs", swarms_api.SwarmLogsApi.as_view(), name="swarm-logs"),
+    path(_SWARM + "/calls", CallListApi.as_view(), name="swarm-calls"),
+    path(_SWARM + "/calls/<id:call_id>", CallDetailApi.as_view(), name="swarm-call"),
 ]
 
 api_urls = [
