@@ -26,7 +26,7 @@ from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from core.db import UNREACHABLE, retry_while_unreachable
-from engine.claude import client, policy, trace, transport
+from engine.claude import caching, client, policy, trace, transport
 from engine.claude.abort import Abort, Aborted
 from ops import metrics
 from swarms import budget
@@ -194,7 +194,7 @@ def _arguments(request: Request, model: str, max_tokens: int) -> dict[str, Any]:
     }
     if request.tool:
         kwargs.update(tools=[request.tool], tool_choice={"type": "tool", "name": request.tool["name"]})
-    return kwargs
+    return caching.prepare(kwargs)
 
 
 def _stored(reply: Reply) -> dict[str, Any]:
