@@ -16,7 +16,13 @@ from tests.helpers import wait_for_status
 db = pytest.mark.django_db(transaction=True)
 
 
-def run_one(alice, description: str, **options) -> Task:
+ANSWER = "## Parser\n\nDone: it reads <b>dates</b> & times."
+
+
+def run_one(alice, description: str, fake=None, **options) -> Task:
+    """One task whose agent answers ANSWER in plain text (one call, with or without workspace tools)."""
+    if fake is not None:
+        fake.enqueue({"text": ANSWER}, match="# Your task: The task")
     swarm = build_swarm(
         alice, tasks=[{"name": "The task", "description": description}], options={"review": False, **options}
     )
@@ -34,7 +40,7 @@ def agent_call(task: Task) -> ClaudeCall:
 
 @db
 def test_a_call_keeps_its_request_as_sent_and_its_response_as_received(workers, fake_claude, alice):
-    task = run_one(alice, "Write the parser for <b>dates</b>")
+    task = run_one(alice, "Write the parser for <b>dates</b>", fake_claude)
     call = agent_call(task)
     body = next(r["body"] for r in fake_claude.requests if "# Your task: The task" in r["text"])
     assert call.request["model"] == body["model"] == call.model
@@ -45,16 +51,16 @@ def test_a_call_keeps_its_request_as_sent_and_its_response_as_received(workers, 
     response = call.trace_response
     assert response["stop_reason"] == "end_turn"
     assert [block["type"] for block in response["content"]] == ["text"]
-    assert response["content"][0]["text"].strip() == task.output.strip()
+    assert response["content"][0]["text"] == ANSWER
     assert response["usage"]["input_tokens"] == call.input_tokens
     assert response["usage"]["output_tokens"] == call.output_tokens
     assert call.trace_truncated is False
-    assert call.response["text"].strip() == task.output.strip()  # the reuse answer, unchanged
+    assert call.response["text"] == ANSWER  # the reuse answer, unchanged
 
 
 @db
 def test_a_forced_tool_call_is_traced_as_a_tool_use_block(workers, fake_claude, alice):
-    task = run_one(alice, "Write the parser", review=True)
+    task = run_one(alice, "Write the parser", fake_claude, review=True)
     review = ClaudeCall.objects.filter(task=task, role="reviewer", outcome="ok").first()
     assert review is not None
     assert review.request["tool_choice"]["type"] == "tool"
@@ -66,7 +72,7 @@ def test_a_forced_tool_call_is_traced_as_a_tool_use_block(workers, fake_claude, 
 
 @db
 def test_a_failed_attempt_keeps_its_request_and_no_response(workers, fake_claude, alice):
-    task = run_one(alice, "Write the parser [[fake:529x1,retry_ms=10]]")
+    task = run_one(alice, "Write the parser [[fake:529x1,retry_ms=10]]", fake_claude)
     failed = ClaudeCall.objects.filter(task=task, role="agent", outcome="error").first()
     assert failed is not None and failed.request["messages"]
     assert failed.trace_response is None
@@ -78,7 +84,7 @@ def test_a_failed_attempt_keeps_its_request_and_no_response(workers, fake_claude
 @db
 def test_a_trace_past_trace_max_bytes_is_cut_with_a_marker(workers, fake_claude, alice, settings):
     settings.TRACE_MAX_BYTES = 4096
-    task = run_one(alice, "Write the parser. " + "x" * 20_000)
+    task = run_one(alice, "Write the parser. " + "x" * 20_000, fake_claude)
     call = agent_call(task)
     assert task.status == "completed"
     assert call.trace_truncated is True
@@ -87,7 +93,7 @@ def test_a_trace_past_trace_max_bytes_is_cut_with_a_marker(workers, fake_claude,
     assert "…[truncated " in text and "x" * 20_000 not in text
     assert call.request["messages"][0]["role"] == "user"  # structure survives
     assert call.request["model"] == call.model
-    assert call.response["text"].strip() == task.output.strip()  # the reuse answer is never cut
+    assert call.response["text"] == ANSWER  # the reuse answer is never cut
 
 
 def test_capped_cuts_the_longest_strings_to_one_length_and_counts_the_bytes_lost():
@@ -119,9 +125,9 @@ def test_a_trace_whose_structure_alone_is_too_big_becomes_a_note():
 @db
 def test_store_prompts_off_keeps_no_trace_but_the_reuse_answer(workers, fake_claude, alice, settings):
     settings.STORE_PROMPTS = False
-    task = run_one(alice, "Write the parser")
+    task = run_one(alice, "Write the parser", fake_claude)
     call = agent_call(task)
     assert task.status == "completed"
     assert (call.request, call.trace_response, call.trace_truncated) == (None, None, False)
-    assert call.response["text"].strip() == task.output.strip()
+    assert call.response["text"] == ANSWER
     assert not ClaudeCall.objects.filter(swarm=task.swarm).exclude(request=None).exists()
