@@ -4,6 +4,10 @@ STORE_PROMPTS is off; the answer a re-run reuses is kept whole either way."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +18,7 @@ from tests.builders import build_swarm
 from tests.helpers import wait_for_status
 
 db = pytest.mark.django_db(transaction=True)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 ANSWER = "## Parser\n\nDone: it reads <b>dates</b> & times."
@@ -131,3 +136,33 @@ def test_store_prompts_off_keeps_no_trace_but_the_reuse_answer(workers, fake_cla
     assert (call.request, call.trace_response, call.trace_truncated) == (None, None, False)
     assert call.response["text"] == ANSWER
     assert not ClaudeCall.objects.filter(swarm=task.swarm).exclude(request=None).exists()
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("TRACE_MAX_BYTES", "100", "TRACE_MAX_BYTES must be at least 1024"),
+        ("TRACE_MAX_BYTES", "1MB", "TRACE_MAX_BYTES must be an integer"),
+        ("STORE_PROMPTS", "sometimes", "STORE_PROMPTS must be true or false"),
+        ("PROMPT_CACHING", "maybe", "PROMPT_CACHING must be true or false"),
+    ],
+)
+def test_a_bad_trace_or_caching_setting_stops_start_up_with_one_line(variable, value, message):
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "s" * 50,
+        "ANTHROPIC_API_KEY": "k",
+        "DJANGO_SETTINGS_MODULE": "claudeflow_site.settings",
+        variable: value,
+    }
+    env.pop("REDIS_URL", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("configuration error: ") and message in lines[0]
