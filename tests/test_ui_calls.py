@@ -125,6 +125,7 @@ def test_a_call_page_renders_hostile_content_as_text(
     assert not [a for a in markup.named("img")]
     assert [s.get("src", "") for s in markup.named("script")] == ["/static/js/app.js"]
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in html
+    assert not [a for a in markup.named("ul") if "messages" in a.get("class", "")]  # no flash-message mix-up
 
 
 def test_a_call_page_shows_tool_calls_and_results_as_structured_blocks(

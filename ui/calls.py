@@ -71,7 +71,8 @@ def call_detail(request: HttpRequest, swarm_id: str, call_id: str) -> HttpRespon
         "system": blocks_of(sent.get("system")) if sent else [],
         "tools": [tool_view(tool) for tool in _list(sent.get("tools"))] if sent else [],
         "tool_choice": pretty(sent["tool_choice"]) if sent and "tool_choice" in sent else "",
-        "messages": [message_view(m) for m in _list(sent.get("messages"))] if sent else [],
+        # not "messages": base.html shows the flash messages under that name
+        "conversation": [message_view(m) for m in _list(sent.get("messages"))] if sent else [],
         "note": sent.get("note", "") if sent else "",
         "received": received is not None,
         "answer": blocks_of(received.get("content")) if received else [],
