@@ -52,6 +52,7 @@ def _version(request: Request) -> int | None:
 
 class WorkspaceListApi(APIView):
     @extend_schema(
+        operation_id="swarm_workspace_list",
         responses={
             200: inline_serializer(
                 "WorkspaceList",
@@ -75,6 +76,7 @@ class WorkspaceListApi(APIView):
 
 class WorkspaceFileApi(APIView):
     @extend_schema(
+        operation_id="swarm_workspace_file",
         parameters=[
             OpenApiParameter("path", str, OpenApiParameter.PATH, description="file path; may contain '/'"),
             OpenApiParameter("version", int, description="a version (default: the latest)"),
@@ -107,6 +109,7 @@ class WorkspaceFileApi(APIView):
 
 class WorkspaceZipApi(APIView):
     @extend_schema(
+        operation_id="swarm_workspace_zip",
         responses={
             (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="latest versions"),
             413: ErrorSchema,
