@@ -164,7 +164,8 @@ class ClaudeCall(models.Model):
     size and the max_tokens asked for) and completed with the real usage when it ends. A worker
     killed meanwhile leaves it `started`; a re-run or the housekeeping marks it `lost`, and its
     estimate then counts as spend. A finished call's answer is kept so that a task re-run after a
-    crash reuses it instead of paying for the same call again.
+    crash reuses it instead of paying for the same call again. Unless STORE_PROMPTS is off, the row
+    also keeps the prompt trace: the request as sent and the response as received.
     """
 
     class Role(models.TextChoices):
@@ -193,6 +194,9 @@ class ClaudeCall(models.Model):
         default=0, help_text="task revision (or plan repair) it served"
     )
     attempt = models.PositiveSmallIntegerField(default=1, help_text="retry number within one logical call")
+    turn = models.PositiveSmallIntegerField(
+        default=0, help_text="turn of the tool-use loop within a task run"
+    )
     model = models.CharField(max_length=100)
     request_id = models.CharField(max_length=100, blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
@@ -210,7 +214,19 @@ class ClaudeCall(models.Model):
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
     latency_ms = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
-    response = models.JSONField(null=True, blank=True)
+    response = models.JSONField(
+        null=True, blank=True, help_text="the answer a re-run reuses (kept even when prompts are not stored)"
+    )
+    # the prompt trace (STORE_PROMPTS), each capped at TRACE_MAX_BYTES serialized
+    request = models.JSONField(
+        null=True, blank=True, help_text="system, messages, tools, model and max_tokens as sent"
+    )
+    trace_response = models.JSONField(
+        null=True, blank=True, help_text="content blocks, stop reason and usage as received"
+    )
+    trace_truncated = models.BooleanField(
+        default=False, help_text="long strings in the trace were cut to fit TRACE_MAX_BYTES"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
