@@ -186,7 +186,13 @@ def _tool_results(reply: Reply, context: tools.Context, abort: Abort) -> list[di
     if reply.tool_results is not None:
         return reply.tool_results
     context.call_id = reply.call_id
-    results = [tools.run(block, context) for block in reply.tool_uses]
+    results = []
+    for block in reply.tool_uses:
+        abort.raise_if_set()  # a worker that lost its lease (or was stopped) writes no more
+        try:
+            results.append(tools.run(block, context))
+        except SwarmGone:  # deleted mid-turn
+            raise Aborted("deleted") from None
     record_tool_results(reply, results, abort)
     return results
 

@@ -85,7 +85,7 @@ def run(block: dict[str, Any], context: Context) -> dict[str, Any]:
             raise _BadInput(f"The input of {name} was not valid JSON (was the answer cut off?).")
         text = _RUNNERS[name](args, context, block.get("id"))
     except (_BadInput, WorkspaceError) as exc:
-        return _result(block, str(exc), error=True)
+        return _result(block, getattr(exc, "message", None) or str(exc), error=True)
     return _result(block, text)
 
 

@@ -1,4 +1,5 @@
-"""The fake's side of a tool loop: when tools are offered (and none is forced) it acts like an agent.
+"""The fake's side of a tool loop: offered the loop's tools (submit_result among them, none forced),
+it acts like an agent.
 
 Turn one (no tool_result in the conversation yet): a sentence of intent, then tool_use blocks —
 with write tools, two files named after the task (code and notes) and a read of a file the
@@ -21,6 +22,10 @@ TOOL_FLAGS = ("tool-bad-path", "tool-huge", "tool-unknown", "tool-loop")
 HUGE_BYTES = 300 * 1024
 BAD_PATHS = ("../outside.txt", "/etc/passwd", "src/../../escape.py", "nul\x00byte.txt")
 _LISTED = re.compile(r"^- (\S+) \(\d+ bytes", re.M)
+
+
+def is_tool_loop(tools: list[dict[str, Any]]) -> bool:
+    return any(tool.get("name") == "submit_result" for tool in tools)
 
 
 def loop_blocks(n: int, body: dict[str, Any], flags: set[str]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from fakeclaude.agent import loop_blocks
+from fakeclaude.agent import is_tool_loop, loop_blocks
 from fakeclaude.directives import (
     ERROR_MESSAGES,
     ERROR_TYPES,
@@ -121,7 +121,7 @@ def build_reply(
     elif tool is not None:
         block, output = _tool_block(n, tool, fires, words, malformed)
         content = [block]
-    elif _tools(body) and not malformed:  # tools offered, none forced: a turn of a tool loop
+    elif is_tool_loop(_tools(body)) and not malformed:  # a turn of a task's tool loop
         content = loop_blocks(n, body, names)
         output = json.dumps(content)
     else:
