@@ -220,3 +220,12 @@ def task_retrying(
         "error": error,
         "delaySeconds": delay_s,
     }
+
+
+# --- workspace ---------------------------------------------------------------------------------
+
+
+@_event("workspace.file_written")
+def workspace_file_written(file: Any) -> dict[str, Any]:
+    """A new version of a workspace file (its content is read through the API)."""
+    return {"path": file.path, "size": file.size, "version": file.version, "taskId": file.task_id}

@@ -29,6 +29,7 @@ def admin_client_logged_in(client, django_user_model):
         "agents/agent",
         "tasks/task",
         "tasks/claudecall",
+        "workspaces/workspacefile",
         "access/apikey",
     ],
 )

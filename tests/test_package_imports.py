@@ -20,11 +20,12 @@ PACKAGES = sorted(
 )
 
 LAYERS = {
-    "claudeflow_site": 9,  # composition root: settings, urls, asgi, routing
-    "ui": 8,  # the browser UI
-    "engine": 7,  # the runtime
-    "swarms": 6,  # the swarm aggregate: lifecycle, its REST API, admin, WebSocket consumer
-    "agents": 5,
+    "claudeflow_site": 10,  # composition root: settings, urls, asgi, routing
+    "ui": 9,  # the browser UI
+    "engine": 8,  # the runtime
+    "swarms": 7,  # the swarm aggregate: lifecycle, its REST API, admin, WebSocket consumer
+    "agents": 6,
+    "workspaces": 5,  # a swarm's files, written by its agents' tools
     "tasks": 4,
     "events": 3,  # the event stream and its catalogue
     "access": 2,  # API keys and authentication
