@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from workspaces import services as workspace
 
 from agents.registry import AgentType, get_agent_type
 from tasks.models import Task
+from workspaces import services as workspace
 
 REVIEW_TOOL_NAME = "submit_review"
 WORKSPACE_LISTED = 200  # files named in a task's prompt; list_files shows them all

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -105,7 +106,7 @@ def execute(task: Task, owner: str) -> str | None:
         interval_s=renew_interval(),
     ) as watchdog:
         try:
-            output = work(task, watchdog.abort, spend)
+            output = work(task, watchdog.abort, spend, between_turns=watchdog.check_now)
             review = reviewed(task, output, watchdog.abort, spend) if hierarchical else None
         except Aborted as exc:
             on_abort(task, owner, exc.reason)
@@ -142,7 +143,7 @@ def _request(task: Task, spend: Spend, **fields: Any) -> Request:
     )
 
 
-def work(task: Task, abort: Abort, spend: Spend) -> str:
+def work(task: Task, abort: Abort, spend: Spend, between_turns: Callable[[], None] | None = None) -> str:
     dependencies = []
     if getattr(task, "has_dependencies", True):  # known from the claim: no query for independent tasks
         dependencies = list(task.dependencies.filter(status=Task.Status.COMPLETED).order_by("sequence"))
@@ -152,7 +153,9 @@ def work(task: Task, abort: Abort, spend: Spend) -> str:
     declared = tools.declarations(allowed) or None
     may_reuse = task.attempts > 1
     for turn in range(1, settings.TASK_MAX_TURNS + 1):
-        abort.raise_if_set()  # a stop, timeout or lost lease between two turns
+        if turn > 1 and between_turns is not None:
+            between_turns()  # a stop, timeout or lost lease since the last turn: no further call
+        abort.raise_if_set()
         reply = call(
             _request(
                 task, spend, role="agent", system=system, messages=messages, agent_id=task.assigned_agent_id,

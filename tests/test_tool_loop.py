@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pytest
-from workspaces import services as workspace
 
 from engine import runner as bridge
 from engine import tools
@@ -17,6 +16,7 @@ from swarms.services import swarm_start, swarm_stop
 from tasks.models import ClaudeCall, Task
 from tests.builders import build_swarm
 from tests.helpers import wait_for, wait_for_status
+from workspaces import services as workspace
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

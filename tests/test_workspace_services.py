@@ -260,7 +260,9 @@ def test_editing_a_missing_file_points_to_write_file(swarm):
 
 def test_reading_a_missing_file_suggests_close_paths(swarm):
     write(swarm, "src/app.py", "x")
-    with pytest.raises(WorkspaceFileMissing, match="There is no file src/ap.py in the workspace; did you mean src/app.py"):
+    with pytest.raises(
+        WorkspaceFileMissing, match="There is no file src/ap.py in the workspace; did you mean src/app.py"
+    ):
         services.file_read(swarm_id=swarm.id, path="src/ap.py")
 
 

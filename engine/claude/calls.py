@@ -217,7 +217,14 @@ def _stored(reply: Reply) -> dict[str, Any]:
         stored.update(content=reply.content, stop_reason=reply.stop_reason)
     if reply.tool_results is not None:
         stored["tool_results"] = reply.tool_results
-    return stored
+    # PostgreSQL's jsonb cannot hold U+0000 (Claude may put one in a tool's input): such an answer
+    # is kept as its JSON text, which a reuse parses back to exactly the same blocks
+    encoded = json.dumps(stored)
+    return {"json": encoded} if "\\u0000" in encoded else stored
+
+
+def _loaded(response: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(response["json"]) if set(response) == {"json"} else response
 
 
 def record_tool_results(reply: Reply, results: list[dict[str, Any]], abort: Abort) -> None:
@@ -257,7 +264,7 @@ def _reusable(request: Request) -> Reply | None:
     )
     if row is None:
         return None
-    call_id, previous = row
+    call_id, previous = row[0], _loaded(row[1])
     text = previous.get("text", "")
     reply = Reply(
         text, previous.get("tool_input"), previous.get("tool_use_id"), reused=True,
