@@ -351,3 +351,24 @@ def test_two_deliveries_of_one_assignment_run_the_loop_once(transactional_db, fa
     assert Task.objects.get(pk=task.id).status == "completed"
     assert [c.turn for c in agent_calls(task)] == [1, 2]
     assert [f.version for f in workspace.file_list(swarm_id=swarm.id)] == [1, 1]
+
+
+def test_the_task_timeout_ends_a_loop_between_or_during_turns(workers, fake_claude, alice, settings):
+    settings.TASK_TIMEOUT_MINUTES = 0.05  # 3 s; a turn takes ~1 s
+    swarm = one_task(alice, "Write the expression parser [[fake:tool-loop]] [[fake:slow=400]]")
+    swarm_start(swarm_id=swarm.id)
+    wait_for_status(swarm.id, "failed", "completed", timeout=30)
+    task = Task.objects.get(swarm=swarm)
+    assert (task.status, task.failure_reason) == ("failed", "timeout")
+    assert agent_calls(task).filter(outcome="ok").count() >= 2  # it was mid-loop
+    assert not agent_calls(task).filter(outcome="started").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("0", "TASK_MAX_TURNS must be at least 1"), ("many", "TASK_MAX_TURNS must be an integer")],
+)
+def test_a_bad_task_max_turns_stops_start_up(value, message):
+    from tests.test_config import test_a_bad_value_stops_start_up_with_one_line as check
+
+    check("TASK_MAX_TURNS", value, message)
