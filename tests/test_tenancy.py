@@ -8,6 +8,7 @@ from access.models import ApiKey, hash_key
 from swarms.models import Swarm
 from swarms.services import swarm_add_task as task_create
 from swarms.services import swarm_spawn_agent as agent_spawn
+from workspaces.services import file_write
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +19,7 @@ def alices_world(swarm_of_alice):
     task = task_create(
         swarm_id=swarm_of_alice.id, name="A task", description="Do something useful", type="coding"
     )
+    file_write(swarm_id=swarm_of_alice.id, path="src/app.py", content="print('secret')\n")
     return swarm_of_alice, agent, task
 
 
@@ -40,6 +42,11 @@ def endpoints(swarm, agent, task):
         ("get", f"{s}/results", None),
         ("get", f"{s}/metrics", None),
         ("get", f"{s}/logs", None),
+        ("get", f"{s}/workspace", None),
+        ("get", f"{s}/workspace/src/app.py", None),
+        ("get", f"{s}/workspace/src/app.py?raw=1", None),
+        ("get", f"{s}/workspace/src/app.py?history=1", None),
+        ("get", f"{s}/workspace.zip", None),
     ]
 
 

@@ -174,6 +174,16 @@ def test_content_that_is_not_text_is_refused(swarm, content, says):
         write(swarm, "a.txt", content)
 
 
+def test_a_name_is_a_file_or_a_folder_never_both(swarm):
+    write(swarm, "src/app.py", "x")
+    write(swarm, "notes", "x")
+    with pytest.raises(WorkspaceError, match="src is a folder \\(it holds src/app.py\\)"):
+        write(swarm, "src", "x")
+    with pytest.raises(WorkspaceError, match="notes is a file, so it cannot hold notes/a.md"):
+        write(swarm, "notes/a.md", "x")
+    assert write(swarm, "src2", "x").version == 1  # a prefix that is not a folder is another name
+
+
 def test_an_empty_file_may_be_written(swarm):
     assert write(swarm, "empty.txt", "").size == 0
 
@@ -297,7 +307,8 @@ def test_the_list_holds_the_latest_version_of_each_path_by_path(swarm, django_as
     write(swarm, "a/z.txt", "3")
     with django_assert_max_num_queries(1):
         listed = services.file_list(swarm_id=swarm.id)
-    assert [(f.path, f.version, f.content) for f in listed] == [("a/z.txt", 3, "3"), ("b.txt", 2, "2")]
+        assert [(f.path, f.version, f.size) for f in listed] == [("a/z.txt", 3, 1), ("b.txt", 2, 1)]
+    assert listed[0].get_deferred_fields() == {"content"}
 
 
 def test_history_of_a_missing_file_is_an_error(swarm):
@@ -344,6 +355,12 @@ def test_search_stops_at_max_results(swarm):
 def test_a_bad_pattern_is_a_workspace_error(swarm, pattern, regex, says):
     with pytest.raises(WorkspaceError, match=says):
         services.file_search(swarm_id=swarm.id, pattern=pattern, regex=regex)
+
+
+@pytest.mark.parametrize("max_results", ["10", None, 2.5, True])
+def test_max_results_must_be_a_whole_number(swarm, max_results):
+    with pytest.raises(WorkspaceError, match="max_results"):
+        services.file_search(swarm_id=swarm.id, pattern="x", max_results=max_results)
 
 
 def test_a_catastrophic_pattern_runs_in_linear_time(swarm):

@@ -24,6 +24,8 @@ urlpatterns = [
     path(_SWARM + "/start", views.swarm_start, name="swarm-start"),
     path(_SWARM + "/results", views.swarm_results, name="results"),
     path(_SWARM + "/tasks/<id:task_id>/artifacts/<int:index>", views.artifact_download, name="artifact"),
+    path(_SWARM + "/workspace.zip", views.workspace_zip_download, name="workspace-zip"),
+    path(_SWARM + "/workspace/file", views.workspace_file_download, name="workspace-file"),
     path("keys", views.api_keys, name="keys"),
     path("keys/<id:key_id>/revoke", views.api_key_revoke, name="key-revoke"),
 ]

@@ -37,6 +37,9 @@ from swarms.serializers import SwarmCreateSerializer, progress_of, spend_of
 from tasks.models import Task
 from ui.forms import ApiKeyCreateForm, SwarmCreateForm
 from ui.markdown import render_markdown
+from ui.workspace import workspace_context
+from workspaces import services as workspace_services
+from workspaces.archive import workspace_zip
 
 PAGE_SIZE = 20
 INITIAL_LOG_LINES = 200
@@ -265,6 +268,7 @@ def swarm_results(request: HttpRequest, swarm_id: str) -> HttpResponse:
         "total_spend": spend_view(swarm),
         "tasks": [task_result(swarm, t) for t in tasks],
         "terminal": swarm.status in Swarm.TERMINAL,
+        "workspace": workspace_context(swarm.id, request, tasks),
     }
     return render(request, "ui/results.html", context)
 
@@ -340,6 +344,38 @@ def download_name(path: Any) -> str:
     name = posixpath.basename(str(path or "").replace("\\", "/"))
     name = "".join(c for c in name if unicodedata.category(c)[0] != "C" and c not in '"')
     return name.strip(" .") or "artifact.txt"
+
+
+@login_required
+@require_safe
+def workspace_zip_download(request: HttpRequest, swarm_id: str) -> HttpResponse:
+    swarm = visible_swarm(request.user, swarm_id)
+    name = f"{swarm.id}-workspace"
+    try:
+        data = workspace_zip(swarm_id=swarm.id, folder=name)
+    except ApplicationError as exc:
+        return HttpResponse(exc.message, status=exc.status_code, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = content_disposition_header(True, f"{name}.zip")
+    return response
+
+
+@login_required
+@require_safe
+def workspace_file_download(request: HttpRequest, swarm_id: str) -> HttpResponse:
+    """One version of one file (`?file=…&version=…`) as a text download."""
+    swarm = visible_swarm(request.user, swarm_id)
+    raw_version = request.GET.get("version", "")
+    try:
+        version = int(raw_version) if raw_version.isascii() and raw_version.isdigit() else None
+        file = workspace_services.file_read(
+            swarm_id=swarm.id, path=request.GET.get("file", ""), version=version
+        )
+    except ApplicationError as exc:
+        return HttpResponse(exc.message, status=exc.status_code, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(file.content, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, download_name(file.path))
+    return response
 
 
 # --- API keys -----------------------------------------------------------------------------------

@@ -51,15 +51,15 @@ def normalize(path: str) -> str:
         raise WorkspaceError(
             f"The path {shown!r} has an empty segment ('//' or a trailing '/'); give a file path like 'src/app.py'"
         )
+    normalized = "/".join(segments)
+    if len(normalized) > MAX_PATH_CHARS:
+        raise WorkspaceError(
+            f"The path is {len(normalized)} characters long; at most {MAX_PATH_CHARS} are allowed"
+        )
     if len(segments) > MAX_SEGMENTS:
         raise WorkspaceError(
             f"The path {shown!r} is nested {len(segments)} levels deep; at most {MAX_SEGMENTS} are allowed"
         )
     if any(len(segment) > MAX_SEGMENT_CHARS for segment in segments):
         raise WorkspaceError(f"A name in the path {shown!r} is longer than {MAX_SEGMENT_CHARS} characters")
-    normalized = "/".join(segments)
-    if len(normalized) > MAX_PATH_CHARS:
-        raise WorkspaceError(
-            f"The path is {len(normalized)} characters long; at most {MAX_PATH_CHARS} are allowed"
-        )
     return normalized

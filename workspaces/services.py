@@ -79,6 +79,25 @@ def _replayed(swarm_id: str, tool_use_id: str | None) -> WorkspaceFile | None:
     return WorkspaceFile.objects.filter(swarm_id=swarm_id, tool_use_id=tool_use_id).first()
 
 
+def _check_new_path(swarm_id: str, path: str) -> None:
+    """A new path must fit the file-count limit and the tree: a name is a file or a folder, not both
+    (the zip could not hold both)."""
+    files = WorkspaceFile.objects.for_swarm(swarm_id)
+    held = files.values("path").distinct().count()
+    if held >= settings.WORKSPACE_MAX_FILES:
+        raise WorkspaceError(
+            f"The workspace already holds {held} files, its maximum; write to an existing file instead"
+        )
+    parts = path.split("/")
+    folders = ["/".join(parts[:end]) for end in range(1, len(parts))]
+    clash = files.filter(path__in=folders).values_list("path", flat=True).first()
+    if clash:
+        raise WorkspaceError(f"{clash} is a file, so it cannot hold {path}; choose another folder")
+    inside = files.filter(path__startswith=path + "/").values_list("path", flat=True).first()
+    if inside:
+        raise WorkspaceError(f"{path} is a folder (it holds {inside}); choose another file name")
+
+
 def _store(
     *,
     swarm_id: str,
@@ -92,12 +111,7 @@ def _store(
 ) -> WorkspaceFile:
     """Adds the next version of `path` (the caller holds the workspace lock)."""
     if latest is None:
-        held = WorkspaceFile.objects.for_swarm(swarm_id).values("path").distinct().count()
-        limit = settings.WORKSPACE_MAX_FILES
-        if held >= limit:
-            raise WorkspaceError(
-                f"The workspace already holds {held} files, its maximum; write to an existing file instead"
-            )
+        _check_new_path(swarm_id, path)
     file = WorkspaceFile.objects.create(
         swarm_id=swarm_id,
         path=path,
@@ -235,8 +249,9 @@ def file_read(*, swarm_id: str, path: str, version: int | None = None) -> Worksp
 
 
 def file_list(*, swarm_id: str) -> list[WorkspaceFile]:
-    """The latest version of each file, by path."""
-    return list(WorkspaceFile.objects.for_swarm(swarm_id).latest_versions())
+    """The latest version of each file, by path, without content (read_file for that: up to
+    WORKSPACE_MAX_FILES × WORKSPACE_MAX_FILE_BYTES is too much to load for a listing)."""
+    return list(WorkspaceFile.objects.for_swarm(swarm_id).latest_versions().defer("content"))
 
 
 def file_history(*, swarm_id: str, path: str) -> list[WorkspaceFile]:
@@ -277,7 +292,9 @@ def file_search(*, swarm_id: str, pattern: str, regex: bool = False, max_results
     """Lines of the latest versions that contain `pattern` (a substring, or an RE2 regular
     expression), as [{path, line (from 1), text}], by path then line."""
     matches = _matcher(pattern, regex=regex)
-    max_results = max(1, min(int(max_results), 500))
+    if not isinstance(max_results, int) or isinstance(max_results, bool):
+        raise WorkspaceError("max_results must be a whole number")
+    max_results = max(1, min(max_results, 500))
     results, scanned = SearchResults(), 0
     files = WorkspaceFile.objects.for_swarm(swarm_id).latest_versions().only("path", "content", "size")
     for file in files.iterator(chunk_size=50):
