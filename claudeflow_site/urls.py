@@ -12,6 +12,7 @@ from ops import api as ops_api
 from ops.metrics import metrics_view
 from swarms.api import swarms as swarms_api
 from swarms.api.agents import AgentDetailApi, AgentListApi
+from swarms.api.calls import CallDetailApi, CallListApi
 from swarms.api.system import SystemStatsApi
 from swarms.api.tasks import TaskAssignApi, TaskListApi
 from swarms.api.workspace import WorkspaceFileApi, WorkspaceListApi, WorkspaceZipApi
@@ -33,6 +34,8 @@ swarm_urls = [
     path(_SWARM + "/workspace", WorkspaceListApi.as_view(), name="swarm-workspace"),
     path(_SWARM + "/workspace.zip", WorkspaceZipApi.as_view(), name="swarm-workspace-zip"),
     path(_SWARM + "/workspace/<path:path>", WorkspaceFileApi.as_view(), name="swarm-workspace-file"),
+    path(_SWARM + "/calls", CallListApi.as_view(), name="swarm-calls"),
+    path(_SWARM + "/calls/<id:call_id>", CallDetailApi.as_view(), name="swarm-call"),
 ]
 
 api_urls = [

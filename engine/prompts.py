@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 
 from agents.registry import AgentType, get_agent_type
+from engine.claude.caching import stable
 from tasks.models import Task
 from workspaces import services as workspace
 
@@ -60,7 +61,13 @@ def task_messages(task: Task, dependencies: list[Task]) -> tuple[str, list[dict[
             "Write the final synthesis: combine the results above into one coherent answer to the "
             "objective, resolve contradictions, and list open issues."
         )
-    return system, [{"role": "user", "content": "\n\n".join(parts)}]
+    return system, [{"role": "user", "content": _after_objective(parts[0], parts[1:])}]
+
+
+def _after_objective(objective: str, rest: list[str]) -> list[dict[str, Any]]:
+    """The objective first, in a block of its own: it is the same for every call about the swarm,
+    so with the system prompt before it, it is a prefix the prompt cache can serve."""
+    return [stable(objective), {"type": "text", "text": "\n\n".join(rest)}]
 
 
 def _dependency_context(dependencies: list[Task]) -> str:
@@ -113,8 +120,10 @@ def review_tool(*, can_revise: bool) -> dict[str, Any]:
 def review_messages(task: Task, output: str, *, as_coordinator: bool) -> tuple[str, list[dict[str, Any]]]:
     role = "coordinator" if as_coordinator else "reviewer"
     system = get_agent_type(role).system_prompt + " Review strictly and call submit_review."
-    content = (
-        f"# Objective\n{task.swarm.objective}\n\n# Task: {task.name}\n{task.description}\n\n"
-        f"# Result to review\n{output[: settings.CONTEXT_CHAR_BUDGET]}"
-    )
-    return system, [{"role": "user", "content": content}]
+    rest = [
+        f"# Task: {task.name}\n{task.description}",
+        f"# Result to review\n{output[: settings.CONTEXT_CHAR_BUDGET]}",
+    ]
+    return system, [
+        {"role": "user", "content": _after_objective(f"# Objective\n{task.swarm.objective}", rest)}
+    ]

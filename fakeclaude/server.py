@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from fakeclaude.cache import PromptCache
 from fakeclaude.directives import (
     Directive,
     first_user_text,
@@ -53,6 +54,7 @@ class FakeClaude:
         self._queue: list[tuple[dict[str, Any], str | None]] = []
         self._counters: dict[tuple[str, str], int] = {}
         self._seq = 0
+        self.prompt_cache = PromptCache()  # per process, like the API's per organisation
         # Hung handlers wait on the current event; reset() swaps it so later hangs block again.
         self._hang_event = threading.Event()
         self._stopping = threading.Event()
@@ -137,6 +139,7 @@ class FakeClaude:
             self._counters.clear()
             self._seq = 0
             self._config = dict(self._defaults)
+            self.prompt_cache.clear()
             hung, self._hang_event = self._hang_event, threading.Event()
         hung.set()
 
@@ -165,7 +168,7 @@ class FakeClaude:
     def _plan(self, body: Any, record: dict[str, Any], problem: ErrorReply | None) -> Plan:
         with self._lock:
             config = dict(self._config)
-        problem = problem or validate_body(body)
+        problem = problem or validate_body(body) or self.prompt_cache.check(body)
         if problem is not None:
             plan = Plan(f"error:{problem.status}", error=problem)
         else:
@@ -191,6 +194,7 @@ class FakeClaude:
             return Plan("scripted", error=error)
         fires = self._firing(directives, digest, commit=plan is None and scripted is None)
         message, outcome = build_reply(record["n"], body, fires, scripted, task_words_of(body))
+        message["usage"].update(self.prompt_cache.usage(body, message["usage"]["input_tokens"]))
         if plan is not None:
             plan.message = message
             return plan

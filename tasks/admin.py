@@ -1,8 +1,20 @@
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
 
 from tasks.models import ClaudeCall, Task
+
+TRACE_FIELDS = (
+    "request",
+    "trace_response",
+    "response",
+)  # up to megabytes each: loaded on the call's page only
 
 
 class ClaudeCallInline(admin.TabularInline):
@@ -22,6 +34,9 @@ class ClaudeCallInline(admin.TabularInline):
     ]
     readonly_fields = fields
     can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ClaudeCall]:
+        return super().get_queryset(request).defer(*TRACE_FIELDS)
 
 
 @admin.register(Task)
@@ -79,10 +94,13 @@ class ClaudeCallAdmin(admin.ModelAdmin):
         "role",
         "swarm",
         "task",
+        "turn",
         "model",
         "outcome",
         "status_code",
         "input_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
         "output_tokens",
         "cost_usd",
         "latency_ms",
@@ -90,4 +108,34 @@ class ClaudeCallAdmin(admin.ModelAdmin):
     list_filter = ["role", "outcome", "model"]
     search_fields = ["request_id", "swarm__id", "task__id"]
     list_select_related = ["swarm", "task"]
-    readonly_fields = [f.name for f in ClaudeCall._meta.fields]
+    # the trace is shown pretty-printed and read-only; nothing about a call is editable
+    exclude = list(TRACE_FIELDS)
+    readonly_fields = [f.name for f in ClaudeCall._meta.fields if f.name not in TRACE_FIELDS] + [
+        "request_trace",
+        "response_trace",
+        "reuse_answer",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ClaudeCall]:
+        queryset = super().get_queryset(request)
+        return (
+            queryset if request.resolver_match.url_name.endswith("_change") else queryset.defer(*TRACE_FIELDS)
+        )
+
+    @admin.display(description="request (as sent)")
+    def request_trace(self, call: ClaudeCall) -> str:
+        return _pretty(call.request)
+
+    @admin.display(description="response (as received)")
+    def response_trace(self, call: ClaudeCall) -> str:
+        return _pretty(call.trace_response)
+
+    @admin.display(description="answer kept for reuse")
+    def reuse_answer(self, call: ClaudeCall) -> str:
+        return _pretty(call.response)
+
+
+def _pretty(value: Any) -> str:
+    if value is None:
+        return "—"
+    return format_html('<pre class="trace-json">{}</pre>', json.dumps(value, indent=2, ensure_ascii=False))

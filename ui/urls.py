@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from ui import views
+from ui import calls, views
 
 _SWARM = "swarms/<id:swarm_id>"
 
@@ -26,6 +26,8 @@ urlpatterns = [
     path(_SWARM + "/tasks/<id:task_id>/artifacts/<int:index>", views.artifact_download, name="artifact"),
     path(_SWARM + "/workspace.zip", views.workspace_zip_download, name="workspace-zip"),
     path(_SWARM + "/workspace/file", views.workspace_file_download, name="workspace-file"),
+    path(_SWARM + "/calls", calls.call_list, name="calls"),
+    path(_SWARM + "/calls/<id:call_id>", calls.call_detail, name="call"),
     path("keys", views.api_keys, name="keys"),
     path("keys/<id:key_id>/revoke", views.api_key_revoke, name="key-revoke"),
 ]

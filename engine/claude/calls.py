@@ -26,7 +26,7 @@ from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from core.db import UNREACHABLE, retry_while_unreachable
-from engine.claude import client, policy, transport
+from engine.claude import caching, client, policy, trace, transport
 from engine.claude.abort import Abort, Aborted
 from ops import metrics
 from swarms import budget
@@ -208,7 +208,7 @@ def _arguments(request: Request, model: str, max_tokens: int) -> dict[str, Any]:
         kwargs.update(tools=[request.tool], tool_choice={"type": "tool", "name": request.tool["name"]})
     elif request.tools:
         kwargs["tools"] = request.tools  # tool_choice "auto": Claude decides
-    return kwargs
+    return caching.prepare(kwargs)
 
 
 def _stored(reply: Reply) -> dict[str, Any]:
@@ -286,6 +286,7 @@ class _Started:
     cost: Decimal
     attempt: int
     model: str
+    truncated: bool = False  # its request trace was cut to TRACE_MAX_BYTES
 
 
 _WAIT = object()  # the budget is held by calls in flight: wait for them
@@ -316,10 +317,13 @@ def _start(request: Request, attempt: int, model: str, abort: Abort) -> _Started
     cannot overshoot it together); waits while those calls hold the rest of the budget."""
     wanted = request.max_tokens or settings.CLAUDE_MAX_TOKENS
     tokens_in = _estimate_input_tokens(request)
+    sent = trace.request_of(_arguments(request, model, wanted)) if trace.enabled() else (None, False)
     while True:
         try:
             started = _durably(
-                partial(_insert_started, request, attempt, model, wanted, tokens_in), "a call's start", abort
+                partial(_insert_started, request, attempt, model, wanted, tokens_in, sent),
+                "a call's start",
+                abort,
             )
         except IntegrityError:  # the swarm (or task) was deleted
             raise Aborted("deleted") from None
@@ -329,7 +333,10 @@ def _start(request: Request, attempt: int, model: str, abort: Abort) -> _Started
             raise Aborted(abort.reason)
 
 
-def _insert_started(request: Request, attempt: int, model: str, wanted: int, tokens_in: int) -> Any:
+def _insert_started(
+    request: Request, attempt: int, model: str, wanted: int, tokens_in: int, sent: tuple[Any, bool]
+) -> Any:
+    """`sent` is the request's trace (None when prompts are not stored) and whether it was cut."""
     limits = request.spend.limits
     with transaction.atomic():
         max_tokens = wanted
@@ -345,6 +352,9 @@ def _insert_started(request: Request, attempt: int, model: str, wanted: int, tok
             max_tokens = budget.tokens_left(limits, tokens=spent, wanted=wanted)
         estimate = {"input_tokens": tokens_in, "output_tokens": max_tokens}
         cost_usd = client.cost_usd(model, estimate)
+        sent_request, truncated = sent
+        if isinstance(sent_request, dict) and "max_tokens" in sent_request:
+            sent_request = {**sent_request, "max_tokens": max_tokens}  # as the budget capped it
         row = ClaudeCall.objects.create(
             swarm_id=request.swarm_id,
             task_id=request.task_id,
@@ -359,8 +369,10 @@ def _insert_started(request: Request, attempt: int, model: str, wanted: int, tok
             output_tokens=max_tokens,
             estimated=True,
             cost_usd=cost_usd,
+            request=sent_request,
+            trace_truncated=truncated,
         )
-    return _Started(row.id, max_tokens, tokens_in, max_tokens, cost_usd, attempt, model)
+    return _Started(row.id, max_tokens, tokens_in, max_tokens, cost_usd, attempt, model, truncated)
 
 
 def _spend_in_flight(request: Request) -> tuple[int, Decimal]:
@@ -405,6 +417,9 @@ def _finish(
     else:  # cut short: input as the server reported it, output estimated at ~4 characters a token
         usage = {"input_tokens": result.input_tokens, "output_tokens": (result.streamed_chars + 3) // 4}
     cost = client.cost_usd(started.model, usage)
+    received, truncated = (None, False)
+    if result.answer is not None and trace.enabled():
+        received, truncated = trace.response_of(result.answer, (request.tool or {}).get("name"))
     fields = {
         "request_id": result.request_id or "",
         "outcome": outcome,
@@ -419,6 +434,8 @@ def _finish(
         "latency_ms": result.latency_ms,
         "error": error[:2000],
         "response": response,
+        "trace_response": received,
+        "trace_truncated": started.truncated or truncated,
     }
     write = partial(_complete_row, request, started, fields)
     try:
