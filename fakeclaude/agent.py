@@ -43,7 +43,7 @@ def loop_blocks(n: int, body: dict[str, Any], flags: set[str]) -> list[dict[str,
         uses = _misuse(flags, slug)
     else:
         uses = _first_turn(prompt, slug, " ".join(about[:12]), offered)
-    blocks: list[dict[str, Any]] = [{"type": "text", "text": _intent(uses)}]
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": _intent(uses, xss="xss" in flags)}]
     for i, (name, tool_input) in enumerate(uses, start=1):
         blocks.append({"type": "tool_use", "id": f"toolu_fake_{n}_{i}", "name": name, "input": tool_input})
     return blocks
@@ -98,9 +98,11 @@ def _summary(about: list[str], slug: str, offered: set[str], body: dict[str, Any
     return f"Done: wrote {written}.{note}\n\n" + markdown_reply(" ".join(about), xss=xss)
 
 
-def _intent(uses: list[tuple[str, dict[str, Any]]]) -> str:
+def _intent(uses: list[tuple[str, dict[str, Any]]], *, xss: bool) -> str:
+    from fakeclaude.replies import XSS_MARKDOWN  # replies imports this module
+
     names = ", ".join(dict.fromkeys(name for name, _ in uses))
-    return f"I will use {names}."
+    return f"I will use {names}." + (XSS_MARKDOWN if xss else "")  # hostile markup on every turn
 
 
 def _task(prompt: str) -> tuple[list[str], list[str]]:
