@@ -1,12 +1,16 @@
 """Agent types: the spec's 8 core types and its 3 custom ones, each with capabilities and a prompt.
 
 Capabilities are flags (`{"codeGeneration": true}`); a task's `requirements.capabilities` lists
-the flags an agent must have to take it.
+the flags an agent must have to take it. Each type also names the workspace tools its tasks may
+call (engine/tools.py runs them): reviewers and analysts read, coders and architects write.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+READ_TOOLS = ("list_files", "read_file", "search_files", "submit_result")
+WRITE_TOOLS = ("list_files", "read_file", "search_files", "write_file", "edit_file", "submit_result")
 
 
 @dataclass(frozen=True)
@@ -15,6 +19,7 @@ class AgentType:
     capabilities: tuple[str, ...]
     system_prompt: str
     custom: bool = False
+    tools: tuple[str, ...] = WRITE_TOOLS  # () = plain-text answers only
 
     def default_capabilities(self) -> dict[str, bool]:
         return dict.fromkeys(self.capabilities, True)
@@ -22,8 +27,7 @@ class AgentType:
 
 _BASE = (
     "You are {role} in a team of AI agents working on one objective. Do only your task, "
-    "build on the results of earlier tasks you are given, and answer in Markdown. When you write "
-    "files, put each in a fenced code block whose info string is `language:path/to/file`."
+    "build on the results of earlier tasks you are given, and answer in Markdown."
 )
 
 
@@ -55,6 +59,7 @@ AGENT_TYPES: dict[str, AgentType] = {
             _prompt(
                 "a code reviewer", "You find defects, risks and omissions and say exactly how to fix them."
             ),
+            tools=READ_TOOLS,
         ),
         AgentType(
             "tester",
@@ -70,6 +75,7 @@ AGENT_TYPES: dict[str, AgentType] = {
             _prompt(
                 "a researcher", "You gather facts, compare options and cite what your conclusions rest on."
             ),
+            tools=READ_TOOLS,
         ),
         AgentType(
             "analyst",
@@ -77,6 +83,7 @@ AGENT_TYPES: dict[str, AgentType] = {
             _prompt(
                 "an analyst", "You break problems down, quantify where you can and state your assumptions."
             ),
+            tools=READ_TOOLS,
         ),
         AgentType(
             "architect",
@@ -100,6 +107,7 @@ AGENT_TYPES: dict[str, AgentType] = {
                 "a security auditor", "You find vulnerabilities, rate their severity and give concrete fixes."
             ),
             custom=True,
+            tools=READ_TOOLS,
         ),
         AgentType(
             "performance-optimizer",

@@ -145,7 +145,9 @@ def stack_env_without_test_values(stack: ModuleType, *, redis_url: str, claude_u
     return env
 
 
-def spawn(exits: contextlib.ExitStack, stack: ModuleType, name: str, args: list[str], env: dict[str, str]) -> Any:
+def spawn(
+    exits: contextlib.ExitStack, stack: ModuleType, name: str, args: list[str], env: dict[str, str]
+) -> Any:
     """A `manage.py`/`-m` child of this interpreter in the root checkout, stopped on exit."""
     process = stack.Process(name, [sys.executable, *args], env)
     exits.callback(process.stop)

@@ -208,9 +208,11 @@ def swarm_figures(swarm_ids: list[str]) -> list[dict[str, Any]]:
     Event = event_model()
     first: dict[str, dict[str, Any]] = defaultdict(dict)
     types = ("swarm.created", "swarm.started", "task.started", *END_EVENTS)
-    for swarm_id, kind, at in Event.objects.filter(swarm_id__in=swarm_ids, type__in=types).order_by(
-        "id"
-    ).values_list("swarm_id", "type", "created_at"):
+    for swarm_id, kind, at in (
+        Event.objects.filter(swarm_id__in=swarm_ids, type__in=types)
+        .order_by("id")
+        .values_list("swarm_id", "type", "created_at")
+    ):
         first[swarm_id].setdefault("end" if kind in END_EVENTS else kind, at)
     tasks = defaultdict(list)
     for swarm_id, status in Task.objects.filter(swarm_id__in=swarm_ids).values_list("swarm_id", "status"):
@@ -321,7 +323,9 @@ def report(f: dict[str, Any], root: Path) -> None:
     print(f"ended {f['ended']}/{f['swarms']}, completed {f['completed']}")
     for error in f["clientErrors"]:
         print(f"client error: {error}")
-    print(f"{'swarm':<32}{'status':<11}{'tasks':<7}{'create→start':>14}{'start→1st task':>16}{'start→end':>11}")
+    print(
+        f"{'swarm':<32}{'status':<11}{'tasks':<7}{'create→start':>14}{'start→1st task':>16}{'start→end':>11}"
+    )
     for s in f["perSwarm"]:
         print(
             f"{s['id']:<32}{s['status'] or '—':<11}{s['completedTasks']:>2}/{s['tasks']:<4}"

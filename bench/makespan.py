@@ -246,7 +246,10 @@ def measure(args: argparse.Namespace, stack: ModuleType, database_url: str) -> d
         **figures,
         **{"shape": shape, "database": database, "root": str(stack.ROOT), "tasks": args.tasks},
         **{"latencyMs": args.latency_ms, "concurrency": args.concurrency, "threads": args.threads},
-        **{"processes": args.processes if args.redis else 0, "housekeepingInterval": args.housekeeping_interval},
+        **{
+            "processes": args.processes if args.redis else 0,
+            "housekeepingInterval": args.housekeeping_interval,
+        },
         **{"makespanS": makespan, "idealS": ideal, "ratio": makespan / ideal},
         **{"queries": queries, "queriesPerTask": queries / args.tasks},
     }

@@ -349,13 +349,16 @@ MAX_SWARMS_PER_USER = env_int("MAX_SWARMS_PER_USER", 10, min=1)  # active swarms
 READY_SWARM_TTL = env_int("READY_SWARM_TTL", 86_400, min=0)  # seconds a swarm may sit in `ready`; 0 = forever
 MAX_AGENTS_PER_SWARM = env_int("CLAUDE_FLOW_MAX_AGENTS", 20, min=1, max=100)
 MAX_TASKS_PER_SWARM = env_int("MAX_TASKS_PER_SWARM", 100, min=1)  # created and planned, all statuses
-WORKSPACE_MAX_FILE_BYTES = env_int("WORKSPACE_MAX_FILE_BYTES", 262_144, min=1, max=16_777_216)  # UTF-8, per version
+WORKSPACE_MAX_FILE_BYTES = env_int(
+    "WORKSPACE_MAX_FILE_BYTES", 262_144, min=1, max=16_777_216
+)  # UTF-8, per version
 WORKSPACE_MAX_FILES = env_int("WORKSPACE_MAX_FILES", 500, min=1, max=100_000)  # distinct paths per swarm
 MAX_CONCURRENT_TASKS = env_int("MAX_CONCURRENT_TASKS", 10, min=1)
 MAX_CONCURRENT_TASKS_PER_USER = env_int(
     "MAX_CONCURRENT_TASKS_PER_USER", max(1, MAX_CONCURRENT_TASKS // 2), min=1
 )
 TASK_TIMEOUT_MINUTES = env_float("TASK_TIMEOUT_MINUTES", 10, min=0.01)
+TASK_MAX_TURNS = env_int("TASK_MAX_TURNS", 12, min=1, max=200)  # Claude calls in one task's tool loop
 DEFAULT_SWARM_TIMEOUT_MS = env_int("CLAUDE_FLOW_TIMEOUT", 300_000, min=30_000, max=3_600_000)
 MEMORY_THRESHOLD = env_int("MEMORY_THRESHOLD", 1_073_741_824)  # bytes of this process's RSS
 if MEMORY_THRESHOLD < 100 * 1024 * 1024:

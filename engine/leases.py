@@ -80,6 +80,14 @@ class Watchdog:
         finally:
             connection.close()  # this thread's own connection
 
+    def check_now(self) -> None:
+        """Checks at once, between two steps of the work (a tool loop's turns), not only on the
+        interval: a stop that came during a turn ends the loop before the next call starts."""
+        reason = self.check()
+        if reason:
+            self.abort.trigger(reason)
+        self.abort.raise_if_set()
+
     def check(self) -> str | None:
         if self._timeout_s is not None and time.monotonic() - self._started > self._timeout_s:
             return "timeout"

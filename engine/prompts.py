@@ -6,16 +6,36 @@ from typing import Any
 
 from django.conf import settings
 
-from agents.registry import get_agent_type
+from agents.registry import AgentType, get_agent_type
 from engine.claude.caching import stable
 from tasks.models import Task
+from workspaces import services as workspace
 
 REVIEW_TOOL_NAME = "submit_review"
+WORKSPACE_LISTED = 200  # files named in a task's prompt; list_files shows them all
+WITH_TOOLS = (
+    " You work in the swarm's shared workspace of text files through your tools: look at what is "
+    "there, write or edit files with your work (relative paths such as src/app.py), and finish by "
+    "calling submit_result with a short summary of what you did and which files you wrote."
+)
+WITHOUT_TOOLS = (
+    " When you write files, put each in a fenced code block whose info string is `language:path/to/file`."
+)
+
+
+def _agent_type(task: Task) -> AgentType:
+    agent = task.assigned_agent
+    return get_agent_type(agent.type) if agent else get_agent_type("specialist")
+
+
+def tools_of(task: Task) -> tuple[str, ...]:
+    """The workspace tools the task's agent type may call (none: it answers in plain text)."""
+    return _agent_type(task).tools
 
 
 def task_messages(task: Task, dependencies: list[Task]) -> tuple[str, list[dict[str, Any]]]:
-    agent = task.assigned_agent
-    system = get_agent_type(agent.type).system_prompt if agent else get_agent_type("specialist").system_prompt
+    kind = _agent_type(task)
+    system = kind.system_prompt + (WITH_TOOLS if kind.tools else WITHOUT_TOOLS)
     parts = [
         f"# Objective\n{task.swarm.objective}",
         f"# Your task: {task.name}\nType: {task.type}. Priority: {task.get_priority_display()}.\n\n{task.description}",
@@ -34,6 +54,8 @@ def task_messages(task: Task, dependencies: list[Task]) -> tuple[str, list[dict[
         )
     if dependencies:
         parts.append("# Results of the tasks yours builds on\n" + _dependency_context(dependencies))
+    if kind.tools:
+        parts.append("# Workspace files\n" + _workspace_listing(task.swarm_id))
     if task.is_synthesis:
         parts.append(
             "Write the final synthesis: combine the results above into one coherent answer to the "
@@ -58,6 +80,16 @@ def _dependency_context(dependencies: list[Task]) -> str:
             output = output[:share] + f"\n…[trimmed {len(dep.output) - share} characters]"
         sections.append(f"## {dep.name}\n{output}")
     return "\n\n".join(sections)
+
+
+def _workspace_listing(swarm_id: str) -> str:
+    files = workspace.file_list(swarm_id=swarm_id)
+    if not files:
+        return "(empty)"
+    lines = [f"- {f.path} ({f.size} bytes, version {f.version})" for f in files[:WORKSPACE_LISTED]]
+    if len(files) > WORKSPACE_LISTED:
+        lines.append(f"- … and {len(files) - WORKSPACE_LISTED} more (list_files shows them all)")
+    return "\n".join(lines)
 
 
 def review_tool(*, can_revise: bool) -> dict[str, Any]:

@@ -1,16 +1,24 @@
-"""The runner: one task = one Claude conversation, run exactly once.
+"""The runner: one task = one Claude tool loop over the swarm's workspace, run exactly once.
 
 A worker claims an assigned task with a conditional update (only the message carrying the
 current assignment_seq can), holds a lease its watchdog renews while Claude streams, and
 stores the result only if it still holds the lease. A worker that dies leaves an expiring
 lease for the reaper; a re-run reuses a Claude answer that had already arrived. The freed slot
 goes to the scheduler at once, before the (non-blocking) quality review of the result.
+
+The tool loop: each turn is one recorded Claude call offered the agent type's tools; the tools
+Claude calls run against the workspace and their results (stored with the turn's call) go back
+as the next user message, until Claude calls submit_result (its summary is the task's output) or
+answers in plain text. A re-run after a crash reuses each stored turn and replays its stored tool
+results, so it rebuilds the same conversation and neither pays for a turn again nor writes twice
+(writes are idempotent by tool_use_id). TASK_MAX_TURNS turns without a result fail the task.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -21,8 +29,9 @@ from agents.models import Agent
 from agents.services import agent_add_spend, agent_release
 from core.db import UNREACHABLE, retry_while_unreachable
 from core.logging import log_context
-from engine import budget, leases, prompts, reviews, scheduler, settle
-from engine.claude import Abort, Aborted, CallFailed, Exhausted, Ledger, Request, Spend, call
+from engine import budget, leases, prompts, reviews, scheduler, settle, tools
+from engine.claude import Abort, Aborted, CallFailed, Exhausted, Ledger, Reply, Request, Spend, call
+from engine.claude.calls import record_tool_results
 from engine.leases import Watchdog, lease_until, renew_interval, worker_identity
 from events import catalogue
 from events.stream import SwarmGone, log, publish, swarm_tx
@@ -97,7 +106,7 @@ def execute(task: Task, owner: str) -> str | None:
         interval_s=renew_interval(),
     ) as watchdog:
         try:
-            output = work(task, watchdog.abort, spend)
+            output = work(task, watchdog.abort, spend, between_turns=watchdog.check_now)
             review = reviewed(task, output, watchdog.abort, spend) if hierarchical else None
         except Aborted as exc:
             on_abort(task, owner, exc.reason)
@@ -122,33 +131,81 @@ def renew_lease(task_id: str, owner: str) -> str | None:
 
 
 def _request(task: Task, spend: Spend, **fields: Any) -> Request:
+    fields.setdefault("may_reuse", task.attempts > 1)  # a first run has nothing stored to reuse
     return Request(
         swarm_id=task.swarm_id,
         task_id=task.id,
         spend=spend,
         revision=task.revision_count,
-        may_reuse=task.attempts > 1,  # a first run has nothing stored to reuse
         on_retry=partial(_announce_retry, task),
         ledger=task.ledger,
         **fields,
     )
 
 
-def work(task: Task, abort: Abort, spend: Spend) -> str:
+def work(task: Task, abort: Abort, spend: Spend, between_turns: Callable[[], None] | None = None) -> str:
     dependencies = []
     if getattr(task, "has_dependencies", True):  # known from the claim: no query for independent tasks
         dependencies = list(task.dependencies.filter(status=Task.Status.COMPLETED).order_by("sequence"))
     system, messages = prompts.task_messages(task, dependencies)
-    reply = call(
-        _request(
-            task, spend, role="agent", system=system, messages=messages, agent_id=task.assigned_agent_id
-        ),
-        abort,
+    allowed = prompts.tools_of(task)
+    context = tools.Context(swarm_id=task.swarm_id, task_id=task.id, call_id=None, allowed=allowed)
+    declared = tools.declarations(allowed) or None
+    may_reuse = task.attempts > 1
+    for turn in range(1, settings.TASK_MAX_TURNS + 1):
+        if turn > 1 and between_turns is not None:
+            between_turns()  # a stop, timeout or lost lease since the last turn: no further call
+        abort.raise_if_set()
+        reply = call(
+            _request(
+                task, spend, role="agent", system=system, messages=messages, agent_id=task.assigned_agent_id,
+                tools=declared, turn=turn, may_reuse=may_reuse,
+            ),
+            abort,
+        )  # fmt: skip
+        may_reuse = may_reuse and reply.reused  # past the first turn not stored, none is
+        if not reply.tool_uses:  # a plain-text answer ends the task, as without tools
+            output = reply.text.strip()
+            if not output:
+                raise CallFailed("Claude returned an empty answer")
+            return output
+        results = _tool_results(reply, context, abort)
+        summary = _submitted(reply, results)
+        if summary is not None:
+            return summary
+        messages = [
+            *messages,
+            {"role": "assistant", "content": reply.content},
+            {"role": "user", "content": results},
+        ]
+    raise CallFailed(
+        f"Claude used all {settings.TASK_MAX_TURNS} turns (TASK_MAX_TURNS) without submitting a result",
+        reason="max_turns",
     )
-    output = reply.text.strip()
-    if not output:
-        raise CallFailed("Claude returned an empty answer")
-    return output
+
+
+def _tool_results(reply: Reply, context: tools.Context, abort: Abort) -> list[dict[str, Any]]:
+    """The turn's tool results: replayed when a re-run reuses the turn, else run and stored."""
+    if reply.tool_results is not None:
+        return reply.tool_results
+    context.call_id = reply.call_id
+    results = []
+    for block in reply.tool_uses:
+        abort.raise_if_set()  # a worker that lost its lease (or was stopped) writes no more
+        try:
+            results.append(tools.run(block, context))
+        except SwarmGone:  # deleted mid-turn
+            raise Aborted("deleted") from None
+    record_tool_results(reply, results, abort)
+    return results
+
+
+def _submitted(reply: Reply, results: list[dict[str, Any]]) -> str | None:
+    """The summary of a successful submit_result call of this turn, if any."""
+    for block, result in zip(reply.tool_uses, results, strict=True):
+        if block.get("name") == tools.SUBMIT and not result.get("is_error"):
+            return str(result["content"]).strip()
+    return None
 
 
 def _wants_review(task: Task) -> bool:

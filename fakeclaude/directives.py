@@ -55,6 +55,11 @@ _FLAG_DEFAULT_TIMES: dict[str, int | None] = {
     "stream-error": 1,
     "malformed": 1,
     "xss": None,
+    # tool-loop misuse (fakeclaude/agent.py): every turn of the conversation that carries them
+    "tool-bad-path": None,
+    "tool-huge": None,
+    "tool-unknown": None,
+    "tool-loop": None,
 }
 
 
@@ -156,6 +161,15 @@ def request_text(body: dict[str, Any]) -> str:
         if isinstance(message, dict):
             parts.append(block_text(message.get("content", "")))
     return "\n".join(p for p in parts if p)
+
+
+def first_user_text(body: dict[str, Any]) -> str:
+    """The conversation's opening prompt: the same on every turn of a tool loop."""
+    messages = body.get("messages")
+    for message in messages if isinstance(messages, list) else []:
+        if isinstance(message, dict) and message.get("role") == "user":
+            return block_text(message.get("content", ""))
+    return ""
 
 
 def last_user_text(body: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from fakeclaude.agent import is_tool_loop, loop_blocks
 from fakeclaude.directives import (
     ERROR_MESSAGES,
     ERROR_TYPES,
@@ -116,19 +117,24 @@ def build_reply(
     tool = forced_tool(body)
     if scripted is not None:
         block, output = _scripted_block(n, body, scripted, tool)
+        content = [block]
     elif tool is not None:
         block, output = _tool_block(n, tool, fires, words, malformed)
+        content = [block]
+    elif is_tool_loop(_tools(body)) and not malformed:  # a turn of a task's tool loop
+        content = loop_blocks(n, body, names)
+        output = json.dumps(content)
     else:
         text = "" if malformed else markdown_reply(last_user_text(body), xss="xss" in names)
-        block, output = {"type": "text", "text": text}, text
+        content, output = [{"type": "text", "text": text}], text
     tokens = [int(d.value) for d in fires if d.name == "tokens"]
     message = {
         "id": f"msg_fake_{n}",
         "type": "message",
         "role": "assistant",
         "model": body.get("model", "fake"),
-        "content": [block],
-        "stop_reason": "tool_use" if block["type"] == "tool_use" else "end_turn",
+        "content": content,
+        "stop_reason": "tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn",
         "stop_sequence": None,
         "usage": {
             "input_tokens": input_tokens(body),
@@ -225,8 +231,10 @@ def sse_events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 def _block_events(index: int, block: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     if block["type"] == "tool_use":
         head = {**block, "input": {}}
+        raw = json.dumps(block["input"])  # a huge input comes in at most ~200 deltas
         deltas = [
-            {"type": "input_json_delta", "partial_json": p} for p in _pieces(json.dumps(block["input"]))
+            {"type": "input_json_delta", "partial_json": p}
+            for p in _pieces(raw, max(DELTA_CHARS, len(raw) // 200))
         ]
     else:
         head = {"type": "text", "text": ""}
@@ -239,5 +247,5 @@ def _block_events(index: int, block: dict[str, Any]) -> list[tuple[str, dict[str
     return events
 
 
-def _pieces(text: str) -> list[str]:
-    return [text[i : i + DELTA_CHARS] for i in range(0, len(text), DELTA_CHARS)]
+def _pieces(text: str, size: int = DELTA_CHARS) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]

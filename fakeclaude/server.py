@@ -15,6 +15,7 @@ from typing import Any
 from fakeclaude.cache import PromptCache
 from fakeclaude.directives import (
     Directive,
+    first_user_text,
     last_user_text,
     parse_directives,
     prompt_digest,
@@ -182,7 +183,8 @@ class FakeClaude:
 
     def _plan_valid(self, body: dict[str, Any], record: dict[str, Any]) -> Plan:
         directives = parse_directives(record["text"])
-        digest = prompt_digest(last_user_text(body))
+        # per conversation: a fault counted xN fires N times in a tool loop, not N times a turn
+        digest = prompt_digest(first_user_text(body))
         plan = self._fault_plan(directives, digest, record["stream"])
         if plan is not None and plan.stream_fault is None:
             return plan

@@ -97,7 +97,7 @@ def test_hierarchical_reviews_through_the_coordinator_revises_once_and_synthesis
     synthesis = tasks["Final synthesis"]
     assert synthesis.assigned_agent_id == lead.id
     assert synthesis.started_at >= max(tasks["Draft"].completed_at, tasks["Extra"].completed_at)
-    prompt = ClaudeCall.objects.get(task=synthesis, role="agent")
+    prompt = ClaudeCall.objects.get(task=synthesis, role="agent", turn=1)
     assert prompt.outcome == "ok" and not ClaudeCall.objects.filter(task=synthesis, role="reviewer").exists()
 
 

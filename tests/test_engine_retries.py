@@ -22,7 +22,8 @@ def run_one(alice, description: str, timeout: float = 30) -> Task:
 
 
 def agent_calls(task: Task) -> list[ClaudeCall]:
-    return list(ClaudeCall.objects.filter(task=task, role="agent").order_by("id"))
+    """The attempts of the task's first turn (the fake's faults fire once per conversation)."""
+    return list(ClaudeCall.objects.filter(task=task, role="agent", turn=1).order_by("id"))
 
 
 def test_429_is_retried_after_the_retry_after_it_names(workers, alice):
@@ -48,7 +49,8 @@ def test_a_broken_stream_records_its_partial_spend(workers, alice):
     task = run_one(alice, "Write the parser [[fake:stream-errorx1]]")
     broken = agent_calls(task)[0]
     assert broken.estimated and broken.input_tokens > 0 and broken.output_tokens > 0
-    assert task.input_tokens == sum(c.input_tokens for c in agent_calls(task))
+    every_turn = ClaudeCall.objects.filter(task=task)
+    assert task.input_tokens == sum(c.input_tokens for c in every_turn)
 
 
 @pytest.mark.parametrize(

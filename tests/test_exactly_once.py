@@ -36,7 +36,10 @@ def test_a_redelivered_message_for_a_finished_task_does_nothing(workers, fake_cl
     actors.run_task.send(task.id, task.assignment_seq + 1)  # and one from the future
     time.sleep(1)
     assert len(fake_claude.requests) == requests
-    assert ClaudeCall.objects.filter(task=task).count() == 1
+    assert list(ClaudeCall.objects.filter(task=task).values_list("turn", flat=True)) == [
+        1,
+        2,
+    ]  # its tool loop
     assert Task.objects.get(pk=task.id).attempts == 1
 
 
@@ -56,8 +59,8 @@ def test_two_deliveries_of_one_assignment_run_it_once(transactional_db, fake_cla
     for thread in threads:
         thread.join(30)
     assert Task.objects.get(pk=task.id).status == "completed"
-    assert len(fake_claude.requests) == 1
-    assert ClaudeCall.objects.filter(task=task, outcome="ok").count() == 1
+    assert len(fake_claude.requests) == 2  # one tool loop of two turns
+    assert list(ClaudeCall.objects.filter(task=task, outcome="ok").values_list("turn", flat=True)) == [1, 2]
 
 
 def test_an_answer_that_arrived_before_a_crash_is_reused_not_paid_again(workers, fake_claude, alice):
@@ -69,6 +72,7 @@ def test_an_answer_that_arrived_before_a_crash_is_reused_not_paid_again(workers,
         task=task,
         role="agent",
         revision=0,
+        turn=1,
         model="m",
         outcome="ok",
         input_tokens=10,
@@ -101,7 +105,7 @@ def test_an_expired_lease_is_reaped_and_the_task_completes_once(workers, fake_cl
     wait_for_status(swarm.id, "completed", timeout=15)
     task.refresh_from_db()
     assert task.attempts == 2
-    assert ClaudeCall.objects.filter(task=task, outcome="ok").count() == 1
+    assert list(ClaudeCall.objects.filter(task=task, outcome="ok").values_list("turn", flat=True)) == [1, 2]
     retry = swarm.events.get(type="task.retrying")
     assert retry.data["reason"] == "lease_expired"
 

@@ -36,11 +36,17 @@ def run_one(alice, description: str) -> Task:
 
 
 def agent_calls(task: Task) -> list[ClaudeCall]:
-    return list(ClaudeCall.objects.filter(task=task, role="agent").order_by("id"))
+    """The calls of the task's first turn (a tool loop's later turns are not what these test)."""
+    return list(ClaudeCall.objects.filter(task=task, role="agent", turn=1).order_by("id"))
 
 
 def agent_requests(fake, task_name: str) -> list[dict]:
-    return [r for r in fake.requests if f"# Your task: {task_name}" in r["text"]]
+    """The requests of the task's first turn."""
+    return [
+        r
+        for r in fake.requests
+        if f"# Your task: {task_name}" in r["text"] and len(r["body"]["messages"]) == 1
+    ]
 
 
 # --- 7: mid-stream errors and empty answers ---------------------------------------------------
@@ -91,7 +97,7 @@ def test_an_empty_answer_stored_before_the_fix_is_not_reused(workers, fake_claud
     swarm = build_swarm(alice, options={"review": False}, tasks=[{"name": "Only", "description": "Write it"}])
     task = Task.objects.get(swarm=swarm)
     ClaudeCall.objects.create(
-        swarm=swarm, task=task, role="agent", model="m", outcome="ok", response={"text": " "}
+        swarm=swarm, task=task, role="agent", turn=1, model="m", outcome="ok", response={"text": " "}
     )
     Task.objects.filter(pk=task.id).update(attempts=1)  # a crashed run had claimed it once
     swarm_start(swarm_id=swarm.id)
@@ -112,7 +118,7 @@ def test_a_call_is_on_record_while_in_flight_and_completed_after(workers, fake_c
     )
     swarm_start(swarm_id=swarm.id)
     request = wait_for(lambda: agent_requests(fake_claude, "Slow"))[0]
-    in_flight = ClaudeCall.objects.get(task__swarm=swarm)
+    in_flight = ClaudeCall.objects.get(task__swarm=swarm, turn=1)
     assert (in_flight.outcome, in_flight.estimated) == ("started", True)
     assert in_flight.output_tokens == request["body"]["max_tokens"] and in_flight.input_tokens > 0
     assert Swarm.objects.get(pk=swarm.id).total_tokens == 0  # not spend until it ends
@@ -121,7 +127,8 @@ def test_a_call_is_on_record_while_in_flight_and_completed_after(workers, fake_c
     assert (done.outcome, done.estimated) == ("ok", False)
     assert done.output_tokens < request["body"]["max_tokens"]
     swarm.refresh_from_db()
-    assert swarm.total_tokens == done.input_tokens + done.output_tokens
+    calls = ClaudeCall.objects.filter(task__swarm=swarm)
+    assert swarm.total_tokens == sum(c.input_tokens + c.output_tokens for c in calls)
 
 
 @db
@@ -165,10 +172,10 @@ def test_a_rerun_marks_the_dead_runs_call_lost_and_counts_its_estimate(workers, 
     wait_for_status(swarm.id, "completed", timeout=15)
     dead.refresh_from_db()
     assert (dead.outcome, dead.estimated) == ("lost", True)
-    answered = ClaudeCall.objects.get(task=task, outcome="ok")
+    answered = ClaudeCall.objects.filter(task=task, outcome="ok")  # the tool loop's turns
     swarm.refresh_from_db()
     task.refresh_from_db()
-    expected = 100 + 4096 + answered.input_tokens + answered.output_tokens
+    expected = 100 + 4096 + sum(c.input_tokens + c.output_tokens for c in answered)
     assert swarm.total_tokens == expected
     assert task.input_tokens + task.output_tokens == expected
 
@@ -217,12 +224,13 @@ def test_a_call_in_flight_when_its_worker_is_killed_counts_as_spend(stack, fake_
     first.proc.wait(10)
     stack.worker("worker-b")
     wait_for_status(swarm.id, "completed", timeout=60)
-    lost, answered = ClaudeCall.objects.filter(task__swarm=swarm).order_by("id")
+    lost, answered = ClaudeCall.objects.filter(task__swarm=swarm, turn=1).order_by("id")
     assert (lost.outcome, lost.estimated, lost.output_tokens) == ("lost", True, request["body"]["max_tokens"])
     assert answered.outcome == "ok"
     swarm.refresh_from_db()
-    assert swarm.total_tokens == sum(c.input_tokens + c.output_tokens for c in (lost, answered))
-    assert Task.objects.get(swarm=swarm).cost_usd == swarm.cost_usd == lost.cost_usd + answered.cost_usd
+    calls = ClaudeCall.objects.filter(task__swarm=swarm)  # the first turn's two, then the loop's next
+    assert swarm.total_tokens == sum(c.input_tokens + c.output_tokens for c in calls)
+    assert Task.objects.get(swarm=swarm).cost_usd == swarm.cost_usd == sum(c.cost_usd for c in calls)
 
 
 SETUP = """
@@ -287,7 +295,8 @@ def test_answers_that_arrive_while_postgres_is_down_are_recorded_once(fake_claud
                     "SELECT status, attempts FROM tasks_task WHERE swarm_id = %s", [swarm_id]
                 ).fetchall()
                 calls = conn.execute(
-                    "SELECT outcome FROM tasks_claudecall WHERE swarm_id = %s AND role = 'agent'", [swarm_id]
+                    "SELECT outcome FROM tasks_claudecall WHERE swarm_id = %s AND role = 'agent' AND turn = 1",
+                    [swarm_id],
                 ).fetchall()
                 retries = conn.execute(
                     "SELECT count(*) FROM swarms_event WHERE swarm_id = %s AND type = 'task.retrying'",

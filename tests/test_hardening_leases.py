@@ -80,7 +80,7 @@ def test_graceful_hand_overs_are_not_strikes(start_workers, fake_claude, alice):
         e.data["reason"] for e in Event.objects.filter(swarm=swarm, type="task.retrying").order_by("id")
     ]
     assert reasons == ["worker_shutdown", "worker_shutdown", "lease_expired"]
-    assert ClaudeCall.objects.filter(task=task, outcome="ok").count() == 1
+    assert ClaudeCall.objects.filter(task=task, outcome="ok", turn=1).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -111,7 +111,7 @@ def test_a_run_message_lost_after_its_assignment_committed_is_sent_again_within_
     task.refresh_from_db()
     assert (task.status, task.attempts) == ("completed", 1)
     assert len(fake_claude.requests) == requests
-    assert ClaudeCall.objects.filter(task=task).count() == 1
+    assert list(ClaudeCall.objects.filter(task=task).values_list("turn", flat=True)) == [1, 2]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -135,7 +135,7 @@ def test_assignments_lost_in_a_broker_outage_are_sent_again_when_it_returns(fake
             wait_for_status(swarm.id, "completed", timeout=60)
             task = Task.objects.get(swarm=swarm)
             assert task.started_at - back_at < timedelta(seconds=15), worker.output()[-3000:]
-            assert (task.attempts, ClaudeCall.objects.filter(task=task).count()) == (1, 1)
+            assert (task.attempts, ClaudeCall.objects.filter(task=task).count()) == (1, 2)  # two turns
             assert "the broker is reachable again" in worker.output()
         finally:
             worker.stop()

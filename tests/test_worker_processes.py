@@ -17,7 +17,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest
 
 
 def agent_requests(fake, task_name: str) -> list[dict]:
-    return [r for r in fake.requests if f"# Your task: {task_name}" in r["text"]]
+    """The requests of the task's first turn (its tool loop's later turns carry tool results)."""
+    return [
+        r
+        for r in fake.requests
+        if f"# Your task: {task_name}" in r["text"] and len(r["body"]["messages"]) == 1
+    ]
 
 
 def test_a_swarm_runs_end_to_end_on_a_worker_process(stack, fake_claude):
@@ -67,7 +72,7 @@ def test_sigkill_mid_task_completes_it_exactly_once(stack, fake_claude, alice):
     wait_for_status(swarm.id, "completed", timeout=60)
     task.refresh_from_db()
     assert task.attempts == 2
-    assert ClaudeCall.objects.filter(task=task, role="agent", outcome="ok").count() == 1
+    assert ClaudeCall.objects.filter(task=task, role="agent", outcome="ok", turn=1).count() == 1
     # the killed worker's call is on record, counted at its estimate (issue 9, item 6)
     assert ClaudeCall.objects.filter(task=task, outcome="lost", estimated=True).count() == 1
     assert len(agent_requests(fake_claude, "Long")) == 2  # one cut short by the kill, one complete
@@ -97,4 +102,4 @@ def test_sigterm_hands_the_task_over_without_waiting_for_the_lease(stack, fake_c
     assert pid_of[0] in first_pids and pid_of[1] not in first_pids
     handover = (starts[1].created_at - retry.created_at).total_seconds()
     assert handover < 3  # picked up at once, not after the 3 s lease expiry
-    assert ClaudeCall.objects.filter(task__swarm=swarm, outcome="ok").count() == 1
+    assert ClaudeCall.objects.filter(task__swarm=swarm, outcome="ok", turn=1).count() == 1

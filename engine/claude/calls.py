@@ -105,8 +105,9 @@ class Request:
     task_id: str | None = None
     agent_id: str | None = None
     revision: int = 0
-    turn: int = 0  # the tool-use loop's turn within a task run
-    tool: dict[str, Any] | None = None
+    turn: int = 0  # the turn of a task's tool loop (1, 2, …); 0 outside a loop
+    tool: dict[str, Any] | None = None  # one tool Claude must call (structured output)
+    tools: list[dict[str, Any]] | None = None  # tools Claude may call (the tool loop)
     max_tokens: int = 0
     may_reuse: bool = True  # False on a task's first run: nothing can have been stored yet
     on_retry: Any = None  # callable(attempt, outcome, delay) announcing a retry
@@ -120,6 +121,14 @@ class Reply:
     tool_input: dict[str, Any] | None
     tool_use_id: str | None = None
     reused: bool = False
+    content: list[dict[str, Any]] = field(default_factory=list)  # every block, in order
+    stop_reason: str | None = None
+    call_id: int | None = None  # the ClaudeCall row that holds it
+    tool_results: list[dict[str, Any]] | None = None  # stored after its tools ran (a reuse replays them)
+
+    @property
+    def tool_uses(self) -> list[dict[str, Any]]:
+        return [block for block in self.content if block.get("type") == "tool_use"]
 
 
 def call(request: Request, abort: Abort) -> Reply:
@@ -139,7 +148,10 @@ def call(request: Request, abort: Abort) -> Reply:
         result = transport.attempt(_arguments(request, model, started.max_tokens), abort)
         answer = result.answer
         if answer is not None and not answer.empty:
-            reply = Reply(answer.text, answer.tool_input, answer.tool_use_id)
+            reply = Reply(
+                answer.text, answer.tool_input, answer.tool_use_id, content=answer.content,
+                stop_reason=answer.stop_reason, call_id=started.row_id,
+            )  # fmt: skip
             if not _finish(request, started, result, ClaudeCall.Outcome.OK, abort, response=_stored(reply)):
                 raise Aborted(abort.reason or "database_unreachable")  # its row stays in flight
             _raise_if_spent(request)
@@ -194,11 +206,39 @@ def _arguments(request: Request, model: str, max_tokens: int) -> dict[str, Any]:
     }
     if request.tool:
         kwargs.update(tools=[request.tool], tool_choice={"type": "tool", "name": request.tool["name"]})
+    elif request.tools:
+        kwargs["tools"] = request.tools  # tool_choice "auto": Claude decides
     return caching.prepare(kwargs)
 
 
 def _stored(reply: Reply) -> dict[str, Any]:
-    return {"text": reply.text, "tool_input": reply.tool_input, "tool_use_id": reply.tool_use_id}
+    stored = {"text": reply.text, "tool_input": reply.tool_input, "tool_use_id": reply.tool_use_id}
+    if reply.tool_uses:  # the whole answer, as a replayed conversation must send it back
+        stored.update(content=reply.content, stop_reason=reply.stop_reason)
+    if reply.tool_results is not None:
+        stored["tool_results"] = reply.tool_results
+    # PostgreSQL's jsonb cannot hold U+0000 (Claude may put one in a tool's input): such an answer
+    # is kept as its JSON text, which a reuse parses back to exactly the same blocks
+    encoded = json.dumps(stored)
+    return {"json": encoded} if "\\u0000" in encoded else stored
+
+
+def _loaded(response: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(response["json"]) if set(response) == {"json"} else response
+
+
+def record_tool_results(reply: Reply, results: list[dict[str, Any]], abort: Abort) -> None:
+    """Stores the tool results of a turn with its answer: a re-run after a crash replays them
+    instead of running the tools again, so the conversation it rebuilds is the same one."""
+    reply.tool_results = results
+    if reply.call_id is None:
+        return
+    write = partial(_store_response, reply.call_id, _stored(reply))
+    _durably(write, "a turn's tool results", abort)
+
+
+def _store_response(call_id: int, response: dict[str, Any]) -> None:
+    ClaudeCall.objects.filter(pk=call_id).update(response=response)
 
 
 def _reusable(request: Request) -> Reply | None:
@@ -208,24 +248,29 @@ def _reusable(request: Request) -> Reply | None:
         swarm_id=request.swarm_id, task_id=request.task_id, outcome=ClaudeCall.Outcome.STARTED
     )
     mark_lost(in_flight if request.task_id else in_flight.filter(role=request.role))
-    previous = (
+    row = (
         ClaudeCall.objects.filter(
             swarm_id=request.swarm_id,
             task_id=request.task_id,
             role=request.role,
             revision=request.revision,
+            turn=request.turn,
             outcome=ClaudeCall.Outcome.OK,
         )
         .exclude(response__isnull=True)
         .order_by("-id")
-        .values_list("response", flat=True)
+        .values_list("id", "response")
         .first()
     )
-    if previous is None:
+    if row is None:
         return None
+    call_id, previous = row[0], _loaded(row[1])
+    text = previous.get("text", "")
     reply = Reply(
-        previous.get("text", ""), previous.get("tool_input"), previous.get("tool_use_id"), reused=True
-    )
+        text, previous.get("tool_input"), previous.get("tool_use_id"), reused=True,
+        content=previous.get("content") or ([{"type": "text", "text": text}] if text else []),
+        stop_reason=previous.get("stop_reason"), call_id=call_id, tool_results=previous.get("tool_results"),
+    )  # fmt: skip
     return None if not reply.text.strip() and reply.tool_input is None else reply
 
 
@@ -348,7 +393,8 @@ def _spend_in_flight(request: Request) -> tuple[int, Decimal]:
 
 def _estimate_input_tokens(request: Request) -> int:
     """About four characters a token, over everything the request sends."""
-    size = len(request.system) + len(json.dumps(request.messages)) + len(json.dumps(request.tool or {}))
+    tools = request.tools or ([request.tool] if request.tool else [])
+    size = len(request.system) + len(json.dumps(request.messages)) + len(json.dumps(tools))
     return max(1, (size + 3) // 4)
 
 

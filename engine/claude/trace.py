@@ -60,6 +60,8 @@ def size_of(value: Any) -> int:
 def capped(value: Any, limit: int) -> tuple[Any, bool]:
     """(value, False) when it fits `limit` bytes; else (a copy with its longest strings cut, True).
     A trace whose structure alone does not fit becomes a short note saying so."""
+    if "\\u0000" in json.dumps(value, default=str):  # PostgreSQL's jsonb cannot hold U+0000
+        value = _without_nul(value)
     size = size_of(value)
     if size <= limit:
         return value, False
@@ -97,4 +99,15 @@ def _cut(value: Any, keep: int) -> Any:
         return {key: _cut(item, keep) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_cut(item, keep) for item in value]
+    return value
+
+
+def _without_nul(value: Any) -> Any:
+    """U+0000 (which Claude may put in a tool's input) shown as U+2400 SYMBOL FOR NULL."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\u2400")
+    if isinstance(value, dict):
+        return {key: _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(item) for item in value]
     return value

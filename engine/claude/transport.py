@@ -1,8 +1,9 @@
 """One HTTP attempt: the raw SSE stream read in a helper thread, so an abort returns at once.
 
-The raw events are folded here once: text deltas are joined, a tool's streamed JSON is parsed a
+The raw events are folded here once: text deltas are joined, each tool's streamed JSON is parsed a
 single time at the end (the SDK's accumulating stream re-parses the whole partial JSON on every
-delta, which is quadratic in the size of a plan), and no event becomes a model object.
+delta, which is quadratic in the size of a plan), and no event becomes a model object. The answer
+keeps every content block in order (text and tool_use), as the tool loop sends them back.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Answer:
     stop_reason: str | None
     usage: dict[str, int]
     request_id: str
+    content: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -57,11 +59,35 @@ class Attempt:
 
 @dataclass
 class _Fold:
-    text: list[str] = field(default_factory=list)
-    tool_json: list[str] = field(default_factory=list)
-    tool: dict[str, Any] | None = None
+    blocks: dict[int, dict[str, Any]] = field(default_factory=dict)  # by index: type, id, name, parts
     stop_reason: str | None = None
     usage: dict[str, int] = field(default_factory=dict)
+
+    def content(self) -> list[dict[str, Any]]:
+        """The answer's content blocks in order: text joined, each tool's JSON parsed once."""
+        content = []
+        for _, block in sorted(self.blocks.items()):
+            if block["type"] == "tool_use":
+                content.append(
+                    {
+                        "type": "tool_use",
+                        "id": block["id"],
+                        "name": block["name"],
+                        "input": _tool_input(block),
+                    }
+                )
+            elif block["type"] == "text" and "".join(block["parts"]):
+                content.append({"type": "text", "text": "".join(block["parts"])})
+        return content
+
+
+def _tool_input(block: dict[str, Any]) -> dict[str, Any]:
+    raw = "".join(block["parts"])
+    try:
+        value = json.loads(raw) if raw else {}
+    except ValueError:  # cut off (max_tokens) mid-JSON: the tool loop reports it to Claude
+        return {"_invalid_json": raw[:200]}
+    return value if isinstance(value, dict) else {"value": value}
 
 
 def attempt(kwargs: dict[str, Any], abort: Abort) -> Attempt:
@@ -107,19 +133,16 @@ def _read(kwargs: dict[str, Any], abort: Abort, result: Attempt) -> None:
         return
     if not finished:
         raise anthropic.APIError("the stream ended before message_stop", request, body=None)
-    tool_input = None
-    if fold.tool is not None:
-        raw = "".join(fold.tool_json)
-        tool_input = json.loads(raw) if raw else {}
-        if not isinstance(tool_input, dict):
-            tool_input = {"value": tool_input}
+    content = fold.content()
+    tool = next((block for block in content if block["type"] == "tool_use"), None)
     result.answer = Answer(
-        text="".join(fold.text),
-        tool_input=tool_input,
-        tool_use_id=fold.tool["id"] if fold.tool else None,
+        text="".join(block["text"] for block in content if block["type"] == "text"),
+        tool_input=tool["input"] if tool else None,
+        tool_use_id=tool["id"] if tool else None,
         stop_reason=fold.stop_reason,
         usage=fold.usage,
         request_id=result.request_id,
+        content=content,
     )
 
 
@@ -158,18 +181,19 @@ def _fold(event: str, data: dict[str, Any], fold: _Fold, result: Attempt) -> Non
         result.input_tokens = fold.usage["input_tokens"]
     elif event == "content_block_start":
         block = data.get("content_block") or {}
-        if block.get("type") == "tool_use" and fold.tool is None:
-            fold.tool = {"id": block.get("id"), "index": data.get("index")}
+        fold.blocks[int(data.get("index") or 0)] = {
+            "type": block.get("type"),
+            "id": block.get("id"),
+            "name": block.get("name"),
+            "parts": [block["text"]] if block.get("text") else [],
+        }
     elif event == "content_block_delta":
         delta = data.get("delta") or {}
-        if delta.get("type") == "text_delta":
-            fold.text.append(delta.get("text", ""))
-            result.streamed_chars += len(delta.get("text", ""))
-        elif (
-            delta.get("type") == "input_json_delta" and fold.tool and data.get("index") == fold.tool["index"]
-        ):
-            fold.tool_json.append(delta.get("partial_json", ""))
-            result.streamed_chars += len(delta.get("partial_json", ""))
+        block = fold.blocks.get(int(data.get("index") or 0))
+        piece = delta.get("text") if delta.get("type") == "text_delta" else delta.get("partial_json")
+        if block is not None and isinstance(piece, str):
+            block["parts"].append(piece)
+            result.streamed_chars += len(piece)
     elif event == "message_delta":
         fold.stop_reason = (data.get("delta") or {}).get("stop_reason")
         output = (data.get("usage") or {}).get("output_tokens")
