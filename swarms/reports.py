@@ -17,6 +17,8 @@ from agents.models import Agent
 from swarms.models import Swarm
 from swarms.serializers import spend_of
 from tasks.models import ClaudeCall, Task
+from workspaces import services as workspace
+from workspaces.serializers import WorkspaceEntrySerializer
 
 _PROCESS = psutil.Process(os.getpid())
 
@@ -65,6 +67,7 @@ def results(swarm: Swarm) -> dict[str, Any]:
     return {
         "outputs": {t.id: t.output for t in completed},
         "artifacts": {t.id: t.artifacts for t in completed if t.artifacts},
+        "workspace": WorkspaceEntrySerializer(workspace.file_list(swarm_id=swarm.pk), many=True).data,
         "overallQuality": _round(stats["quality"]),
         "totalExecutionTime": makespan_ms(swarm),
         "taskExecutionTime": stats["busy"] or 0,

@@ -373,3 +373,16 @@ def test_a_bad_task_max_turns_stops_start_up(value, message):
     from tests.test_config import test_a_bad_value_stops_start_up_with_one_line as check
 
     check("TASK_MAX_TURNS", value, message)
+
+
+def test_the_results_list_the_workspace_files_as_the_swarms_artifacts(workers, fake_claude, alice):
+    from tests.conftest import client_for
+
+    swarm = one_task(alice)
+    swarm_start(swarm_id=swarm.id)
+    wait_for_status(swarm.id, "completed")
+    task = Task.objects.get(swarm=swarm)
+    body = client_for(alice).get(f"/api/swarm/{swarm.id}/results").json()
+    files = {f["path"]: f for f in body["results"]["workspace"]}
+    assert set(files) == {"src/parse_expressions.py", "docs/parse_expressions.md"}
+    assert all(f["taskId"] == task.id and f["version"] == 1 and f["size"] > 0 for f in files.values())
