@@ -16,6 +16,7 @@ from swarms.services import swarm_start
 from tasks.models import ClaudeCall, Task
 from tests.builders import build_swarm
 from tests.helpers import wait_for, wait_for_status
+from workspaces.services import file_list
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,6 +62,7 @@ def test_two_deliveries_of_one_assignment_run_it_once(transactional_db, fake_cla
     assert Task.objects.get(pk=task.id).status == "completed"
     assert len(fake_claude.requests) == 2  # one tool loop of two turns
     assert list(ClaudeCall.objects.filter(task=task, outcome="ok").values_list("turn", flat=True)) == [1, 2]
+    assert [f.version for f in file_list(swarm_id=swarm.id)] == [1, 1]  # each file written once
 
 
 def test_an_answer_that_arrived_before_a_crash_is_reused_not_paid_again(workers, fake_claude, alice):

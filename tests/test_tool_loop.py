@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from engine import runner as bridge
 from engine import tools
 from swarms.models import Swarm
 from swarms.services import swarm_start, swarm_stop
@@ -328,30 +327,6 @@ def test_a_plain_text_answer_still_ends_the_task(workers, fake_claude, alice):
     task = Task.objects.get(swarm=swarm)
     assert task.output == "## Plain\nNo tools needed."
     assert [c.turn for c in agent_calls(task)] == [1]
-
-
-def test_two_deliveries_of_one_assignment_run_the_loop_once(transactional_db, fake_claude, alice):
-    import threading
-
-    from django.utils import timezone
-
-    swarm = one_task(alice, "Write the module [[fake:slow=20]]")
-    task = Task.objects.get(swarm=swarm)
-    Swarm.objects.filter(pk=swarm.id).update(status="executing", started_at=timezone.now())
-    Task.objects.filter(pk=task.id).update(
-        status="assigned", assignment_seq=1, assigned_agent=swarm.agents.first()
-    )
-    threads = [
-        threading.Thread(target=bridge.run, kwargs={"task_id": task.id, "assignment_seq": 1})
-        for _ in range(3)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert Task.objects.get(pk=task.id).status == "completed"
-    assert [c.turn for c in agent_calls(task)] == [1, 2]
-    assert [f.version for f in workspace.file_list(swarm_id=swarm.id)] == [1, 1]
 
 
 def test_the_task_timeout_ends_a_loop_between_or_during_turns(workers, fake_claude, alice, settings):
