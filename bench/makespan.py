@@ -19,7 +19,7 @@ process of its own (`manage.py fakeclaude`).
   on a fresh SQLite database (or `--database-url`/DATABASE_URL); the statements of those threads
   are counted.
 
-Prints the makespan, the ideal N·L/C, their ratio, assignment → start p50/p95 (Task.assigned_at →
+Prints the makespan, the ideal calls·L/C (agent calls: a tool loop makes several per task), their ratio, assignment → start p50/p95 (Task.assigned_at →
 started_at), running time p50 and queries per task; `--json` adds them as one JSON line.
 """
 
@@ -201,8 +201,9 @@ def run(swarm_id: str, counter: Any) -> tuple[float, int]:
 
 def task_figures(swarm_id: str) -> dict[str, Any]:
     from swarms.models import Swarm
-    from tasks.models import Task
+    from tasks.models import ClaudeCall, Task
 
+    calls = ClaudeCall.objects.filter(swarm_id=swarm_id, role="agent", outcome="ok").count()
     rows = Task.objects.filter(swarm_id=swarm_id).values_list(
         "status", "assigned_at", "started_at", "completed_at"
     )
@@ -211,6 +212,7 @@ def task_figures(swarm_id: str) -> dict[str, Any]:
     return {
         "status": Swarm.objects.values_list("status", flat=True).get(pk=swarm_id),
         "completedTasks": sum(1 for status, *_ in rows if status == Task.Status.COMPLETED),
+        "agentCalls": calls,
         "assignToStartP50Ms": percentile(waits, 0.5),
         "assignToStartP95Ms": percentile(waits, 0.95),
         "runningP50Ms": percentile(runs, 0.5),
@@ -239,7 +241,8 @@ def measure(args: argparse.Namespace, stack: ModuleType, database_url: str) -> d
     from django.db import connections
 
     connections.close_all()
-    ideal = args.tasks * args.latency_ms / 1000 / args.concurrency
+    # every agent call (a tool loop makes several per task) waits L: ideal = calls · L / C
+    ideal = max(figures["agentCalls"], args.tasks) * args.latency_ms / 1000 / args.concurrency
     shape = "production" if args.redis else "in-process"
     database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     return {
@@ -269,7 +272,7 @@ def report(f: dict[str, Any]) -> None:
         f"housekeeping={f['housekeepingInterval']:g}s status={f['status']} completed={f['completedTasks']}"
     )
     print(f"makespan  {f['makespanS']:.2f} s")
-    print(f"ideal     {f['idealS']:.2f} s  (N·L/C)")
+    print(f"ideal     {f['idealS']:.2f} s  (calls·L/C; {f['agentCalls']} agent calls for {f['tasks']} tasks)")
     print(f"ratio     {f['ratio']:.2f}")
     print(
         f"per task  assignment → start p50 {fmt(f['assignToStartP50Ms'])}, p95 {fmt(f['assignToStartP95Ms'])}; "
