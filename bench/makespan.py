@@ -77,6 +77,7 @@ def setup_django(args: argparse.Namespace, database_url: str) -> None:
         "MAX_CONCURRENT_TASKS": str(args.concurrency),
         "MAX_CONCURRENT_TASKS_PER_USER": str(args.concurrency),  # one owner here: its fair share is all
         "CLAUDE_FLOW_MAX_AGENTS": str(max(100, args.concurrency)),
+        "MAX_TASKS_PER_SWARM": str(max(100, args.tasks)),  # one swarm holds all N tasks
         "HOUSEKEEPING_INTERVAL": str(args.housekeeping_interval),
     }
     if database_url:
