@@ -63,3 +63,21 @@ def build_swarm(
 
 def agent_named(swarm: Swarm, name: str) -> Agent:
     return Agent.objects.get(swarm=swarm, name=name)
+
+
+def stored_answer(task: Task, response: dict[str, Any], *, turn: int = 1) -> Any:
+    """A successful agent call with its answer on record, as a worker that died right after it leaves it."""
+    from tasks.models import ClaudeCall
+
+    return ClaudeCall.objects.create(
+        swarm_id=task.swarm_id,
+        task=task,
+        role="agent",
+        revision=0,
+        turn=turn,
+        model="m",
+        outcome="ok",
+        input_tokens=10,
+        output_tokens=20,
+        response=response,
+    )

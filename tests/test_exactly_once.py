@@ -14,7 +14,7 @@ from engine import runner as bridge
 from swarms.models import Swarm
 from swarms.services import swarm_start
 from tasks.models import ClaudeCall, Task
-from tests.builders import build_swarm
+from tests.builders import build_swarm, stored_answer
 from tests.helpers import wait_for, wait_for_status
 from workspaces.services import file_list
 
@@ -69,18 +69,7 @@ def test_an_answer_that_arrived_before_a_crash_is_reused_not_paid_again(workers,
     swarm = one_task_swarm(alice)
     task = Task.objects.get(swarm=swarm)
     stored = "## Done before the crash\n```python:app.py\nprint('hi')\n```"
-    ClaudeCall.objects.create(
-        swarm=swarm,
-        task=task,
-        role="agent",
-        revision=0,
-        turn=1,
-        model="m",
-        outcome="ok",
-        input_tokens=10,
-        output_tokens=20,
-        response={"text": stored},
-    )
+    stored_answer(task, {"text": stored})
     Task.objects.filter(pk=task.id).update(attempts=1)  # the crashed run had claimed it once
     swarm_start(swarm_id=swarm.id)
     wait_for_status(swarm.id, "completed")

@@ -13,7 +13,7 @@ from engine import tools
 from swarms.models import Swarm
 from swarms.services import swarm_start, swarm_stop
 from tasks.models import ClaudeCall, Task
-from tests.builders import build_swarm
+from tests.builders import build_swarm, stored_answer
 from tests.helpers import wait_for, wait_for_status
 from workspaces import services as workspace
 
@@ -278,18 +278,7 @@ def crashed_after_turn_one(alice, *, with_results: bool):
             },
             {"type": "tool_result", "tool_use_id": "toolu_pre_2", "content": "v1"},
         ]
-    ClaudeCall.objects.create(
-        swarm=swarm,
-        task=task,
-        role="agent",
-        revision=0,
-        turn=1,
-        model="m",
-        outcome="ok",
-        input_tokens=10,
-        output_tokens=20,
-        response=response,
-    )
+    stored_answer(task, response)
     Task.objects.filter(pk=task.id).update(attempts=1)  # the crashed run had claimed it once
     return swarm, task, content
 

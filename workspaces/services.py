@@ -74,6 +74,8 @@ def _latest(swarm_id: str, path: str) -> WorkspaceFile | None:
 
 
 def _replayed(swarm_id: str, tool_use_id: str | None) -> WorkspaceFile | None:
+    """Takes the workspace's write lock, then returns the version this tool call already wrote, if any."""
+    _lock_workspace(swarm_id)
     if not tool_use_id:
         return None
     return WorkspaceFile.objects.filter(swarm_id=swarm_id, tool_use_id=tool_use_id).first()
@@ -140,7 +142,6 @@ def file_write(
     path = normalize(path)
     data = _encoded(content)
     with swarm_tx(swarm_id):
-        _lock_workspace(swarm_id)
         replayed = _replayed(swarm_id, tool_use_id)
         if replayed is not None:
             return replayed
@@ -186,7 +187,6 @@ def file_edit(
     if old == new:
         raise WorkspaceError("old and new are the same text; there is nothing to change")
     with swarm_tx(swarm_id):
-        _lock_workspace(swarm_id)
         replayed = _replayed(swarm_id, tool_use_id)
         if replayed is not None:
             return replayed
