@@ -83,12 +83,12 @@ def _dependency_context(dependencies: list[Task]) -> str:
 
 
 def _workspace_listing(swarm_id: str) -> str:
-    files = workspace.file_list(swarm_id=swarm_id)
+    files, total = workspace.file_overview(swarm_id=swarm_id, limit=WORKSPACE_LISTED)
     if not files:
         return "(empty)"
-    lines = [f"- {f.path} ({f.size} bytes, version {f.version})" for f in files[:WORKSPACE_LISTED]]
-    if len(files) > WORKSPACE_LISTED:
-        lines.append(f"- … and {len(files) - WORKSPACE_LISTED} more (list_files shows them all)")
+    lines = [f"- {f.path} ({f.size} bytes, version {f.version})" for f in files]
+    if total > len(files):
+        lines.append(f"- … and {total - len(files)} more (list_files shows them all)")
     return "\n".join(lines)
 
 
