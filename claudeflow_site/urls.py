@@ -13,6 +13,7 @@ from ops.metrics import metrics_view
 from swarms.api import swarms as swarms_api
 from swarms.api.agents import AgentDetailApi, AgentListApi
 from swarms.api.calls import CallDetailApi, CallListApi
+from swarms.api.events import EventListApi
 from swarms.api.system import SystemStatsApi
 from swarms.api.tasks import TaskAssignApi, TaskListApi
 from swarms.api.workspace import WorkspaceFileApi, WorkspaceListApi, WorkspaceZipApi
@@ -31,6 +32,7 @@ swarm_urls = [
     path(_SWARM + "/results", swarms_api.SwarmResultsApi.as_view(), name="swarm-results"),
     path(_SWARM + "/metrics", swarms_api.SwarmMetricsApi.as_view(), name="swarm-metrics"),
     path(_SWARM + "/logs", swarms_api.SwarmLogsApi.as_view(), name="swarm-logs"),
+    path(_SWARM + "/events", EventListApi.as_view(), name="swarm-events"),
     path(_SWARM + "/workspace", WorkspaceListApi.as_view(), name="swarm-workspace"),
     path(_SWARM + "/workspace.zip", WorkspaceZipApi.as_view(), name="swarm-workspace-zip"),
     path(_SWARM + "/workspace/<path:path>", WorkspaceFileApi.as_view(), name="swarm-workspace-file"),
