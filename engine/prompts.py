@@ -124,6 +124,21 @@ def review_messages(task: Task, output: str, *, as_coordinator: bool) -> tuple[s
         f"# Task: {task.name}\n{task.description}",
         f"# Result to review\n{output[: settings.CONTEXT_CHAR_BUDGET]}",
     ]
+    files = workspace.files_of_task(swarm_id=task.swarm_id, task_id=task.id)
+    if files:  # the work itself, not only the summary of it
+        rest.append("# Files the task wrote (latest versions)\n" + _file_sections(files))
     return system, [
         {"role": "user", "content": _after_objective(f"# Objective\n{task.swarm.objective}", rest)}
     ]
+
+
+def _file_sections(files: list[Any]) -> str:
+    """Each file's content in a fenced block, trimmed so that together they fit the context budget."""
+    share = max(200, settings.CONTEXT_CHAR_BUDGET // len(files))
+    sections = []
+    for file in files:
+        content = file.content
+        if len(content) > share:
+            content = content[:share] + f"\n…[trimmed {len(file.content) - share} characters]"
+        sections.append(f"## {file.path} (version {file.version})\n```\n{content}\n```")
+    return "\n\n".join(sections)

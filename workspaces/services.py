@@ -276,6 +276,11 @@ def file_overview(*, swarm_id: str, limit: int) -> tuple[list[WorkspaceFile], in
     return files[:limit], WorkspaceFile.objects.for_swarm(swarm_id).values("path").distinct().count()
 
 
+def files_of_task(*, swarm_id: str, task_id: str) -> list[WorkspaceFile]:
+    """The files whose latest version `task_id` wrote, by path (what a reviewer of the task reads)."""
+    return list(WorkspaceFile.objects.for_swarm(swarm_id).latest_versions().filter(task_id=task_id))
+
+
 def file_history(*, swarm_id: str, path: str) -> list[WorkspaceFile]:
     """Every version of `path`, oldest first (without content: read a version for it)."""
     path = normalize(path)
