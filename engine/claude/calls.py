@@ -350,6 +350,10 @@ def _insert_started(
                 return _WAIT
             spent = request.spend.tokens + tokens + tokens_in  # this call's own prompt counts too
             max_tokens = budget.tokens_left(limits, tokens=spent, wanted=wanted)
+            if limits["maxCostUsd"]:  # and what the dollars left pay for, this call's prompt paid
+                prompt_usd = client.cost_usd(model, {"input_tokens": tokens_in})
+                left = Decimal(str(limits["maxCostUsd"])) - request.spend.cost - cost - prompt_usd
+                max_tokens = max(1, min(max_tokens, client.output_tokens_for(model, left)))
         estimate = {"input_tokens": tokens_in, "output_tokens": max_tokens}
         cost_usd = client.cost_usd(model, estimate)
         sent_request, truncated = sent

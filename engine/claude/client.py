@@ -7,6 +7,7 @@ real SDK path is what runs everywhere; with ANTHROPIC_API_KEY alone it talks to 
 from __future__ import annotations
 
 import functools
+import math
 from decimal import Decimal
 
 import anthropic
@@ -56,6 +57,12 @@ def price_of(model: str) -> tuple[float, float]:
         if family in model:
             return price
     return _FAMILY["sonnet"]
+
+
+def output_tokens_for(model: str, usd: Decimal) -> int:
+    """The output tokens `usd` pays for at the model's price (a free model: as many as asked)."""
+    price_out = Decimal(str(price_of(model)[1])) / _MILLION
+    return math.floor(usd / price_out) if price_out else 10**9
 
 
 def cost_usd(model: str, usage: dict[str, int]) -> Decimal:
