@@ -16,13 +16,15 @@ from access.models import ApiKey
 from core.errors import ValidationFailed
 from core.validation import validated
 from swarms.models import Swarm
+from swarms.selectors import strategies_visible
 from swarms.serializers import SwarmCreateSerializer
-from swarms.strategies import STRATEGIES
 
 
-def strategy_choices() -> list[tuple[str, list[tuple[str, str]]]]:
-    planned = [(name, name) for name, s in STRATEGIES.items() if not s.is_template]
-    templates = [(name, name) for name, s in STRATEGIES.items() if s.is_template]
+def strategy_choices(user: Any = None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The built-in strategies and the user's own, grouped by kind."""
+    rows = list(strategies_visible(user))
+    planned = [(s.name, s.name) for s in rows if not s.is_template]
+    templates = [(s.name, s.name) for s in rows if s.is_template]
     return [("Planned by Claude", planned), ("Templates (fixed task graph)", templates)]
 
 
@@ -35,16 +37,17 @@ class ApiValidatedForm(forms.Form):
     serializer_class: type[Any]
     field_map: dict[str, str]  # the serializer's field path → this form's field name
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, owner: Any = None, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")  # labels read "Objective", not "Objective:"
         super().__init__(*args, **kwargs)
+        self.owner = owner  # the serializer's context `owner`, as the API gives it
 
     def validate_like_the_api(self) -> dict[str, Any] | None:
         """The serializer's validated data, or None after putting its errors on the form."""
         if not self.is_valid():
             return None
         try:
-            return validated(self.serializer_class, self.payload())
+            return validated(self.serializer_class, self.payload(), owner=self.owner)
         except ValidationFailed as exc:
             for detail in exc.details or []:
                 self.add_error(self.field_map.get(detail["field"]), detail["message"])
@@ -69,6 +72,11 @@ class SwarmCreateForm(ApiValidatedForm):
         help_text="10–2000 characters.",
     )
     strategy = forms.ChoiceField(choices=strategy_choices, initial="auto")
+
+    def __init__(self, *args: Any, owner: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, owner=owner, **kwargs)
+        self.fields["strategy"].choices = strategy_choices(owner)
+
     mode = forms.ChoiceField(choices=Swarm.Mode.choices, initial=Swarm.Mode.CENTRALIZED)
     max_agents = forms.IntegerField(label="Max agents", initial=5, widget=forms.NumberInput(attrs={"min": 1}))
     parallel = forms.BooleanField(label="Run tasks in parallel", required=False, initial=True)

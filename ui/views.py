@@ -83,7 +83,7 @@ def spend_view(row: Any) -> dict[str, Any]:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def dashboard(request: HttpRequest) -> HttpResponse:
-    form = SwarmCreateForm(request.POST if request.method == "POST" else None)
+    form = SwarmCreateForm(request.POST if request.method == "POST" else None, owner=request.user)
     status = 200
     if request.method == "POST":
         outcome = create_swarm(request, form)
