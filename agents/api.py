@@ -19,8 +19,9 @@ from agents.models import AgentType
 from agents.selectors import agent_types_visible
 from agents.serializers import AgentTypeCreateSerializer, AgentTypeSerializer, AgentTypeUpdateSerializer
 from agents.services import agent_type_create, agent_type_delete, agent_type_update
-from core.errors import NotFound, ValidationFailed, flatten_errors
+from core.errors import NotFound
 from core.responses import ErrorSchema
+from core.validation import validated
 
 ERRORS = {400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema}
 
@@ -32,13 +33,6 @@ def access_agent_type(*, user: Any, name: str) -> AgentType:
     if row is None:
         raise NotFound(f"Agent type {name} not found")
     return row
-
-
-def _validated(serializer_class: type[AgentTypeUpdateSerializer], data: Any) -> AgentTypeUpdateSerializer:
-    serializer = serializer_class(data=data)
-    if not serializer.is_valid():
-        raise ValidationFailed("Request is invalid", details=flatten_errors(serializer.errors, data))
-    return serializer
 
 
 class AgentTypeListApi(APIView):
@@ -58,9 +52,9 @@ class AgentTypeListApi(APIView):
 
     @extend_schema(request=AgentTypeCreateSerializer, responses={201: AgentTypeSerializer, **ERRORS})
     def post(self, request: Request) -> Response:
-        serializer = _validated(AgentTypeCreateSerializer, request.data)
+        data = validated(AgentTypeCreateSerializer, request.data)
         row = agent_type_create(
-            owner=request.user, name=serializer.validated_data["name"], **serializer.service_arguments()
+            owner=request.user, name=data["name"], **AgentTypeCreateSerializer.service_arguments(data)
         )
         return Response(AgentTypeSerializer(row).data, status=201)
 
@@ -73,8 +67,8 @@ class AgentTypeDetailApi(APIView):
     @extend_schema(request=AgentTypeUpdateSerializer, responses={200: AgentTypeSerializer, **ERRORS})
     def patch(self, request: Request, name: str) -> Response:
         row = access_agent_type(user=request.user, name=name)
-        serializer = _validated(AgentTypeUpdateSerializer, request.data)
-        row = agent_type_update(agent_type=row, changes=serializer.service_arguments())
+        data = validated(AgentTypeUpdateSerializer, request.data)
+        row = agent_type_update(agent_type=row, changes=AgentTypeUpdateSerializer.service_arguments(data))
         return Response(AgentTypeSerializer(row).data)
 
     @extend_schema(

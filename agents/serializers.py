@@ -144,8 +144,10 @@ class AgentTypeUpdateSerializer(serializers.Serializer):
             )
         return value
 
-    def service_arguments(self) -> dict[str, Any]:
-        return {self.FIELDS[key]: value for key, value in self.validated_data.items() if key in self.FIELDS}
+    @classmethod
+    def service_arguments(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """Validated data → keyword arguments of the agent type services (shared by the API and UI)."""
+        return {cls.FIELDS[key]: value for key, value in data.items() if key in cls.FIELDS}
 
 
 class AgentTypeCreateSerializer(AgentTypeUpdateSerializer):

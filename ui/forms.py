@@ -13,6 +13,9 @@ from django import forms
 
 from access.api import ApiKeyCreateSerializer
 from access.models import ApiKey
+from agents.registry import TOOL_NAMES, WRITE_TOOLS
+from agents.serializers import AgentTypeCreateSerializer
+from core.claude_models import known_models
 from core.errors import ValidationFailed
 from core.validation import validated
 from swarms.models import Swarm
@@ -127,3 +130,55 @@ class ApiKeyCreateForm(ApiValidatedForm):
         if data.get("expires_in_days") is not None:
             payload["expiresInDays"] = data["expires_in_days"]
         return payload
+
+
+def model_choices() -> list[tuple[str, str]]:
+    return [("", "The deployment's agent model"), *((name, name) for name in known_models())]
+
+
+class AgentTypeCreateForm(ApiValidatedForm):
+    serializer_class = AgentTypeCreateSerializer
+    field_map = {
+        "name": "name",
+        "description": "description",
+        "systemPrompt": "system_prompt",
+        "capabilities": "capabilities",
+        "model": "model",
+        "tools": "tools",
+        "maxTurns": "max_turns",
+    }
+
+    name = forms.CharField(max_length=40, widget=forms.TextInput(attrs={"placeholder": "e.g. sql-expert"}))
+    description = forms.CharField(max_length=500, required=False)
+    system_prompt = forms.CharField(
+        label="System prompt",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 5, "placeholder": "You are a … Do only your task."}),
+    )
+    capabilities = forms.CharField(
+        help_text="Comma-separated flags, e.g. sql, analysis (tasks require them by name)."
+    )
+    model = forms.ChoiceField(choices=model_choices, required=False)
+    tools = forms.MultipleChoiceField(
+        choices=[(name, name) for name in TOOL_NAMES],
+        widget=forms.CheckboxSelectMultiple,
+        initial=list(WRITE_TOOLS),
+        required=False,
+        help_text="None: the agent answers in plain text.",
+    )
+    max_turns = forms.IntegerField(
+        label="Max turns", required=False, help_text="Leave empty for the deployment's TASK_MAX_TURNS."
+    )
+
+    def payload(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        flags = [flag.strip() for flag in data["capabilities"].split(",") if flag.strip()]
+        return {
+            "name": data["name"],
+            "description": data.get("description", ""),
+            "systemPrompt": data["system_prompt"],
+            "capabilities": flags,
+            "model": data.get("model") or None,
+            "tools": data.get("tools") or [],
+            "maxTurns": data.get("max_turns"),
+        }
