@@ -325,3 +325,15 @@ def test_a_deleted_type_runs_as_a_specialist(alice):
     task.assigned_agent = Agent.objects.get(swarm=swarm)
     AgentType.objects.filter(name="gone").delete()
     assert prompts.agent_spec(task).name == "specialist"
+
+
+def test_the_list_is_one_query_however_many_types(client_of_alice, alice, django_assert_max_num_queries):
+    for n in range(5):
+        AgentType.objects.create(
+            owner=alice, name=f"own-{n}", system_prompt="You are one of many.", capabilities=["x"]
+        )
+    client_of_alice.get("/api/agent-types")  # warm the key's cache entries
+    with django_assert_max_num_queries(4):  # authentication, then the list
+        assert client_of_alice.get("/api/agent-types").json()["count"] == 16
+    with django_assert_max_num_queries(4):
+        assert client_of_alice.get("/api/strategies").json()["count"] == 9
