@@ -18,7 +18,8 @@ def agent_types_visible(user: Any) -> QuerySet[AgentType]:
 def agent_types_for(owner_id: int | None) -> dict[str, AgentSpec]:
     """Name → spec of every type a swarm of this owner may use. A global name wins over an own
     type of the same name (the API refuses such names; a later built-in may still add one)."""
-    rows = AgentType.objects.for_owner_id(owner_id).order_by(F("owner_id").asc(nulls_first=True))
+    # built-ins in the registry's order (the order they were first written), then the owner's
+    rows = AgentType.objects.for_owner_id(owner_id).order_by(F("owner_id").asc(nulls_first=True), "id")
     catalogue: dict[str, AgentSpec] = {}
     for row in rows:
         catalogue.setdefault(row.name, row.spec())

@@ -1,8 +1,10 @@
-"""Plans: the JSON schema Claude fills through a forced tool call, and its validation.
+"""Plans: the JSON schema Claude fills through a forced tool call, its validation, and staffing.
 
-Validation refuses what cannot run (unknown agent types, cycles, dangling dependencies, no
-tasks, too many agents) and quietly mends what is only cosmetic (agent names, a task whose
-agent type the plan did not staff goes to a planned agent that can do it).
+The schema, the prompt and the rules all use the swarm owner's agent types (the built-ins and
+their own). Validation (the rules are in swarms/plans.py, shared with template strategies)
+refuses what cannot run (unknown agent types, cycles, dangling dependencies, no tasks, too many
+agents) and quietly mends what is only cosmetic (agent names, a task whose agent type the plan
+did not staff goes to a planned agent that can do it).
 """
 
 from __future__ import annotations
@@ -28,8 +30,6 @@ from swarms.plans import (
 from swarms.serializers import prompt_options
 from tasks.models import Task
 from tasks.serializers import PRIORITIES, TASK_TYPES
-
-__all__ = ["MAX_PLAN_TASKS", "Plan", "PlanInvalid", "PlannedAgent", "PlannedTask", "Problem"]
 
 PLAN_TOOL_NAME = "submit_plan"
 Types = Mapping[str, AgentSpec]

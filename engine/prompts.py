@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from engine.claude.caching import stable
 from tasks.models import Task
 from workspaces import services as workspace
 
+logger = logging.getLogger(__name__)
 REVIEW_TOOL_NAME = "submit_review"
 WORKSPACE_LISTED = 200  # files named in a task's prompt; list_files shows them all
 WITH_TOOLS = (
@@ -32,6 +34,10 @@ def agent_spec(task: Task) -> AgentSpec:
         return cached
     agent = task.assigned_agent
     spec = agent_type_for(agent.type, task.swarm.owner_id) if agent else None
+    if agent and spec is None:
+        logger.warning(
+            "agent type %r of task %s no longer exists; running it as a specialist", agent.type, task.id
+        )
     task._agent_spec = spec or get_agent_type("specialist")  # type: ignore[attr-defined]
     return task._agent_spec  # type: ignore[attr-defined]
 
