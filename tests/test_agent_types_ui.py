@@ -22,12 +22,16 @@ FORM = {
 }
 
 
-def test_the_page_lists_the_builtins_and_the_users_own_types(alice, bob):
+def test_the_page_lists_the_builtins_and_the_users_own_types_and_strategies(alice, bob):
     AgentType.objects.create(owner=bob, name="bobs-type", system_prompt="You are Bob's.", capabilities=["x"])
+    Strategy.objects.create(owner=alice, name="mine", guidance="Plan it my way, please.")
+    Strategy.objects.create(owner=bob, name="bobs", guidance="Plan it Bob's way, please.")
     page = logged_in(alice).get("/agent-types")
     assert page.status_code == 200
     html = page.content.decode()
     assert 'data-agent-type="coder"' in html and "bobs-type" not in html
+    assert 'data-strategy="microservices"' in html and 'data-strategy="mine"' in html
+    assert 'data-strategy="bobs"' not in html
     assert 'aria-current="page"' in html
 
 

@@ -36,6 +36,7 @@ from swarms import reports, services
 from swarms.access import access_swarm
 from swarms.budget import budget_of
 from swarms.models import Swarm
+from swarms.selectors import strategies_visible
 from swarms.serializers import SwarmCreateSerializer, progress_of, spend_of
 from tasks.models import Task
 from ui.forms import AgentTypeCreateForm, ApiKeyCreateForm, SwarmCreateForm
@@ -456,5 +457,9 @@ def agent_types(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Agent type “{row.name}” created.")
                 return redirect("ui:agent-types")
-    context = {"form": form, "types": agent_types_visible(request.user)}
+    context = {
+        "form": form,
+        "types": agent_types_visible(request.user),
+        "strategies": strategies_visible(request.user),
+    }
     return render(request, "ui/agent_types.html", context, status=status)
