@@ -26,8 +26,12 @@ def agent_types_for(owner_id: int | None) -> dict[str, AgentSpec]:
     return catalogue
 
 
-def agent_type_for(name: str, owner_id: int | None) -> AgentSpec | None:
-    """The spec an agent of this type in a swarm of this owner runs with (one query)."""
+def agent_type_for(name: str, owner_id: int | None, *, lock: bool = False) -> AgentSpec | None:
+    """The spec an agent of this type in a swarm of this owner runs with (one query). `lock`
+    (inside a transaction) holds a user's own type until commit, so that a delete waits for the
+    agent being spawned and then sees it in use; built-ins, which cannot be deleted, are not locked."""
     rows = AgentType.objects.for_owner_id(owner_id).filter(name=name)
     row = rows.order_by(F("owner_id").asc(nulls_first=True)).first()
+    if lock and row is not None and row.owner_id is not None:
+        row = AgentType.objects.select_for_update().filter(pk=row.pk).first()  # None: deleted meanwhile
     return row.spec() if row is not None else None

@@ -29,7 +29,7 @@ def agent_spawn(
     live = Agent.objects.filter(swarm=swarm).live().count()
     if live >= limit:
         raise LimitExceeded(f"Swarm {swarm.id} already has {live} agents (its maximum is {limit})")
-    spec = agent_type_for(type, swarm.owner_id)
+    spec = agent_type_for(type, swarm.owner_id, lock=True)  # lock: a delete of the type waits for us
     if spec is None:
         raise ValidationFailed(
             f"Unknown agent type {type!r}",

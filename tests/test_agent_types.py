@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
+from django.db import connection, transaction
 
 from agents.models import Agent, AgentType
 from agents.registry import AGENT_TYPES, TOOL_NAMES
+from core.errors import Conflict
 from engine import tools
 from swarms.models import Swarm
 from swarms.services import swarm_start, swarm_stop
@@ -337,3 +342,37 @@ def test_the_list_is_one_query_however_many_types(client_of_alice, alice, django
         assert client_of_alice.get("/api/agent-types").json()["count"] == 16
     with django_assert_max_num_queries(4):
         assert client_of_alice.get("/api/strategies").json()["count"] == 9
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+def test_a_delete_racing_a_spawn_waits_for_it_and_sees_the_type_in_use(alice):
+    from agents.services import agent_spawn, agent_type_delete
+    from swarms.locks import lock_swarm
+
+    row = AgentType.objects.create(
+        owner=alice, name="racer", system_prompt="You are quick.", capabilities=["x"]
+    )
+    swarm = build_swarm(alice, agents=[])
+    spawned, outcome = threading.Event(), {}
+
+    def delete() -> None:
+        spawned.wait(5)
+        try:
+            agent_type_delete(agent_type=row)
+            outcome["result"] = "deleted"
+        except Conflict as exc:
+            outcome["result"] = exc.message
+        finally:
+            connection.close()
+
+    deleter = threading.Thread(target=delete)
+    deleter.start()
+    with transaction.atomic():
+        lock_swarm(swarm.id)
+        agent_spawn(swarm=swarm, type="racer", name="fast")
+        spawned.set()
+        time.sleep(0.5)  # the delete is waiting on the type's row lock meanwhile
+    deleter.join(10)
+    assert "in use" in outcome["result"]
+    assert AgentType.objects.filter(pk=row.pk).exists()
