@@ -144,4 +144,5 @@ class AgentType(models.Model):
             description=self.description,
             model=self.model,
             max_turns=self.max_turns,
+            builtin=self.owner_id is None,
         )

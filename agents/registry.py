@@ -29,6 +29,7 @@ class AgentSpec:
     description: str = ""
     model: str = ""  # "" = the deployment's agent model (CLAUDE_AGENT_MODEL)
     max_turns: int | None = None  # None = TASK_MAX_TURNS
+    builtin: bool = True  # False: a user's own type
 
     def default_capabilities(self) -> dict[str, bool]:
         return dict.fromkeys(self.capabilities, True)

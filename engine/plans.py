@@ -133,7 +133,8 @@ def plan_messages(
 
 def _type_line(name: str, spec: AgentSpec) -> str:
     line = f"- {name}: {', '.join(spec.capabilities)}"
-    return line + f" — {spec.description}" if spec.custom and spec.description else line
+    # the built-ins' lines stay as they were (a stable prompt prefix); a user's type needs its description
+    return line + f" — {spec.description}" if not spec.builtin and spec.description else line
 
 
 def validate(data: Any, swarm: Swarm, types: Types | None = None) -> tuple[Plan | None, list[Problem]]:

@@ -311,6 +311,7 @@ def test_the_planner_offers_the_owners_types_and_the_plan_uses_one(workers, fake
     assert "sql-expert" in enum and "coder" in enum and "bobs-own" not in enum
     assert "sql" in schema["properties"]["tasks"]["items"]["properties"]["capabilities"]["items"]["enum"]
     assert "- sql-expert: sql, analysis — Writes and reviews SQL" in plan_request["text"]
+    assert "- coder: codeGeneration, documentation, debugging\n" in plan_request["text"]  # as before
     assert dict(Agent.objects.filter(swarm_id=swarm_id).values_list("name", "type")) == {"dba": "sql-expert"}
     task = Task.objects.get(swarm_id=swarm_id)
     assert task.agent_type == "sql-expert" and task.requirements == {"capabilities": ["sql"]}
