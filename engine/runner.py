@@ -153,14 +153,15 @@ def work(task: Task, abort: Abort, spend: Spend, between_turns: Callable[[], Non
     context = tools.Context(swarm_id=task.swarm_id, task_id=task.id, call_id=None, allowed=allowed)
     declared = tools.declarations(allowed) or None
     may_reuse = task.attempts > 1
-    for turn in range(1, settings.TASK_MAX_TURNS + 1):
+    model, max_turns = prompts.agent_spec(task).model, prompts.max_turns_of(task)
+    for turn in range(1, max_turns + 1):
         if turn > 1 and between_turns is not None:
             between_turns()  # a stop, timeout or lost lease since the last turn: no further call
         abort.raise_if_set()
         reply = call(
             _request(
                 task, spend, role="agent", system=system, messages=messages, agent_id=task.assigned_agent_id,
-                tools=declared, turn=turn, may_reuse=may_reuse,
+                tools=declared, turn=turn, may_reuse=may_reuse, model=model,
             ),
             abort,
         )  # fmt: skip
@@ -181,9 +182,9 @@ def work(task: Task, abort: Abort, spend: Spend, between_turns: Callable[[], Non
             {"role": "assistant", "content": reply.content},
             {"role": "user", "content": results},
         ]
+    limit = "TASK_MAX_TURNS" if max_turns == settings.TASK_MAX_TURNS else "its agent type's maxTurns"
     raise CallFailed(
-        f"Claude used all {settings.TASK_MAX_TURNS} turns (TASK_MAX_TURNS) without submitting a result",
-        reason="max_turns",
+        f"Claude used all {max_turns} turns ({limit}) without submitting a result", reason="max_turns"
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -12,7 +14,7 @@ from agents.models import Agent
 from core.errors import ApplicationError
 from events.models import Event, LogEntry
 from swarms import services
-from swarms.models import Swarm
+from swarms.models import Strategy, Swarm
 from tasks.models import Task
 
 
@@ -116,3 +118,76 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ["swarm__id", "type"]
     readonly_fields = ["swarm", "seq", "type", "data", "created_at"]
     list_select_related = ["swarm"]
+
+
+class StrategyForm(forms.ModelForm):
+    """The API's rules, so the admin cannot save what the API refuses."""
+
+    class Meta:
+        model = Strategy
+        fields = ["name", "owner", "description", "guidance", "template"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.instance.pk:
+            if not data.get("owner"):
+                self.add_error(
+                    "owner", "Built-in (global) strategies come from swarms/strategies.py; give an owner"
+                )
+            if Strategy.objects.filter(owner__isnull=True, name=data.get("name")).exists():
+                self.add_error("name", "This is the name of a built-in strategy; choose another")
+        if bool(data.get("guidance")) == (data.get("template") is not None):
+            self.add_error(None, "Give either guidance or a template, not both")
+        elif data.get("template") is not None:
+            owner = data.get("owner") or self.instance.owner
+            try:
+                services.check_template(data["template"], owner_id=getattr(owner, "pk", None))
+            except ApplicationError as exc:
+                for detail in exc.details or []:
+                    self.add_error("template", f"{detail['field']}: {detail['message']}")
+        return data
+
+
+@admin.register(Strategy)
+class StrategyAdmin(admin.ModelAdmin):
+    """Built-ins are read only (they follow swarms/strategies.py); writes go through the services."""
+
+    form = StrategyForm
+    list_display = ["name", "owner", "kind", "builtin", "updated_at"]
+    list_filter = [("owner", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "description", "owner__username"]
+    list_select_related = ["owner"]
+
+    @admin.display(boolean=True)
+    def builtin(self, row: Strategy) -> bool:
+        return row.is_builtin
+
+    @admin.display(description="kind")
+    def kind(self, row: Strategy) -> str:
+        return "template" if row.is_template else "guidance"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Strategy | None = None) -> list[str]:
+        return ["name", "owner"] if obj is not None else []
+
+    def has_change_permission(self, request: HttpRequest, obj: Strategy | None = None) -> bool:
+        return super().has_change_permission(request, obj) and not (obj is not None and obj.is_builtin)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Strategy | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_builtin)
+
+    def save_model(self, request: HttpRequest, obj: Strategy, form: Any, change: bool) -> None:
+        fields = {name: getattr(obj, name) for name in services.STRATEGY_FIELDS}
+        if change:
+            services.strategy_update(strategy=obj, changes=fields)
+        else:
+            obj.pk = services.strategy_create(owner=obj.owner, name=obj.name, **fields).pk
+
+    def delete_model(self, request: HttpRequest, obj: Strategy) -> None:
+        try:
+            services.strategy_delete(strategy=obj)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Strategy]) -> None:
+        for row in queryset:
+            self.delete_model(request, row)

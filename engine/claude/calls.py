@@ -113,6 +113,7 @@ class Request:
     on_retry: Any = None  # callable(attempt, outcome, delay) announcing a retry
     ledger: Ledger | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    model: str = ""  # "" = the role's model (CLAUDE_MODELS); an agent type may name its own
 
 
 @dataclass
@@ -143,7 +144,7 @@ def call(request: Request, abort: Abort) -> Reply:
         abort.raise_if_set()
         if request.spend.exhausted:
             raise Exhausted(budget.REASON)
-        model = client.model_for(request.role)
+        model = request.model or client.model_for(request.role)
         started = _start(request, attempt, model, abort)
         result = transport.attempt(_arguments(request, model, started.max_tokens), abort)
         answer = result.answer

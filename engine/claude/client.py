@@ -14,16 +14,8 @@ import anthropic
 import httpx2
 from django.conf import settings
 
-# USD per million tokens: (input, output). Cache writes cost 1.25× input, cache reads 0.1× input.
-# Override or extend with CLAUDE_PRICES='{"model-id": [input, output]}'.
-PRICES: dict[str, tuple[float, float]] = {
-    "claude-opus-5-5": (5.0, 25.0),
-    "claude-sonnet-5-5": (3.0, 15.0),
-    "claude-haiku-5-5": (1.0, 5.0),
-    "claude-opus-4-8": (5.0, 25.0),
-    "claude-sonnet-4-6": (3.0, 15.0),
-    "claude-haiku-4-5": (1.0, 5.0),
-}
+from core.claude_models import PRICES
+
 _FAMILY = {"opus": (5.0, 25.0), "sonnet": (3.0, 15.0), "haiku": (1.0, 5.0)}
 _MILLION = Decimal(1_000_000)
 
