@@ -25,7 +25,7 @@ from rich.table import Table
 from claudeflow import _config
 from claudeflow.cli.live import LiveState, styled
 from claudeflow.client import Client
-from claudeflow.errors import APIError, ClaudeFlowError, ValidationError
+from claudeflow.errors import APIError, ClaudeFlowError, Conflict, ValidationError
 from claudeflow.models import Event, Swarm
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -145,7 +145,7 @@ def run(
     if detach and (watch or out_dir):
         raise click.UsageError("--detach cannot be combined with --watch or --out")
     client = client_of(ctx)
-    swarm = client.swarms.run(
+    swarm = client.swarms.create(
         objective,
         strategy=strategy,
         mode=mode,
@@ -155,6 +155,11 @@ def run(
         budget_usd=budget_usd,
         budget_tokens=budget_tokens,
     )
+    try:
+        client.swarms.start(swarm.id)
+    except Conflict:  # it ended while planning (e.g. a budget too small to plan): report how
+        if not client.swarms.get(swarm.id).finished:
+            raise
     if detach:
         print_json(client.swarms.get(swarm.id)) if as_json else click.echo(swarm.id)
         ctx.exit(EXIT_OK)
@@ -211,6 +216,8 @@ def _follow_live(client: Client, state: LiveState) -> None:
         for event in client.swarms.stream(state.swarm_id, state.last_event_id):
             state.apply(event)
             view.update(state.render())
+        state.absorb(client.swarms.get(state.swarm_id))
+        view.update(state.render())
 
 
 def _follow_lines(client: Client, state: LiveState, *, quiet: bool) -> None:

@@ -55,6 +55,8 @@ class LiveState:
         if kind.startswith("swarm."):
             self.status = data.get("status") or self.status
             self.reason = data.get("reason") or self.reason
+            if event.terminal:
+                self.logs.append(f"swarm {self.status}" + (f": {self.reason}" if self.reason else ""))
         elif kind.startswith("task."):
             task = self.tasks.setdefault(data.get("id", "?"), {})
             task.update(
@@ -63,10 +65,12 @@ class LiveState:
                 agent=data.get("agentId"),
                 spend=data.get("spend") or {},
             )
-            if kind in ("task.failed", "task.retrying"):
-                self.logs.append(
-                    f"{kind} {data.get('name', '')}: {data.get('reason') or data.get('error') or ''}"
-                )
+            if kind in ("task.failed", "task.retrying", "task.cancelled"):
+                reason = data.get("reason") or data.get("error") or ""
+                self.logs.append(f"{kind} {data.get('name', '')}: {reason}")
+            elif kind in ("task.started", "task.completed"):
+                quality = f" (quality {data['quality']:.2f})" if data.get("quality") is not None else ""
+                self.logs.append(f"{kind} {data.get('name', '')}{quality}")
         elif kind.startswith("agent."):
             agent = self.agents.setdefault(data.get("id", "?"), {})
             for key in ("name", "type", "status"):
@@ -78,6 +82,11 @@ class LiveState:
             self.logs.append(f"[{data.get('level', '')}] {data.get('message', '')}")
         elif kind == "budget.exceeded":
             self.logs.append("budget exceeded")
+
+    def absorb(self, swarm: Swarm) -> None:
+        """The swarm as the API reports it (the final spend includes the plan and the reviews)."""
+        self.status, self.reason = swarm.status, swarm.failure_reason or self.reason
+        self.base_cost, self.base_tokens = swarm.spend.cost_usd, swarm.spend.total_tokens
 
     # --- figures ------------------------------------------------------------------------------------
 
