@@ -52,7 +52,9 @@ def env(server: str, alice: Any, fake_claude: Any, tmp_path: Path) -> dict[str, 
 
 
 def cli(env: dict[str, str], *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
 
 
 def cli_json(env: dict[str, str], *args: str) -> Any:
@@ -62,7 +64,10 @@ def cli_json(env: dict[str, str], *args: str) -> Any:
 
 
 def on_pty(
-    env: dict[str, str], *args: str, react: Callable[[str, int], bytes | None] | None = None, timeout: float = 90
+    env: dict[str, str],
+    *args: str,
+    react: Callable[[str, int], bytes | None] | None = None,
+    timeout: float = 90,
 ) -> tuple[int, str]:
     """Runs the CLI with a pseudo-terminal as its controlling terminal (so \\x03 is a real Ctrl-C);
     `react(output so far, fd)` may answer with bytes to type. Returns (exit code, output)."""
@@ -75,7 +80,9 @@ def on_pty(
         stderr=slave,
         env={k: v for k, v in env.items() if k not in ("COLUMNS", "NO_COLOR")} | {"TERM": "xterm-256color"},
         start_new_session=True,
-        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),  # noqa: PLW1509 - after setsid
+        preexec_fn=lambda: fcntl.ioctl(
+            0, termios.TIOCSCTTY, 0
+        ),  # runs after setsid: the pty becomes the controlling terminal
     )
     os.close(slave)
     output = b""
@@ -115,7 +122,9 @@ def test_run_follows_the_swarm_and_prints_json_exit_0(env: dict[str, str]) -> No
     assert answer["results"]["outputs"] and answer["results"]["tasks"]["completed"] >= 1
 
 
-def test_run_watch_shows_a_live_view_on_a_terminal_and_writes_out(env: dict[str, str], tmp_path: Path) -> None:
+def test_run_watch_shows_a_live_view_on_a_terminal_and_writes_out(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     code, output = on_pty(
         env, "run", OBJECTIVE, "--strategy", "development", "--max-agents", "2", "--budget-usd", "5",
@@ -137,7 +146,9 @@ def test_run_watch_shows_a_live_view_on_a_terminal_and_writes_out(env: dict[str,
     outputs = sorted((out / "outputs").iterdir())
     assert len(outputs) == len(tasks)
     assert {p.read_text() for p in outputs} == {t.output for t in tasks}
-    stored = {f.path: f.content for f in WorkspaceFile.objects.filter(swarm=swarm).order_by("path", "-version")}
+    stored = {
+        f.path: f.content for f in WorkspaceFile.objects.filter(swarm=swarm).order_by("path", "-version")
+    }
     written = {str(p.relative_to(out / "workspace")): p.read_text() for p in (out / "workspace").rglob("*") if p.is_file()} if stored else {}  # fmt: skip
     assert written == {path: content for path, content in stored.items()}
 
@@ -235,7 +246,9 @@ def test_swarm_commands_read_and_control_a_swarm(env: dict[str, str], fake_claud
 
     logs = cli_json(env, "swarms", "logs", swarm_id, "--limit", "5")
     assert 0 < len(logs) <= 5 and all({"level", "message", "timestamp"} <= set(e) for e in logs)
-    assert all(e["level"] in ("warn", "error") for e in cli_json(env, "swarms", "logs", swarm_id, "--level", "warn"))
+    assert all(
+        e["level"] in ("warn", "error") for e in cli_json(env, "swarms", "logs", swarm_id, "--level", "warn")
+    )
     results = cli_json(env, "swarms", "results", swarm_id)
     assert results["swarmId"] == swarm_id and results["status"] == "stopped"
 
@@ -248,7 +261,9 @@ def test_swarm_commands_read_and_control_a_swarm(env: dict[str, str], fake_claud
 
 
 def test_watch_of_a_completed_swarm_exits_0(env: dict[str, str]) -> None:
-    swarm_id = json.loads(cli(env, "run", OBJECTIVE, "--strategy", "development", "--json").stdout)["swarm"]["id"]
+    swarm_id = json.loads(cli(env, "run", OBJECTIVE, "--strategy", "development", "--json").stdout)["swarm"][
+        "id"
+    ]
     watched = cli(env, "watch", swarm_id)
     assert watched.returncode == 0 and "completed" in watched.stdout
 
@@ -270,7 +285,9 @@ def test_keys_are_listed_created_and_revoked(env: dict[str, str]) -> None:
 def test_the_config_file_supplies_url_and_key(env: dict[str, str], tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f'url = "{env["CLAUDEFLOW_URL"]}"\napi_key = "{env["CLAUDEFLOW_API_KEY"]}"\n')
-    bare = {k: v for k, v in env.items() if not k.startswith("CLAUDEFLOW_")} | {"CLAUDEFLOW_CONFIG": str(config)}
+    bare = {k: v for k, v in env.items() if not k.startswith("CLAUDEFLOW_")} | {
+        "CLAUDEFLOW_CONFIG": str(config)
+    }
     assert cli(bare, "swarms", "ls", "--json").stdout.strip() == "[]"
     assert cli(bare, "--config", str(config), "keys", "ls", "--json").returncode == 0
 

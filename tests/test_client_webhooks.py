@@ -17,7 +17,14 @@ from claudeflow.webhooks import sign, verify
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
 BODY = json.dumps(
-    {"type": "swarm_event", "eventId": 42, "seq": 7, "swarmId": "swarm_1", "eventType": "task.completed", "data": {}}
+    {
+        "type": "swarm_event",
+        "eventId": 42,
+        "seq": 7,
+        "swarmId": "swarm_1",
+        "eventType": "task.completed",
+        "data": {},
+    }
 ).encode()
 
 
@@ -85,7 +92,9 @@ def test_missing_or_malformed_headers_are_refused() -> None:
     with pytest.raises(WebhookVerificationError, match="Invalid webhook-timestamp"):
         verify(BODY, {**headers, "webhook-timestamp": "yesterday"}, SECRET)
     with pytest.raises(WebhookVerificationError):  # an unknown scheme version is no signature
-        verify(BODY, {**headers, "webhook-signature": headers["webhook-signature"].replace("v1,", "v2,")}, SECRET)
+        verify(
+            BODY, {**headers, "webhook-signature": headers["webhook-signature"].replace("v1,", "v2,")}, SECRET
+        )
 
 
 def test_one_matching_signature_among_several_is_enough() -> None:
