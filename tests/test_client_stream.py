@@ -25,8 +25,9 @@ def bounded(seconds: float = 60, **options: Any) -> StreamOptions:
 
 @pytest.fixture(scope="module")
 def server(django_db_setup: None, fake_server: Any) -> Iterator[str]:
-    # a replay of more than 5 events is paged (replay_truncated): every stream here pages
-    with live_server(fake_server.url, WS_REPLAY_MAX="5") as base:
+    # a replay of more than 5 events is paged (replay_truncated): every stream here pages; the
+    # server closes a client silent for two 1-second heartbeats
+    with live_server(fake_server.url, WS_REPLAY_MAX="5", WS_HEARTBEAT="1000") as base:
         yield base
 
 
@@ -132,3 +133,15 @@ def test_a_server_that_is_gone_ends_the_stream_after_the_reconnect_limit(key: st
     options = StreamOptions(max_reconnects=2, backoff=0.01, max_backoff=0.02, open_timeout=1)
     with pytest.raises(StreamError, match="3 times in a row"):
         next(iter(client.swarms.stream("swarm_x", options=options)))
+
+
+def test_a_quiet_stream_stays_on_one_socket(server: str, proxy: SeverableProxy, key: str) -> None:
+    """Nothing happens for 4 s (four heartbeats): the client answers the server's heartbeats, so the
+    server never closes it as silent and the stop arrives on the first socket."""
+    direct = Client(server, api_key=key)
+    swarm = direct.swarms.create(OBJECTIVE, strategy="microservices")  # ready, never started
+    threading.Timer(4.0, direct.swarms.stop, args=(swarm.id,)).start()
+    proxied = Client(proxy.base, api_key=key)  # only the stream goes through the proxy
+    events = list(proxied.swarms.stream(swarm.id, options=bounded(30, ping_interval=60)))
+    assert events[-1].event_type == "swarm.stopped"
+    assert proxy.connections == 1

@@ -26,6 +26,7 @@ from claudeflow.errors import AuthError, NotFound, PermissionDenied, StreamError
 from claudeflow.models import Event
 
 CLOSE_UNAUTHENTICATED = 4401
+PING = '{"type": "ping"}'
 
 
 @dataclass
@@ -76,6 +77,10 @@ class _Protocol:
             if event.terminal and self.options.until_finished:
                 self.done = True
             return event, None
+        if kind == "heartbeat":
+            # the server closes a client silent for two heartbeats: answering each one keeps the
+            # socket open whatever its WS_HEARTBEAT is (the timed ping covers lost heartbeats)
+            return None, PING
         if kind == "subscribed":
             self.failures = 0
         elif kind == "replay_truncated":
@@ -158,7 +163,7 @@ def sync_stream(
                         text = socket.recv(timeout=wait)
                     except TimeoutError:
                         if time.monotonic() >= next_ping:
-                            socket.send('{"type": "ping"}')
+                            socket.send(PING)
                             next_ping = time.monotonic() + options.ping_interval
                         continue
                     event, reply = protocol.handle(text)
@@ -204,7 +209,7 @@ async def async_stream(
                         text = await asyncio.wait_for(socket.recv(), wait)
                     except TimeoutError:
                         if time.monotonic() >= next_ping:
-                            await socket.send('{"type": "ping"}')
+                            await socket.send(PING)
                             next_ping = time.monotonic() + options.ping_interval
                         continue
                     event, reply = protocol.handle(text)
