@@ -145,3 +145,22 @@ def test_a_quiet_stream_stays_on_one_socket(server: str, proxy: SeverableProxy, 
     events = list(proxied.swarms.stream(swarm.id, options=bounded(30, ping_interval=60)))
     assert events[-1].event_type == "swarm.stopped"
     assert proxy.connections == 1
+
+
+async def test_the_async_stream_also_resumes_across_cut_sockets(
+    proxy: SeverableProxy, key: str, fake_claude: Any
+) -> None:
+    from asgiref.sync import sync_to_async
+    from claudeflow import AsyncClient
+
+    fake_claude.configure(latency_ms=150, chunk_delay_ms=5)
+    async with AsyncClient(proxy.base, api_key=key) as client:
+        swarm = await client.swarms.run(OBJECTIVE, strategy="development", max_agents=2)
+        events, cuts = [], 0
+        async for event in client.swarms.stream(swarm.id, options=bounded()):
+            events.append(event)
+            if len(events) in (3, 10):
+                cuts += proxy.sever()
+    assert cuts >= 2 and events[-1].event_type == "swarm.completed"
+    ids = [event.event_id for event in events]
+    assert ids == await sync_to_async(stored_ids_through)(swarm.id, ids[-1])

@@ -300,7 +300,11 @@ def webhook_create(url: str, *, events: list[str] | None = None, active: bool | 
 
 
 def webhook_list() -> Op:
-    return Op("GET", "/api/webhooks", lambda b: [Webhook.from_api(w) for w in b.get("webhooks") or []])
+    def parse(body: Any) -> list[Webhook]:
+        items = body if isinstance(body, list) else body.get("webhooks") or body.get("results") or []
+        return [Webhook.from_api(item) for item in items]
+
+    return Op("GET", "/api/webhooks", parse)
 
 
 def webhook_delete(webhook_id: str) -> Op:
