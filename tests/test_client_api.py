@@ -256,12 +256,13 @@ def test_429_is_retried_after_retry_after(limited_server: str, alice: Any) -> No
     key = key_of(alice)
     patient = Client(limited_server, api_key=key, max_retries=3)
     started = time.monotonic()
-    pages = [patient.swarms.page() for _ in range(5)]  # the 4th and 5th wait out the window
-    assert len(pages) == 5 and time.monotonic() - started >= 0.5
+    # 7 requests cannot fit in two 3-request windows: at least one waits (Retry-After is ≥ 1 s)
+    pages = [patient.swarms.page() for _ in range(7)]
+    assert len(pages) == 7 and time.monotonic() - started >= 1
 
     impatient = Client(limited_server, api_key=key, max_retries=0)
     with pytest.raises(RateLimited) as limited:
-        for _ in range(5):
+        for _ in range(8):
             impatient.swarms.page()
     assert limited.value.status_code == 429 and 0 < limited.value.retry_after <= 2
     assert limited.value.body["error"] == "Too many requests" and limited.value.body["retryAfter"] >= 1
@@ -270,6 +271,6 @@ def test_429_is_retried_after_retry_after(limited_server: str, alice: Any) -> No
     capped = Client(limited_server, api_key=key, max_retries=2)
     capped._transport.sleep = lambda seconds: waits.append(seconds)  # count the waits, do not sleep
     with pytest.raises(RateLimited):
-        for _ in range(5):
+        for _ in range(8):
             capped.swarms.page()
     assert len(waits) == 2  # retried max_retries times, then raised
