@@ -337,6 +337,30 @@ def test_serverless_yml_has_the_specs_shape():
     assert env["BROKER_URL"].startswith("sqs://")
 
 
+def test_serverless_yml_sets_only_variables_the_code_reads():
+    from tests.test_deploy_files import is_read
+
+    env = yaml.safe_load((SERVERLESS / "serverless.yml").read_text())["provider"]["environment"]
+    unread = [name for name in env if name != "DJANGO_SETTINGS_MODULE" and not is_read(name)]
+    assert not unread, f"serverless.yml sets variables nothing reads: {unread}"
+
+
+def test_the_function_may_call_what_the_sqs_broker_calls():
+    """The function's IAM role: dramatiq-sqs creates its queues on first use, sends, and the
+    readiness check lists queues."""
+    statements = yaml.safe_load((SERVERLESS / "serverless.yml").read_text())["provider"]["iam"]["role"][
+        "statements"
+    ]
+    allowed = {action for statement in statements for action in statement["Action"]}
+    assert {
+        "sqs:GetQueueUrl",
+        "sqs:CreateQueue",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ListQueues",
+    } <= allowed
+
+
 def test_a_v1_event_copy_is_not_mutated_by_the_handler(lambda_handler):
     event = rest_event("GET", "/api/health")
     before = copy.deepcopy(event)

@@ -273,3 +273,49 @@ def test_a_swarm_completes_with_the_sqs_broker(sqs_endpoint, fake_claude, alice)
         for process in processes:
             with contextlib.suppress(Exception):
                 process.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_hands_the_task_over_on_sqs(sqs_endpoint, fake_claude, alice):
+    """A worker stopped mid-task gives its task back through SQS, and another worker finishes it."""
+    from events.models import Event
+    from tasks.models import Task
+    from tests.builders import build_swarm
+    from tests.helpers import wait_for, wait_for_status
+
+    swarm = build_swarm(
+        alice,
+        options={"review": False},
+        tasks=[{"name": "Long", "description": "Write a long module [[fake:slow=1200]]"}],
+    )
+    from access.services import apikey_create
+
+    _, key = apikey_create(owner=alice, name="sqs", permissions=["read", "write"])
+    env = stack_env(
+        redis_url="",
+        claude_url=fake_claude.url,
+        BROKER_URL=sqs_url(sqs_endpoint, f"term{os.getpid()}"),
+        WORKER_GRACE_SECONDS="1",
+        WORKER_METRICS_PORT="0",
+        **AWS_ENV,
+    )
+    processes = []
+    try:
+        web, base = start_web(env)
+        processes.append(web)
+        first = start_worker(env, "sqs-worker-a")
+        processes.append(first)
+        assert http("POST", base + f"/api/swarm/{swarm.id}/start", key)[0] == 200
+        wait_for(lambda: Task.objects.filter(swarm=swarm, status="running").exists(), timeout=60)
+        processes.append(start_worker(env, "sqs-worker-b"))
+        first.signal(signal.SIGTERM)
+        assert first.proc.wait(30) == 0
+        wait_for_status(swarm.id, "completed", timeout=90)
+        retry = Event.objects.get(swarm=swarm, type="task.retrying")
+        assert retry.data["reason"] == "worker_shutdown"
+        assert Event.objects.filter(swarm=swarm, type="task.started").count() == 2
+    finally:
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.stop()
