@@ -238,13 +238,14 @@ result = module.handler(event, None)
 first = time.perf_counter()
 result = module.handler(event, None)
 warm = time.perf_counter()
-import resource
+# VmHWM, not getrusage's maxrss: Linux carries maxrss across exec from the forking parent
+peak_kb = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(json.dumps({
     "status": result["statusCode"],
     "import_s": imported - started,
     "first_request_s": first - imported,
     "warm_request_s": warm - first,
-    "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "max_rss_mb": peak_kb / 1024,
     "modules": len(sys.modules),
     "anthropic_loaded": "anthropic" in sys.modules,
 }))

@@ -16,7 +16,7 @@ all synchronous; nothing is lost.
 What does not run here (README "Serverless (AWS Lambda)"):
 - WebSockets (/ws/...): API Gateway's WebSocket APIs are a separate route set ($connect,
   $disconnect, $default) with their own connection ids, not an ASGI websocket; serve live
-  events from the container deployment, or poll GET /api/swarms/{id}/events.
+  events from the container deployment, or poll GET /api/swarm/{id}/logs.
 - Workers: Dramatiq consumers are long-lived processes. This function only enqueues; workers
   run as containers (deploy/Dockerfile, role `worker`) consuming the same broker, e.g.
   BROKER_URL=sqs://... An API function with the in-process StubBroker or embedded workers would
