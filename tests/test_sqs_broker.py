@@ -319,3 +319,82 @@ def test_sigterm_hands_the_task_over_on_sqs(sqs_endpoint, fake_claude, alice):
         for process in processes:
             with contextlib.suppress(Exception):
                 process.stop()
+
+
+LAMBDA_LOOP = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import importlib.util
+spec = importlib.util.spec_from_file_location("handler", sys.argv[2])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+print("ready", flush=True)
+for line in sys.stdin:  # one API Gateway event per line, as Lambda invokes a warm environment
+    print(json.dumps(module.handler(json.loads(line), None)), flush=True)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_serverless_shape_runs_a_swarm(sqs_endpoint, fake_claude, alice):
+    """The Lambda handler (one warm environment, HTTP API v2 events) takes the requests and queues
+    on SQS; a worker process consumes and completes the swarm. They share SQS and the database."""
+    import json
+
+    from access.services import apikey_create
+    from tests.test_serverless import SERVERLESS, http_event
+
+    _, key = apikey_create(owner=alice, name="lambda", permissions=["read", "write"])
+    env = stack_env(
+        redis_url="",
+        claude_url=fake_claude.url,
+        BROKER_URL=sqs_url(sqs_endpoint, f"fn{os.getpid()}"),
+        WORKER_METRICS_PORT="0",
+        **AWS_ENV,
+    )
+    function_env = {
+        **env,
+        "AWS_LAMBDA_FUNCTION_NAME": "claude-flow-headless-test-api",
+        "ALLOWED_HOSTS": ".execute-api.us-east-1.amazonaws.com",
+    }
+    worker = start_worker(env, "sqs-worker")
+    function = subprocess.Popen(
+        [sys.executable, "-c", LAMBDA_LOOP, str(ROOT), str(SERVERLESS / "handler.py")],
+        env=function_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def invoke(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        function.stdin.write(json.dumps(http_event(method, path, {"X-API-Key": key}, body)) + "\n")
+        function.stdin.flush()
+        result = json.loads(function.stdout.readline())
+        return result["statusCode"], json.loads(result["body"])
+
+    try:
+        assert function.stdout.readline().strip() == "ready", function.stderr.read()
+        status, ready = invoke("GET", "/api/ready")
+        assert status == 200, ready
+        status, created = invoke(
+            "POST",
+            "/api/swarm/create",
+            {"objective": "Build a small command-line calculator", "maxAgents": 2},
+        )
+        assert status == 201, created
+        swarm_id = created["swarmId"]
+        deadline = time.monotonic() + 90
+        while invoke("GET", f"/api/swarm/{swarm_id}")[1]["data"]["status"] != "ready":
+            assert time.monotonic() < deadline, worker.output()[-3000:]
+            time.sleep(0.5)
+        assert invoke("POST", f"/api/swarm/{swarm_id}/start")[0] == 200
+        while invoke("GET", f"/api/swarm/{swarm_id}")[1]["data"]["status"] != "completed":
+            assert time.monotonic() < deadline, worker.output()[-3000:]
+            time.sleep(0.5)
+        status, results = invoke("GET", f"/api/swarm/{swarm_id}/results")
+        assert status == 200 and results["results"]["outputs"]
+    finally:
+        function.stdin.close()
+        function.wait(10)
+        worker.stop()
