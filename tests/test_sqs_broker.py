@@ -278,19 +278,18 @@ def test_a_swarm_completes_with_the_sqs_broker(sqs_endpoint, fake_claude, alice)
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_hands_the_task_over_on_sqs(sqs_endpoint, fake_claude, alice):
-    """A worker stopped mid-task gives its task back through SQS, and another worker finishes it."""
+    """A worker stopped mid-task gives its task back through SQS, and the other worker finishes it."""
+    from access.services import apikey_create
     from events.models import Event
-    from tasks.models import Task
     from tests.builders import build_swarm
     from tests.helpers import wait_for, wait_for_status
 
+    # latency: the Claude call waits 6 s before its first byte, so the task is mid-call when stopped
     swarm = build_swarm(
         alice,
         options={"review": False},
-        tasks=[{"name": "Long", "description": "Write a long module [[fake:slow=1200]]"}],
+        tasks=[{"name": "Long", "description": "Write a long module [[fake:latency=6000]]"}],
     )
-    from access.services import apikey_create
-
     _, key = apikey_create(owner=alice, name="sqs", permissions=["read", "write"])
     env = stack_env(
         redis_url="",
@@ -304,17 +303,21 @@ def test_sigterm_hands_the_task_over_on_sqs(sqs_endpoint, fake_claude, alice):
     try:
         web, base = start_web(env)
         processes.append(web)
-        first = start_worker(env, "sqs-worker-a")
-        processes.append(first)
+        workers = [start_worker(env, "sqs-worker-a"), start_worker(env, "sqs-worker-b")]
+        processes.extend(workers)
         assert http("POST", base + f"/api/swarm/{swarm.id}/start", key)[0] == 200
-        wait_for(lambda: Task.objects.filter(swarm=swarm, status="running").exists(), timeout=60)
-        processes.append(start_worker(env, "sqs-worker-b"))
-        first.signal(signal.SIGTERM)
-        assert first.proc.wait(30) == 0
+        started = wait_for(lambda: Event.objects.filter(swarm=swarm, type="task.started").first(), timeout=60)
+        pid = int(started.data["worker"].split(":")[1])
+        (running,) = [w for w in workers if pid in w.pids()]
+        (other,) = [w for w in workers if w is not running]
+        running.signal(signal.SIGTERM)
+        assert running.proc.wait(30) == 0
         wait_for_status(swarm.id, "completed", timeout=90)
         retry = Event.objects.get(swarm=swarm, type="task.retrying")
         assert retry.data["reason"] == "worker_shutdown"
-        assert Event.objects.filter(swarm=swarm, type="task.started").count() == 2
+        starts = list(Event.objects.filter(swarm=swarm, type="task.started").order_by("id"))
+        assert len(starts) == 2
+        assert int(starts[1].data["worker"].split(":")[1]) in other.pids()
     finally:
         for process in processes:
             with contextlib.suppress(Exception):
