@@ -24,6 +24,7 @@ from claudeflow_site.config import (
     env_rate,
     env_raw,
     env_str,
+    sqs_broker_options,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -168,7 +169,14 @@ else:
 # LocMem is only used in the single-process embedded shape (E003).
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if REDIS_URL else ["django_ratelimit.E003"])
 
-EMBEDDED_WORKERS = env_bool("EMBEDDED_WORKERS", not REDIS_URL)
+# The job queue: Redis (REDIS_URL) by default; BROKER_URL=sqs://... puts it on Amazon SQS instead
+# (workers beside a Lambda API function; options below, after TASK_TIMEOUT_MINUTES).
+BROKER_URL = env_str("BROKER_URL")
+if BROKER_URL and not BROKER_URL.startswith("sqs://"):
+    raise ConfigError(
+        f"BROKER_URL must start with sqs:// (leave it unset for REDIS_URL's Redis); got {BROKER_URL!r}"
+    )
+EMBEDDED_WORKERS = env_bool("EMBEDDED_WORKERS", not (REDIS_URL or BROKER_URL))
 DRAMATIQ_BROKER = {
     "BROKER": "dramatiq.brokers.redis.RedisBroker" if REDIS_URL else "dramatiq.brokers.stub.StubBroker",
     "OPTIONS": {"url": REDIS_URL} if REDIS_URL else {},
@@ -358,6 +366,13 @@ MAX_CONCURRENT_TASKS_PER_USER = env_int(
     "MAX_CONCURRENT_TASKS_PER_USER", max(1, MAX_CONCURRENT_TASKS // 2), min=1
 )
 TASK_TIMEOUT_MINUTES = env_float("TASK_TIMEOUT_MINUTES", 10, min=0.01)
+if BROKER_URL:
+    # a received message stays hidden from other workers for longer than its actor may run
+    # (run_task: the task timeout + 5 minutes; plan_swarm: 30 minutes), plus a minute
+    DRAMATIQ_BROKER["BROKER"] = "core.sqs.SQSBroker"
+    DRAMATIQ_BROKER["OPTIONS"] = sqs_broker_options(
+        "BROKER_URL", BROKER_URL, default_visibility=int(max(30, TASK_TIMEOUT_MINUTES + 5) * 60) + 60
+    )
 TASK_MAX_TURNS = env_int("TASK_MAX_TURNS", 12, min=1, max=200)  # Claude calls in one task's tool loop
 DEFAULT_SWARM_TIMEOUT_MS = env_int("CLAUDE_FLOW_TIMEOUT", 300_000, min=30_000, max=3_600_000)
 MEMORY_THRESHOLD = env_int("MEMORY_THRESHOLD", 1_073_741_824)  # bytes of this process's RSS

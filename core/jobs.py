@@ -53,14 +53,17 @@ def take_send_failure() -> bool:
 
 def require_broker() -> None:
     """Refuses (503) while the broker cannot be reached; call it before the transaction."""
-    client = getattr(dramatiq.get_broker(), "client", None)  # a RedisBroker's; the StubBroker has none
-    if client is None:
+    broker = dramatiq.get_broker()
+    client = getattr(broker, "client", None)  # a RedisBroker's; the StubBroker has none
+    ping = client.ping if client is not None else getattr(broker, "ping", None)  # core.sqs.SQSBroker
+    if ping is None:
         return
     try:
-        client.ping()
+        ping()
     except REDIS_DOWN:
         raise ServiceUnavailable(
-            "The job queue (Redis) is unavailable, so no work can start; nothing was changed. Try again shortly"
+            f"The job queue ({'SQS' if client is None else 'Redis'}) is unavailable, so no work can start;"
+            " nothing was changed. Try again shortly"
         ) from None
 
 
