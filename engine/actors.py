@@ -5,7 +5,7 @@ from __future__ import annotations
 import dramatiq
 from django.conf import settings
 
-from engine import planner, runner, scheduler
+from engine import planner, runner, scheduler, settle
 
 # a task may run up to its timeout plus its review; our watchdog enforces the real limit
 _RUN_LIMIT_MS = int((settings.TASK_TIMEOUT_MINUTES + 5) * 60_000)
@@ -25,6 +25,12 @@ def schedule() -> None:
 def dispatch_swarm(swarm_id: str) -> None:
     """Messages queued by a previous version (per-swarm dispatch): the scheduler fills for all."""
     scheduler.fill()
+
+
+@dramatiq.actor(max_retries=5, min_backoff=200)
+def settle_swarm(swarm_id: str) -> None:
+    """A command closed a task outside a worker (an approval, a rejection): settle the swarm."""
+    settle.settle(swarm_id)
 
 
 @dramatiq.actor(max_retries=3, min_backoff=1000, time_limit=_RUN_LIMIT_MS)

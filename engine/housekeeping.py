@@ -7,7 +7,9 @@ Each step uses conditional updates, so several processes may run it at once:
 - assignments nobody claimed within a lease period, and plans whose message was lost, are re-sent
   (every assignment at once when the broker comes back after an outage);
 - swarms past their timeout fail with reason `timeout`; free slots are filled (normal progress never waits for this);
-- swarms left `ready` longer than READY_SWARM_TTL are stopped (reason `expired: …`), freeing their quota slot.
+- swarms left `ready` longer than READY_SWARM_TTL are stopped (reason `expired: …`), freeing their quota slot;
+- a plan or task output waiting for approval longer than APPROVAL_TIMEOUT fails its swarm (reason
+  `approval_timeout`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def tick() -> None:
         resend_stale_assignments,
         resume_orphaned_planning,
         enforce_swarm_timeouts,
+        enforce_approval_timeouts,
         expire_ready_swarms,
         kick_executing_swarms,
     ):
@@ -195,12 +198,41 @@ def enforce_swarm_timeouts() -> int:
     running = Swarm.objects.filter(
         status__in=[Swarm.Status.EXECUTING, Swarm.Status.PAUSED], started_at__isnull=False
     )
-    rows = running.values_list("id", "started_at", "timeout_ms", "deferred_ms")
-    for swarm_id, started_at, timeout_ms, deferred_ms in rows:
-        # the clock stops while the resource guard defers dispatch (engine/resources.py)
-        if started_at + timedelta(milliseconds=timeout_ms + deferred_ms) < now:
+    rows = running.values_list(
+        "id", "started_at", "timeout_ms", "deferred_ms", "approval_waited_ms", "approval_since"
+    )
+    for swarm_id, started_at, timeout_ms, deferred_ms, waited_ms, waiting_since in rows:
+        # the clock stops while the resource guard defers dispatch (engine/resources.py) and
+        # while an approval gate is open (waited: closed gates; since: the one open now)
+        clock = max(waiting_since, started_at) if waiting_since else now
+        if started_at + timedelta(milliseconds=timeout_ms + deferred_ms + waited_ms) < clock:
             failed += swarm_fail(swarm_id=swarm_id, reason="timeout", details={"timeoutMs": timeout_ms})
     return failed
+
+
+def enforce_approval_timeouts() -> int:
+    """A plan or a task output that waited for approval longer than APPROVAL_TIMEOUT fails its swarm."""
+    if not settings.APPROVAL_TIMEOUT:
+        return 0
+    cutoff = timezone.now() - timedelta(seconds=settings.APPROVAL_TIMEOUT)
+    plans = Swarm.objects.filter(status=Swarm.Status.AWAITING_APPROVAL, approval_since__lt=cutoff)
+    outputs = Task.objects.filter(
+        status=Task.Status.AWAITING_APPROVAL,
+        awaiting_since__lt=cutoff,
+        swarm__status__in=[Swarm.Status.EXECUTING, Swarm.Status.PAUSED],
+    )
+    waiting = {swarm_id: None for swarm_id in plans.values_list("id", flat=True)}
+    for task_id, swarm_id in outputs.values_list("id", "swarm_id"):
+        waiting.setdefault(swarm_id, task_id)
+    details = {"approvalTimeout": settings.APPROVAL_TIMEOUT}
+    return sum(
+        swarm_fail(
+            swarm_id=swarm_id,
+            reason="approval_timeout",
+            details={**details, "taskId": task_id} if task_id else details,
+        )
+        for swarm_id, task_id in waiting.items()
+    )
 
 
 def expire_ready_swarms() -> int:

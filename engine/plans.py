@@ -53,6 +53,7 @@ class PlannedTask:
     capabilities: list[str] = field(default_factory=list)
     dependencies: list[int] = field(default_factory=list)
     is_synthesis: bool = False
+    requires_approval: bool = False
 
 
 @dataclass
@@ -96,6 +97,11 @@ def plan_tool(swarm: Swarm) -> dict[str, Any]:
                 "items": {"type": "integer", "minimum": 0},
                 "description": "indexes of earlier tasks in this list whose results this task needs",
             },
+            "requiresApproval": {
+                "type": "boolean",
+                "description": "true for a risky or costly step whose output a person must approve "
+                "before the tasks that depend on it run",
+            },
         },
     }
     return {
@@ -137,7 +143,24 @@ def plan_messages(swarm: Swarm, guidance: str) -> tuple[str, list[dict[str, Any]
         )
     if options:
         lines.append(f"# Options\n{json.dumps(options)}")
+    if swarm.plan_feedback:
+        lines.append(_feedback_section(swarm))
     return SYSTEM, [{"role": "user", "content": "\n\n".join(lines)}]
+
+
+def _feedback_section(swarm: Swarm) -> str:
+    """A person rejected the previous plan: the planner sees it and why, and plans again."""
+    rejected = "\n".join(
+        f"{n}. {t.get('name')} ({t.get('agentType')})"
+        + (f", after {', '.join(map(str, t['dependsOn']))}" if t.get("dependsOn") else "")
+        for n, t in enumerate(swarm.rejected_plan or [], start=1)
+        if isinstance(t, dict)
+    )
+    return (
+        "# Feedback on the previous plan\nThe person supervising this swarm rejected the previous plan"
+        + (f":\n{rejected}" if rejected else ".")
+        + f"\n\nTheir feedback, which the new plan must address:\n{swarm.plan_feedback}"
+    )
 
 
 def validate(data: Any, swarm: Swarm) -> tuple[Plan | None, list[str]]:
@@ -205,6 +228,7 @@ def _tasks(raw: Any, limit: int, errors: list[str]) -> list[PlannedTask]:
                 priority=PRIORITIES.get(item.get("priority"), Task.Priority.NORMAL),
                 capabilities=capabilities,
                 dependencies=sorted(set(deps)),
+                requires_approval=item.get("requiresApproval") is True,
             )
         )
     return tasks
@@ -276,6 +300,7 @@ def from_template(strategy: Strategy, swarm: Swarm) -> Plan:
             priority=PRIORITIES[t.priority],
             capabilities=list(t.capabilities),
             dependencies=list(t.depends_on),
+            requires_approval=getattr(t, "requires_approval", False),
         )
         for t in strategy.tasks
     ]

@@ -59,6 +59,7 @@ class SwarmOptionsSerializer(ClosedSerializer):
     notes = serializers.CharField(
         max_length=1000, trim_whitespace=True, required=False, validators=[no_control_characters]
     )
+    approvePlan = StrictBooleanField(required=False)
 
 
 PROMPT_OPTIONS = ("includeTests", "includeDocumentation", "verbosity", "languages", "notes")
@@ -164,6 +165,8 @@ class SwarmSerializer(serializers.Serializer):
     spend = serializers.SerializerMethodField()
     failureReason = serializers.CharField(source="failure_reason", allow_null=True)
     startRequested = serializers.BooleanField(source="start_requested")
+    awaitingApprovalSince = serializers.DateTimeField(source="approval_since", allow_null=True)
+    clonedFrom = serializers.CharField(source="cloned_from", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
     startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
     completedAt = serializers.DateTimeField(source="completed_at", allow_null=True)
@@ -180,7 +183,27 @@ class SwarmSerializer(serializers.Serializer):
     def to_representation(self, swarm: Swarm) -> dict[str, Any]:
         data = super().to_representation(swarm)
         data["failureReason"] = data["failureReason"] or None
+        data["clonedFrom"] = data["clonedFrom"] or None
         return data
+
+
+class RejectSerializer(ClosedSerializer):
+    """Body of POST …/reject: feedback (a new plan, or a revision of the task) or cancel."""
+
+    feedback = serializers.CharField(
+        max_length=4000, trim_whitespace=True, required=False, validators=[no_control_characters]
+    )
+    cancel = StrictBooleanField(required=False, default=False)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        feedback = data.get("feedback", "")
+        if data["cancel"] and feedback:
+            raise serializers.ValidationError({"cancel": ["Send either feedback or cancel, not both"]})
+        if not data["cancel"] and not feedback:
+            raise serializers.ValidationError(
+                {"feedback": ["Say what to change (feedback), or send cancel: true to stop instead"]}
+            )
+        return {"feedback": feedback, "cancel": data["cancel"]}
 
 
 class LogEntrySerializer(serializers.Serializer):

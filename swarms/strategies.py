@@ -18,6 +18,7 @@ class TaskTemplate:
     capabilities: tuple[str, ...] = ()
     priority: str = "normal"
     depends_on: tuple[int, ...] = ()  # indexes into the template's task list
+    requires_approval: bool = False  # its output waits for a person's approval
 
 
 @dataclass(frozen=True)
