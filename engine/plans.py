@@ -99,6 +99,7 @@ def plan_tool(swarm: Swarm) -> dict[str, Any]:
             },
             "requiresApproval": {
                 "type": "boolean",
+                "default": False,
                 "description": "true for a risky or costly step whose output a person must approve "
                 "before the tasks that depend on it run",
             },
