@@ -11,7 +11,7 @@ from swarms.models import Swarm
 from tasks.models import Task
 from tests.builders import build_swarm
 from tests.conftest import client_for
-from tests.test_websocket import connected_as, receive_until
+from tests.test_websocket import connected_as
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
