@@ -191,7 +191,11 @@ class RejectSerializer(ClosedSerializer):
     """Body of POST …/reject: feedback (a new plan, or a revision of the task) or cancel."""
 
     feedback = serializers.CharField(
-        max_length=4000, trim_whitespace=True, required=False, validators=[no_control_characters]
+        max_length=4000,
+        trim_whitespace=True,
+        required=False,
+        allow_blank=True,
+        validators=[no_control_characters],
     )
     cancel = StrictBooleanField(required=False, default=False)
 
