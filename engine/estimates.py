@@ -2,17 +2,19 @@
 
 Per task, from the configured models' prices (CLAUDE_PRICES or the built-in table):
 - low: the task answered in as few turns as it can (one without tools, two with: write, then
-  submit), each turn's prompt the task's own text, each answer LOW_OUTPUT_TOKENS; plus a short
-  review when the swarm reviews results;
+  submit), each turn's prompt the task's own text and tools, each answer LOW_OUTPUT_TOKENS; plus
+  a short review when the swarm reviews results;
 - high: HIGH_TURNS tool-loop turns (at most TASK_MAX_TURNS), each answer CLAUDE_MAX_TOKENS and
   each prompt carrying the dependencies' outputs (up to CONTEXT_CHAR_BUDGET) and the earlier turns;
   a hierarchical swarm's review may also send each task back once (its high end counts twice).
-The estimate counts characters, not tokens (engine/claude/estimate.py: three characters a token),
-so it errs high; what was already spent on planning is reported beside it.
+Prompts are counted in characters: the low end at four a token (Claude's average on prose), the
+high end at three (engine/claude/estimate.py: what the budget checks use, erring high). What was
+already spent on planning is reported beside the range.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from decimal import Decimal
@@ -21,19 +23,21 @@ from typing import Any
 from django.conf import settings
 
 from agents.registry import AGENT_TYPES
+from engine import tools as tools_module
 from engine.claude import client
 from engine.claude.estimate import CHARS_PER_TOKEN
 from swarms.models import Swarm
 
-LOW_OUTPUT_TOKENS = 500
+LOW_OUTPUT_TOKENS = 150  # a short answer, or a submit_result call
+LOW_CHARS_PER_TOKEN = 4
 HIGH_TURNS = 6
 REVIEW_OUTPUT_TOKENS = (150, 1024)
-PROMPT_OVERHEAD_CHARS = 1500  # headings, requirements, the workspace listing
+PROMPT_OVERHEAD_CHARS = (300, 1500)  # headings, requirements, the workspace listing: low, high
 _MILLION = Decimal(1_000_000)
 
 
-def _tokens(chars: int) -> int:
-    return math.ceil(chars / CHARS_PER_TOKEN)
+def _tokens(chars: int, per_token: int = CHARS_PER_TOKEN) -> int:
+    return math.ceil(chars / per_token)
 
 
 def _cost(model: str, tokens_in: int, tokens_out: int) -> Decimal:
@@ -51,13 +55,16 @@ def plan_cost(swarm: Swarm, tasks: Sequence[Any]) -> dict[str, Any]:
     for task in tasks:
         kind = AGENT_TYPES.get(task.agent_type)
         system = len(kind.system_prompt) if kind else 600
-        base = _tokens(system + len(swarm.objective) + len(task.description) + PROMPT_OVERHEAD_CHARS)
+        declared = len(json.dumps(tools_module.declarations(kind.tools))) if kind and kind.tools else 0
+        chars = system + declared + len(swarm.objective) + len(task.description)
+        base_low = _tokens(chars + PROMPT_OVERHEAD_CHARS[0], LOW_CHARS_PER_TOKEN)
+        base = _tokens(chars + PROMPT_OVERHEAD_CHARS[1])
         tools = bool(kind.tools) if kind else True
         turns_low, turns_high = (2, min(HIGH_TURNS, settings.TASK_MAX_TURNS)) if tools else (1, 1)
         context = _tokens(settings.CONTEXT_CHAR_BUDGET) if len(task.dependencies) else 0
         out = settings.CLAUDE_MAX_TOKENS
         # low: short answers; high: every turn's prompt carries the context and the earlier turns
-        in_low, out_low = turns_low * base, turns_low * LOW_OUTPUT_TOKENS
+        in_low, out_low = turns_low * base_low, turns_low * LOW_OUTPUT_TOKENS
         in_high = sum(base + context + turn * out for turn in range(turns_high))
         out_high = turns_high * out
         if hierarchical and not getattr(task, "is_synthesis", False):
@@ -67,7 +74,7 @@ def plan_cost(swarm: Swarm, tasks: Sequence[Any]) -> dict[str, Any]:
         low_tokens += in_low + out_low
         high_tokens += in_high + out_high
         if reviews and not getattr(task, "is_synthesis", False):
-            review_low = (base + LOW_OUTPUT_TOKENS, REVIEW_OUTPUT_TOKENS[0])
+            review_low = (base_low + LOW_OUTPUT_TOKENS, REVIEW_OUTPUT_TOKENS[0])
             review_high = (base + out, REVIEW_OUTPUT_TOKENS[1])
             low += _cost(review_model, *review_low)
             high += _cost(review_model, *review_high)

@@ -7,6 +7,7 @@ import copy
 from datetime import timedelta
 
 import pytest
+from django.db.models import Sum
 from django.utils import timezone
 
 from engine import housekeeping
@@ -93,6 +94,10 @@ def test_a_plan_waits_for_approval_with_its_graph_and_cost_estimate(workers, fak
     assert client_of_alice.post(f"/api/swarm/{swarm_id}/start").status_code == 200
     wait_for_status(swarm_id, "completed")
     assert "swarm.approved" in event_types(swarm_id)
+    ran = (
+        ClaudeCall.objects.filter(swarm_id=swarm_id).exclude(role="planner").aggregate(c=Sum("cost_usd"))["c"]
+    )
+    assert estimate["lowUsd"] <= float(ran) <= estimate["highUsd"]  # the range held for this run
 
 
 def test_a_start_requested_before_approval_runs_on_approval(workers, fake_claude, client_of_alice):
