@@ -352,3 +352,24 @@ def test_time_spent_waiting_for_approval_does_not_count_toward_the_timeout(alice
     Swarm.objects.filter(pk=swarm.id).update(approval_waited_ms=0)
     assert housekeeping.enforce_swarm_timeouts() == 1
     assert Swarm.objects.get(pk=swarm.id).failure_reason == "timeout"
+
+
+def test_the_estimate_follows_the_configured_prices_and_the_plan(alice, settings):
+    from engine.estimates import plan_cost
+    from engine.plans import PlannedTask
+
+    swarm = build_swarm(alice, options={"review": False})
+    design = PlannedTask(
+        name="Design", description="Design the schema", type="design", agent_type="architect"
+    )
+    build = PlannedTask(
+        name="Build", description="Build it", type="coding", agent_type="coder", dependencies=[0]
+    )
+    settings.CLAUDE_PRICES = {"claude-sonnet-5-5": [3, 15]}
+    one, two = plan_cost(swarm, [design]), plan_cost(swarm, [design, build])
+    assert 0 < one["lowUsd"] < two["lowUsd"] and one["highUsd"] < two["highUsd"]
+    settings.CLAUDE_PRICES = {"claude-sonnet-5-5": [6, 30]}
+    doubled = plan_cost(swarm, [design, build])
+    assert doubled["lowUsd"] == pytest.approx(2 * two["lowUsd"], rel=0.01)
+    assert doubled["highUsd"] == pytest.approx(2 * two["highUsd"], rel=0.01)
+    assert doubled["lowTokens"] == two["lowTokens"]
