@@ -16,6 +16,7 @@ from core.validation import (
     no_control_characters,
 )
 from swarms.models import Swarm
+from swarms.selectors import plan_summary
 from swarms.strategies import STRATEGIES
 
 VERBOSITY = ("minimal", "normal", "detailed")
@@ -185,6 +186,30 @@ class SwarmSerializer(serializers.Serializer):
         data["failureReason"] = data["failureReason"] or None
         data["clonedFrom"] = data["clonedFrom"] or None
         return data
+
+
+class PlanSerializer(serializers.Serializer):
+    """The plan an approver judges (swarms.selectors.plan_summary)."""
+
+    agents = serializers.ListField(child=serializers.DictField())
+    tasks = serializers.ListField(
+        child=serializers.DictField(), help_text="with dependencies and requiresApproval"
+    )
+    estimatedCost = serializers.DictField(
+        allow_null=True, help_text="lowUsd, highUsd, lowTokens, highTokens, …"
+    )
+    revisions = serializers.IntegerField(help_text="plans rejected with feedback so far")
+    feedback = serializers.CharField(allow_null=True)
+
+
+class SwarmDetailSerializer(SwarmSerializer):
+    """GET /api/swarm/{id}: the swarm and its plan (what an approver judges; also once running)."""
+
+    plan = serializers.SerializerMethodField()
+
+    @extend_schema_field(PlanSerializer)
+    def get_plan(self, swarm: Swarm) -> dict[str, Any]:
+        return plan_summary(swarm)
 
 
 class RejectSerializer(ClosedSerializer):

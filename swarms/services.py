@@ -26,6 +26,7 @@ from events import catalogue
 from events.stream import announce_deleted, batch, log, publish
 from swarms.locks import gate, lock_swarm
 from swarms.models import Swarm
+from swarms.selectors import plan_summary
 from tasks.models import Task
 from tasks.services import (
     cancelled_because_of,
@@ -156,33 +157,6 @@ def swarm_planned(swarm: Swarm, *, agents: int, tasks: int, estimate: dict[str, 
         log(swarm.id, "info", SOURCE, "The plan awaits approval (approve, or reject with feedback)")
     elif swarm.start_requested:
         swarm_begin(swarm)
-
-
-def plan_summary(swarm: Swarm) -> dict[str, Any]:
-    """The plan as shown for approval: agents, tasks with their dependencies, estimated cost."""
-    tasks = Task.objects.filter(swarm=swarm).prefetch_related("dependencies").order_by("sequence")
-    return {
-        "agents": [
-            {"id": a.id, "name": a.name, "type": a.type}
-            for a in Agent.objects.filter(swarm=swarm).order_by("created_at", "instance")
-        ],
-        "tasks": [
-            {
-                "id": t.id,
-                "sequence": t.sequence,
-                "name": t.name,
-                "description": t.description,
-                "type": t.type,
-                "agentType": t.agent_type,
-                "dependencies": [d.id for d in t.dependencies.all()],
-                "requiresApproval": t.requires_approval,
-            }
-            for t in tasks
-        ],
-        "estimatedCost": swarm.plan_estimate or None,
-        "revisions": swarm.plan_revisions,
-        "feedback": swarm.plan_feedback or None,
-    }
 
 
 # --- approval gates -----------------------------------------------------------------------------

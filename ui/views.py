@@ -34,6 +34,7 @@ from swarms import reports, services
 from swarms.access import access_swarm
 from swarms.budget import budget_of
 from swarms.models import Swarm
+from swarms.selectors import plan_summary
 from swarms.serializers import RejectSerializer, SwarmCreateSerializer, progress_of, spend_of
 from tasks.models import Task
 from ui.forms import ApiKeyCreateForm, SwarmCreateForm
@@ -179,7 +180,7 @@ def swarm_detail(request: HttpRequest, swarm_id: str) -> HttpResponse:
 
 def plan_view(swarm: Swarm) -> dict[str, Any]:
     """The plan as the API shows it, each task's dependencies as the numbers of the list."""
-    plan = services.plan_summary(swarm)
+    plan = plan_summary(swarm)
     number = {t["id"]: n for n, t in enumerate(plan["tasks"], start=1)}
     for task in plan["tasks"]:
         task["after"] = [number[d] for d in task["dependencies"] if d in number]

@@ -22,6 +22,7 @@ from swarms.serializers import (
     LogQuerySerializer,
     RejectSerializer,
     SwarmCreateSerializer,
+    SwarmDetailSerializer,
     SwarmSerializer,
 )
 
@@ -134,7 +135,7 @@ class SwarmDetailApi(APIView):
                 "SwarmDetail",
                 {
                     "swarmId": serializers.CharField(),
-                    "data": SwarmSerializer(),
+                    "data": SwarmDetailSerializer(),
                     "timestamp": serializers.DateTimeField(),
                 },
             ),
@@ -143,9 +144,7 @@ class SwarmDetailApi(APIView):
     )
     def get(self, request: Request, swarm_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
-        data = SwarmSerializer(swarm).data
-        data["plan"] = services.plan_summary(swarm)  # what an approver judges; also once running
-        return envelope(swarmId=swarm.id, data=data)
+        return envelope(swarmId=swarm.id, data=SwarmDetailSerializer(swarm).data)
 
     @extend_schema(responses={200: ActionResponseSchema, **ERRORS})
     def delete(self, request: Request, swarm_id: str) -> Response:
