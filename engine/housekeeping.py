@@ -30,7 +30,7 @@ from engine import resources, scheduler, settle
 from engine.claude import calls
 from events.stream import SwarmGone, log, swarm_tx
 from swarms.models import Swarm
-from swarms.services import swarm_expire, swarm_fail, swarm_replan
+from swarms.services import swarm_expire, swarm_expire_approval, swarm_fail, swarm_replan
 from tasks.models import Task
 from tasks.services import task_fail, task_mark_resent, task_requeue, task_score
 
@@ -211,27 +211,16 @@ def enforce_swarm_timeouts() -> int:
 
 
 def enforce_approval_timeouts() -> int:
-    """A plan or a task output that waited for approval longer than APPROVAL_TIMEOUT fails its swarm."""
+    """A plan or a task output that waited for approval longer than APPROVAL_TIMEOUT fails its
+    swarm (looked at again under the swarm's lock: an approval may have come meanwhile)."""
     if not settings.APPROVAL_TIMEOUT:
         return 0
     cutoff = timezone.now() - timedelta(seconds=settings.APPROVAL_TIMEOUT)
     plans = Swarm.objects.filter(status=Swarm.Status.AWAITING_APPROVAL, approval_since__lt=cutoff)
-    outputs = Task.objects.filter(
-        status=Task.Status.AWAITING_APPROVAL,
-        awaiting_since__lt=cutoff,
-        swarm__status__in=[Swarm.Status.EXECUTING, Swarm.Status.PAUSED],
-    )
-    waiting = {swarm_id: None for swarm_id in plans.values_list("id", flat=True)}
-    for task_id, swarm_id in outputs.values_list("id", "swarm_id"):
-        waiting.setdefault(swarm_id, task_id)
-    details = {"approvalTimeout": settings.APPROVAL_TIMEOUT}
+    outputs = Task.objects.filter(status=Task.Status.AWAITING_APPROVAL, awaiting_since__lt=cutoff)
+    waiting = set(plans.values_list("id", flat=True)) | set(outputs.values_list("swarm_id", flat=True))
     return sum(
-        swarm_fail(
-            swarm_id=swarm_id,
-            reason="approval_timeout",
-            details={**details, "taskId": task_id} if task_id else details,
-        )
-        for swarm_id, task_id in waiting.items()
+        swarm_expire_approval(swarm_id=swarm_id, waiting_before=cutoff) for swarm_id in sorted(waiting)
     )
 
 

@@ -474,6 +474,37 @@ def swarm_expire(*, swarm_id: str, ready_before: Any) -> bool:
     return True
 
 
+def swarm_expire_approval(*, swarm_id: str, waiting_before: Any) -> bool:
+    """A plan or task output waiting for approval since before `waiting_before` (APPROVAL_TIMEOUT)
+    fails its swarm with reason approval_timeout; False if the gate closed meanwhile."""
+    with transaction.atomic():
+        try:
+            swarm = lock_swarm(swarm_id)
+        except Swarm.DoesNotExist:  # deleted meanwhile
+            return False
+        plan_waits = (
+            swarm.status == Swarm.Status.AWAITING_APPROVAL
+            and swarm.approval_since is not None
+            and swarm.approval_since < waiting_before
+        )
+        output = None
+        if swarm.status in (Swarm.Status.EXECUTING, Swarm.Status.PAUSED):
+            output = (
+                Task.objects.filter(
+                    swarm=swarm, status=Task.Status.AWAITING_APPROVAL, awaiting_since__lt=waiting_before
+                )
+                .order_by("awaiting_since")
+                .first()
+            )
+        if not plan_waits and output is None:
+            return False
+        details: dict[str, Any] = {"approvalTimeout": settings.APPROVAL_TIMEOUT}
+        if output is not None:
+            details["taskId"] = output.id
+        swarm_finish(swarm, Swarm.Status.FAILED, reason="approval_timeout", details=details)
+    return True
+
+
 def swarm_delete(*, swarm_id: str) -> None:
     """Deletes the swarm and everything it owns; a running swarm is stopped first, so its
     workers see their tasks cancelled and abort their Claude streams."""

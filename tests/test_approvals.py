@@ -336,6 +336,18 @@ def test_a_gate_waiting_past_approval_timeout_fails_the_swarm(alice, settings):
     assert Swarm.objects.get(pk=fresh.id).status == "awaiting_approval"
 
 
+def test_an_approval_that_came_first_wins_over_the_timeout(alice, settings):
+    from swarms.services import swarm_approve, swarm_expire_approval
+
+    settings.APPROVAL_TIMEOUT = 20
+    long_ago = timezone.now() - timedelta(seconds=30)
+    swarm = build_swarm(alice)
+    Swarm.objects.filter(pk=swarm.id).update(status="awaiting_approval", approval_since=long_ago)
+    swarm_approve(swarm_id=swarm.id)  # between the housekeeping's read and its lock
+    assert swarm_expire_approval(swarm_id=swarm.id, waiting_before=timezone.now()) is False
+    assert Swarm.objects.get(pk=swarm.id).status == "ready"
+
+
 def test_time_spent_waiting_for_approval_does_not_count_toward_the_timeout(alice):
     now = timezone.now()
     swarm = gated_task_swarm(alice)
