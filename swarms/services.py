@@ -303,6 +303,8 @@ def _reopen(swarm: Swarm, *, reason: str) -> None:
     swarm.save()
     publish(swarm.id, catalogue.swarm_reopened(previous=previous, reason=reason))
     log(swarm.id, "info", SOURCE, f"Swarm reopened ({reason}); it was {previous}")
+    # a task that can never run (a failed dependency) must not hold the reopened swarm open
+    jobs.settle_on_commit(swarm.id)
 
 
 def _open_for_work(swarm: Swarm, action: str, reason: str) -> None:

@@ -175,3 +175,17 @@ def test_a_swarm_still_planning_cannot_be_cloned(alice):
     swarm = Swarm.objects.create(owner=alice, objective="Write a haiku about queues", name="p")
     response = client_for(alice).post(f"/api/swarm/{swarm.id}/clone")
     assert response.status_code == 409 and "no plan yet" in response.json()["message"]
+
+
+def test_a_task_added_after_a_failed_one_cannot_hold_the_reopened_swarm_open(workers, fake_claude, alice):
+    swarm = failed_chain(alice)
+    build = Task.objects.get(swarm=swarm, name="Build")
+    response = client_for(alice).post(
+        f"/api/swarm/{swarm.id}/tasks",
+        {"name": "Deploy", "description": "Deploy the build", "type": "coding", "dependencies": [build.id]},
+        format="json",
+    )
+    assert response.status_code == 201
+    wait_for_status(swarm.id, "failed")  # settled again at once, not left executing until its timeout
+    assert Task.objects.get(swarm=swarm, name="Deploy").failure_reason == "dependency_failed"
+    assert not ClaudeCall.objects.filter(swarm=swarm).exists()
