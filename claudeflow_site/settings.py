@@ -261,6 +261,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # the swarm's status appears in two components (the list's Swarm, the detail's SwarmWithPlan)
+    "ENUM_NAME_OVERRIDES": {"SwarmStatusEnum": "swarms.models.SWARM_STATUSES"},
     # LocalUserAuthentication (AUTH_ENABLED=false) is a development mode, not a scheme to document
     "AUTHENTICATION_WHITELIST": [
         "access.auth.ApiKeyAuthentication",

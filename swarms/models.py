@@ -43,6 +43,9 @@ class SwarmStatus(models.TextChoices):
     STOPPED = "stopped"
 
 
+SWARM_STATUSES = SwarmStatus.values  # the API's status enum (SPECTACULAR_SETTINGS names it SwarmStatusEnum)
+
+
 class SwarmMode(models.TextChoices):
     CENTRALIZED = "centralized"
     DISTRIBUTED = "distributed"

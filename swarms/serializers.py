@@ -202,7 +202,7 @@ class PlanSerializer(serializers.Serializer):
     feedback = serializers.CharField(allow_null=True)
 
 
-class SwarmDetailSerializer(SwarmSerializer):
+class SwarmWithPlanSerializer(SwarmSerializer):
     """GET /api/swarm/{id}: the swarm and its plan (what an approver judges; also once running)."""
 
     plan = serializers.SerializerMethodField()

@@ -118,7 +118,8 @@ def test_retrying_a_failed_task_reruns_it_and_what_was_cancelled_for_it(workers,
     response = client.post(f"/api/swarm/{swarm.id}/tasks/{build.id}/retry")
     assert response.status_code == 200 and response.json()["status"] == "pending"
     statuses = dict(Task.objects.filter(swarm=swarm).values_list("name", "status"))
-    assert statuses == {"Build": "pending", "Test": "pending", "Ship": "pending", "Other": "completed"}
+    assert statuses["Build"] in ("pending", "assigned", "running")  # the workers may have taken it
+    assert (statuses["Test"], statuses["Ship"], statuses["Other"]) == ("pending", "pending", "completed")
     retried = Task.objects.get(pk=build.id)
     assert (retried.error, retried.failure_reason, retried.revision_count) == ("", "", 1)
     assert Event.objects.get(swarm=swarm, type="swarm.reopened").data["previousStatus"] == "failed"

@@ -22,8 +22,8 @@ from swarms.serializers import (
     LogQuerySerializer,
     RejectSerializer,
     SwarmCreateSerializer,
-    SwarmDetailSerializer,
     SwarmSerializer,
+    SwarmWithPlanSerializer,
 )
 
 ERRORS = {
@@ -135,7 +135,7 @@ class SwarmDetailApi(APIView):
                 "SwarmDetail",
                 {
                     "swarmId": serializers.CharField(),
-                    "data": SwarmDetailSerializer(),
+                    "data": SwarmWithPlanSerializer(),
                     "timestamp": serializers.DateTimeField(),
                 },
             ),
@@ -144,7 +144,7 @@ class SwarmDetailApi(APIView):
     )
     def get(self, request: Request, swarm_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
-        return envelope(swarmId=swarm.id, data=SwarmDetailSerializer(swarm).data)
+        return envelope(swarmId=swarm.id, data=SwarmWithPlanSerializer(swarm).data)
 
     @extend_schema(responses={200: ActionResponseSchema, **ERRORS})
     def delete(self, request: Request, swarm_id: str) -> Response:
