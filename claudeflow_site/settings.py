@@ -269,6 +269,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # the swarm's status appears in two components (the list's Swarm, the detail's SwarmWithPlan)
+    "ENUM_NAME_OVERRIDES": {"SwarmStatusEnum": "swarms.models.SWARM_STATUSES"},
     # LocalUserAuthentication (AUTH_ENABLED=false) is a development mode, not a scheme to document
     "AUTHENTICATION_WHITELIST": [
         "access.auth.ApiKeyAuthentication",
@@ -355,6 +357,9 @@ MAX_SWARMS = env_int(
 )  # active swarms (planning/ready/executing/paused), deployment-wide
 MAX_SWARMS_PER_USER = env_int("MAX_SWARMS_PER_USER", 10, min=1)  # active swarms per owner
 READY_SWARM_TTL = env_int("READY_SWARM_TTL", 86_400, min=0)  # seconds a swarm may sit in `ready`; 0 = forever
+# seconds a plan or task output may wait for approval before the swarm fails (approval_timeout);
+# unset or 0 = no limit
+APPROVAL_TIMEOUT = env_int("APPROVAL_TIMEOUT", 0, min=0) or None
 MAX_AGENTS_PER_SWARM = env_int("CLAUDE_FLOW_MAX_AGENTS", 20, min=1, max=100)
 MAX_TASKS_PER_SWARM = env_int("MAX_TASKS_PER_SWARM", 100, min=1)  # created and planned, all statuses
 WORKSPACE_MAX_FILE_BYTES = env_int(

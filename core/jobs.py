@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 PLAN_SWARM = "plan_swarm"
 SCHEDULE = "schedule"
 RUN_TASK = "run_task"
+SETTLE_SWARM = "settle_swarm"
 _send_failed = threading.Event()  # housekeeping re-sends unclaimed work once the broker answers
 
 
@@ -78,3 +79,9 @@ def plan_on_commit(swarm_id: str) -> None:
 def schedule_on_commit() -> None:
     """Asks the scheduler to fill free slots (from any swarm) once this transaction commits."""
     send_on_commit(SCHEDULE)
+
+
+def settle_on_commit(swarm_id: str) -> None:
+    """Asks the engine to settle the swarm (cancel what can never run, end it when nothing is
+    left) once this transaction commits: a command that closed its last open task."""
+    send_on_commit(SETTLE_SWARM, swarm_id)

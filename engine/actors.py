@@ -37,6 +37,14 @@ def dispatch_swarm(swarm_id: str) -> None:
     scheduler.fill()
 
 
+@dramatiq.actor(max_retries=5, min_backoff=200)
+def settle_swarm(swarm_id: str) -> None:
+    """A command closed a task outside a worker (an approval, a rejection): settle the swarm."""
+    from engine import settle
+
+    settle.settle(swarm_id)
+
+
 @dramatiq.actor(max_retries=3, min_backoff=1000, time_limit=_RUN_LIMIT_MS)
 def run_task(task_id: str, assignment_seq: int) -> None:
     from engine import runner

@@ -88,6 +88,7 @@ class SwarmCreateForm(ApiValidatedForm):
         label="Budget: max cost (USD)", required=False, widget=forms.NumberInput(attrs={"step": "any"})
     )
     start_now = forms.BooleanField(label="Start as soon as planned", required=False, initial=True)
+    approve_plan = forms.BooleanField(label="I approve the plan before it runs", required=False)
 
     def payload(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -96,13 +97,16 @@ class SwarmCreateForm(ApiValidatedForm):
             for key, field in (("maxTokens", "max_tokens"), ("maxCostUsd", "max_cost_usd"))
             if data.get(field) is not None
         }
+        options: dict[str, Any] = {"budget": budget} if budget else {}
+        if data.get("approve_plan"):
+            options["approvePlan"] = True
         return {
             "objective": data["objective"],
             "strategy": data["strategy"],
             "mode": data["mode"],
             "maxAgents": data["max_agents"],
             "parallel": data["parallel"],
-            "options": {"budget": budget} if budget else {},
+            "options": options,
         }
 
 
