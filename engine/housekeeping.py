@@ -7,7 +7,8 @@ Each step uses conditional updates, so several processes may run it at once:
 - assignments nobody claimed within a lease period, and plans whose message was lost, are re-sent
   (every assignment at once when the broker comes back after an outage);
 - swarms past their timeout fail with reason `timeout`; free slots are filled (normal progress never waits for this);
-- swarms left `ready` longer than READY_SWARM_TTL are stopped (reason `expired: …`), freeing their quota slot.
+- swarms left `ready` longer than READY_SWARM_TTL are stopped (reason `expired: …`), freeing their quota slot;
+- webhook deliveries whose message was lost are re-sent.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from swarms.models import Swarm
 from swarms.services import swarm_expire, swarm_fail, swarm_replan
 from tasks.models import Task
 from tasks.services import task_fail, task_mark_resent, task_requeue, task_score
+from webhooks import services as webhook_services
 
 logger = logging.getLogger(__name__)
 MAX_LEASE_EXPIRIES = 3  # strikes: a task whose worker vanished this many times fails
@@ -49,6 +51,7 @@ def tick() -> None:
         enforce_swarm_timeouts,
         expire_ready_swarms,
         kick_executing_swarms,
+        webhook_services.resend_due,
     ):
         try:
             step()
