@@ -109,7 +109,7 @@ def webhook_create(
             active=active,
             secret=secret,
         )
-        transaction.on_commit(cache.invalidate)
+        cache.invalidate_on_commit()
     return webhook, secret
 
 
@@ -138,7 +138,7 @@ def webhook_update(
             if value is not None:
                 setattr(webhook, field, value)
         webhook.save()
-        transaction.on_commit(cache.invalidate)
+        cache.invalidate_on_commit()
     return webhook
 
 
@@ -146,7 +146,7 @@ def webhook_delete(*, webhook_id: str) -> None:
     """Deletes the webhook and its delivery log; deliveries in flight are dropped."""
     with transaction.atomic():
         Webhook.objects.filter(pk=webhook_id).delete()
-        transaction.on_commit(cache.invalidate)
+        cache.invalidate_on_commit()
 
 
 # --- fan-out ------------------------------------------------------------------------------------
@@ -199,6 +199,12 @@ class _RouteCache:
     def invalidate(self) -> None:
         with self._lock:
             self._read_at = None
+
+    def invalidate_on_commit(self) -> None:
+        """Now (this thread reads its own transaction's change) and after commit (no other thread
+        keeps what it read in between)."""
+        self.invalidate()
+        transaction.on_commit(self.invalidate)
 
 
 cache = _RouteCache()
@@ -331,7 +337,7 @@ def _count_failure(delivery: Delivery) -> None:
         :300
     ]
     webhook.save(update_fields=["active", "disabled_reason", "updated_at"])
-    transaction.on_commit(cache.invalidate)
+    cache.invalidate_on_commit()
     message = (
         f"Webhook {webhook.id} ({webhook.url}) disabled after {webhook.consecutive_failures} failed deliveries "
         "in a row; enable it again once the endpoint answers"
