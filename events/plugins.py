@@ -133,7 +133,8 @@ class _Runner:
 
     def _run(self) -> None:
         while True:
-            call(self.plugins(), self._queue.get())
+            event = self._queue.get()
+            call(self.plugins(), event)  # the plugins of now, not of when the wait began
 
     def idle(self) -> bool:
         return self._queue.empty()
