@@ -18,6 +18,7 @@ from core.validation import validated
 from swarms.models import Swarm
 from swarms.serializers import SwarmCreateSerializer
 from swarms.strategies import STRATEGIES
+from webhooks.serializers import WebhookCreateSerializer
 
 
 def strategy_choices() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -119,3 +120,36 @@ class ApiKeyCreateForm(ApiValidatedForm):
         if data.get("expires_in_days") is not None:
             payload["expiresInDays"] = data["expires_in_days"]
         return payload
+
+
+class WebhookCreateForm(ApiValidatedForm):
+    serializer_class = WebhookCreateSerializer
+    field_map = {"url": "url", "events": "events", "swarmId": "swarm_id", "description": "description"}
+
+    url = forms.CharField(
+        label="Target URL",
+        max_length=2000,
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/claudeflow-hook"}),
+    )
+    events = forms.CharField(
+        label="Event types",
+        initial="swarm.*, task.completed",
+        help_text="Comma separated; globs like task.* or * for every event.",
+    )
+    swarm_id = forms.CharField(
+        label="Only this swarm (optional)", required=False, help_text="A swarm id of yours; empty for all."
+    )
+    description = forms.CharField(max_length=200, required=False)
+
+    def payload(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "url": data["url"],
+            "events": [item.strip() for item in data["events"].split(",") if item.strip()],
+            "swarmId": data.get("swarm_id", "").strip(),
+            "description": data.get("description", ""),
+        }
+
+    def add_service_errors(self, error: ValidationFailed) -> None:
+        for detail in error.details or []:
+            self.add_error(self.field_map.get(detail["field"]), detail["message"])

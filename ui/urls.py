@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from ui import calls, views
+from ui import calls, views, webhooks
 
 _SWARM = "swarms/<id:swarm_id>"
 
@@ -30,4 +30,8 @@ urlpatterns = [
     path(_SWARM + "/calls/<id:call_id>", calls.call_detail, name="call"),
     path("keys", views.api_keys, name="keys"),
     path("keys/<id:key_id>/revoke", views.api_key_revoke, name="key-revoke"),
+    path("webhooks", webhooks.webhook_list, name="webhooks"),
+    path("webhooks/<id:webhook_id>", webhooks.webhook_detail, name="webhook"),
+    path("webhooks/<id:webhook_id>/toggle", webhooks.webhook_toggle, name="webhook-toggle"),
+    path("webhooks/<id:webhook_id>/delete", webhooks.webhook_delete, name="webhook-delete"),
 ]

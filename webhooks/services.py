@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -95,7 +96,7 @@ def webhook_create(
     secret = signing.new_secret()
     with transaction.atomic():
         # lock: two parallel creates must not both pass the limit
-        type(owner).objects.select_for_update().filter(pk=owner.pk).first()
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).first()
         if Webhook.objects.for_owner(owner).count() >= settings.WEBHOOK_MAX_PER_USER:
             raise LimitExceeded(
                 f"At most {settings.WEBHOOK_MAX_PER_USER} webhooks per user (WEBHOOK_MAX_PER_USER)"
