@@ -420,3 +420,40 @@ def test_the_admin_lists_webhooks_and_a_read_only_delivery_log(
     delivery_page = client.get(f"/admin/webhooks/delivery/{delivery_id}/change/").content.decode()
     assert "swarm.started" in delivery_page and "200" in delivery_page
     assert 'name="_save"' not in delivery_page  # read-only
+
+
+def test_the_delivery_log_does_not_query_per_delivery(
+    client_of_alice, private_ok, receiver, alice, django_assert_max_num_queries
+):
+    webhook_id = create(client_of_alice, receiver.url).json()["data"]["id"]
+    attempt_all(announce(build_swarm(alice), *[catalogue.swarm_started()] * 6))
+    with django_assert_max_num_queries(6):  # credentials, the webhook, the count, the page, its attempts
+        log = client_of_alice.get(f"/api/webhooks/{webhook_id}/deliveries?limit=5").json()
+    assert log["count"] == 6 and len(log["deliveries"]) == 5
+    assert all(len(d["attemptLog"]) == 1 for d in log["deliveries"])
+    failed_only = client_of_alice.get(f"/api/webhooks/{webhook_id}/deliveries?status=failed").json()
+    assert failed_only["count"] == 0
+    assert client_of_alice.get(f"/api/webhooks/{webhook_id}/deliveries?status=lost").status_code == 400
+
+
+def test_a_closed_port_is_a_failed_attempt(client_of_alice, private_ok, alice, settings):
+    from tests.stack import free_port
+
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    create(client_of_alice, f"http://127.0.0.1:{free_port()}/hook")
+    (delivery_id,) = announce(build_swarm(alice), catalogue.swarm_started())
+    attempt = services.delivery_attempt(delivery_id=delivery_id)
+    assert attempt.status_code is None and attempt.error.startswith("request failed:")
+    assert Delivery.objects.get(pk=delivery_id).status == "failed"
+
+
+def test_credentials_in_a_url_are_sent_as_basic_auth_and_kept_out_of_alerts(private_ok, receiver, alice):
+    url = receiver.url.replace("http://", "http://hook-user:s3cret@")
+    services.webhook_create(owner=alice, url=url, event_types=["*"])
+    (delivery_id,) = announce(build_swarm(alice), catalogue.swarm_started())
+    services.delivery_attempt(delivery_id=delivery_id)
+    assert (
+        receiver.requests[0].headers["authorization"]
+        == "Basic " + base64.b64encode(b"hook-user:s3cret").decode()
+    )
+    assert transport.redacted(url) == receiver.url.replace("http://", "http://***@")

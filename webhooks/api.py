@@ -37,18 +37,20 @@ def access_webhook(*, user: Any, webhook_id: str) -> Webhook:
 
 class WebhookListApi(APIView):
     @extend_schema(
+        operation_id="webhooks_list",
         responses={
             200: inline_serializer(
                 "WebhookList", {"webhooks": WebhookSerializer(many=True), "count": serializers.IntegerField()}
             ),
             **ERRORS,
-        }
+        },
     )
     def get(self, request: Request) -> Response:
         data = WebhookSerializer(Webhook.objects.for_owner(request.user), many=True).data
         return Response({"webhooks": data, "count": len(data)})
 
     @extend_schema(
+        operation_id="webhooks_create",
         request=WebhookCreateSerializer,
         responses={
             201: inline_serializer(
@@ -121,6 +123,7 @@ class WebhookDetailApi(APIView):
 
 class WebhookDeliveriesApi(APIView):
     @extend_schema(
+        operation_id="webhook_deliveries_list",
         parameters=[
             OpenApiParameter("status", str, enum=Delivery.Status.values),
             OpenApiParameter("limit", int, description="page size, 1–100 (default 20)"),

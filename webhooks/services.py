@@ -339,12 +339,13 @@ def _count_failure(delivery: Delivery) -> None:
     ]
     webhook.save(update_fields=["active", "disabled_reason", "updated_at"])
     cache.invalidate_on_commit()
+    url = transport.redacted(webhook.url)
     message = (
-        f"Webhook {webhook.id} ({webhook.url}) disabled after {webhook.consecutive_failures} failed deliveries "
+        f"Webhook {webhook.id} ({url}) disabled after {webhook.consecutive_failures} failed deliveries "
         "in a row; enable it again once the endpoint answers"
     )
     logger.warning(message)
-    state = {"webhookId": webhook.id, "url": webhook.url, "consecutiveFailures": webhook.consecutive_failures}
+    state = {"webhookId": webhook.id, "url": url, "consecutiveFailures": webhook.consecutive_failures}
     try:
         with transaction.atomic():  # a savepoint: a deleted swarm loses the alert, not the disabling
             publish(

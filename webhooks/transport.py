@@ -77,6 +77,15 @@ def split(url: str) -> tuple[str, str, int, str, str]:
     return scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme], path, userinfo
 
 
+def redacted(url: str) -> str:
+    """The URL without a password in it, for logs and alerts."""
+    scheme, _, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    return f"{scheme}://{netloc}{slash}{path}"
+
+
 def refusal(address: str) -> str | None:
     """Why the server must not connect to this address, or None for a public one."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
@@ -146,6 +155,8 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float | Non
             text = response.read(MAX_ERROR_BODY * 4, decode_content=False).decode(errors="replace")
         finally:
             response.release_conn()
+    except urllib3.exceptions.NewConnectionError as exc:  # refused, unreachable (a TimeoutError subclass)
+        return Answer(None, _ms_since(started), f"request failed: {_reason(exc)}")
     except urllib3.exceptions.TimeoutError:
         return Answer(None, _ms_since(started), f"timed out after {timeout:g} s")
     except (urllib3.exceptions.HTTPError, OSError) as exc:
