@@ -358,8 +358,8 @@ def test_public_addresses_pass_the_guard():
     assert transport.refusal("93.184.216.34") is None
     assert transport.refusal("2606:4700:4700::1111") is None
     target = transport.resolve("https://93.184.216.34:8443/in?x=1")
-    assert (target.address, target.port, target.path, target.host_header) == (
-        "93.184.216.34",
+    assert (target.addresses, target.port, target.path, target.host_header) == (
+        ("93.184.216.34",),
         8443,
         "/in?x=1",
         "93.184.216.34:8443",
@@ -457,3 +457,91 @@ def test_credentials_in_a_url_are_sent_as_basic_auth_and_kept_out_of_alerts(priv
         == "Basic " + base64.b64encode(b"hook-user:s3cret").decode()
     )
     assert transport.redacted(url) == receiver.url.replace("http://", "http://***@")
+
+
+def self_signed(tmp_path, name: str):
+    """A certificate for `name` and its key, as PEM files."""
+    from datetime import datetime, timedelta
+
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+def test_https_connects_to_the_checked_address_with_the_host_name_for_sni_and_the_certificate(
+    client_of_alice, private_ok, alice, tmp_path, monkeypatch
+):
+    import ssl
+
+    cert_file, key_file = self_signed(tmp_path, "localhost")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    names = []
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    with running_receiver(tls=context, host="localhost") as receiver:
+        secret = create(client_of_alice, receiver.url).json()["secret"]
+        swarm = build_swarm(alice)
+        first, second = announce(swarm, catalogue.swarm_started(), catalogue.swarm_paused())
+        # not trusted yet: the certificate is checked
+        refused = services.delivery_attempt(delivery_id=first)
+        assert refused.status_code is None and "CERTIFICATE_VERIFY_FAILED" in refused.error
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # now it is (OpenSSL's default trust store)
+        attempt = services.delivery_attempt(delivery_id=second)
+        assert attempt.status_code == 200, attempt.error
+        assert names[-1] == "localhost"  # SNI is the URL's name, though the socket went to 127.0.0.1
+        assert receiver.requests[-1].headers["host"] == receiver.url.split("/")[2]
+        assert verify(secret, receiver.requests[-1])
+
+
+def test_the_host_is_resolved_once_so_rebinding_cannot_reach_a_private_address(
+    client_of_alice, receiver, alice, settings, monkeypatch
+):
+    """A DNS answer that is public at the check and loopback at connect time (rebinding)."""
+    import socket
+
+    real = socket.getaddrinfo
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    answers = iter(["93.184.216.34", "93.184.216.34", "127.0.0.1", "127.0.0.1"])
+    asked = []
+
+    def rebinding(host, *args, **kwargs):
+        if host != "rebind.example":
+            return real(host, *args, **kwargs)
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    settings.WEBHOOK_TIMEOUT = 0.5
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    create(client_of_alice, f"http://rebind.example:{port}/hook")  # checked: public
+    (delivery_id,) = announce(build_swarm(alice), catalogue.swarm_started())
+    attempt = services.delivery_attempt(delivery_id=delivery_id)
+    # checked at create and at delivery; the connection went to the checked address, not to a
+    # third answer (which would have reached the receiver on 127.0.0.1)
+    assert asked == ["rebind.example", "rebind.example"]
+    assert attempt.status_code is None and receiver.requests == []

@@ -40,7 +40,7 @@ class Target:
     host: str  # as in the URL (lower case, no brackets)
     port: int
     path: str  # path and query
-    address: str  # the checked IP address to connect to
+    addresses: tuple[str, ...]  # the checked IP addresses to connect to, in the resolver's order
     userinfo: str = ""
 
     @property
@@ -120,18 +120,18 @@ def resolve(url: str, *, allow_private: bool | None = None) -> Target:
                 raise UnsafeUrl(
                     f"The host {host} resolves to {address}, {reason}; webhooks go to public addresses only"
                 )
-    return Target(scheme, host, port, path, addresses[0], userinfo)
+    return Target(scheme, host, port, path, tuple(addresses), userinfo)
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float | None = None) -> Answer:
-    """POSTs `body` to the checked address of `url`; never raises, never follows a redirect."""
+    """POSTs `body` to a checked address of `url` (the next one when a connection is refused);
+    never raises, never follows a redirect. `timeout` covers every address together."""
     started = time.monotonic()
     try:
         target = resolve(url)
     except UnsafeUrl as exc:
         return Answer(None, _ms_since(started), f"refused: {exc}")
     timeout = settings.WEBHOOK_TIMEOUT if timeout is None else timeout
-    pool = _pool(target, urllib3.Timeout(total=timeout))
     request_headers = {
         **headers,
         "Host": target.host_header,
@@ -140,12 +140,34 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float | Non
     }
     if target.userinfo:
         request_headers.update(urllib3.make_headers(basic_auth=unquote(target.userinfo)))
+    answer = Answer(None, 0, "no address")
+    for address in target.addresses:
+        left = timeout - (time.monotonic() - started)
+        if left <= 0:
+            return Answer(None, _ms_since(started), f"timed out after {timeout:g} s")
+        answer, connected = _post_to(address, target, body, request_headers, left, timeout, started)
+        if connected:
+            break
+    return answer
+
+
+def _post_to(
+    address: str,
+    target: Target,
+    body: bytes,
+    headers: dict[str, str],
+    left: float,
+    timeout: float,
+    started: float,
+) -> tuple[Answer, bool]:
+    """The answer from one address, and whether a connection was made (else try the next)."""
+    pool = _pool(address, target, urllib3.Timeout(total=left))
     try:
         response = pool.urlopen(
             "POST",
             target.path,
             body=body,
-            headers=request_headers,
+            headers=headers,
             redirect=False,
             retries=False,
             preload_content=False,
@@ -156,26 +178,27 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float | Non
         finally:
             response.release_conn()
     except urllib3.exceptions.NewConnectionError as exc:  # refused, unreachable (a TimeoutError subclass)
-        return Answer(None, _ms_since(started), f"request failed: {_reason(exc)}")
+        return Answer(None, _ms_since(started), f"request failed: {_reason(exc)}"), False
     except urllib3.exceptions.TimeoutError:
-        return Answer(None, _ms_since(started), f"timed out after {timeout:g} s")
+        return Answer(None, _ms_since(started), f"timed out after {timeout:g} s"), True
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        return Answer(None, _ms_since(started), f"request failed: {_reason(exc)}")
+        return Answer(None, _ms_since(started), f"request failed: {_reason(exc)}"), True
     finally:
         pool.close()
     latency = _ms_since(started)
     if 200 <= response.status < 300:
-        return Answer(response.status, latency)
+        return Answer(response.status, latency), True
     if 300 <= response.status < 400:
         location = response.headers.get("Location", "")
-        return Answer(response.status, latency, f"redirect to {location[:200]!r} not followed")
-    return Answer(response.status, latency, f"HTTP {response.status}: {text[:MAX_ERROR_BODY]}".rstrip(": "))
+        return Answer(response.status, latency, f"redirect to {location[:200]!r} not followed"), True
+    error = f"HTTP {response.status}: {text[:MAX_ERROR_BODY]}".rstrip(": ")
+    return Answer(response.status, latency, error), True
 
 
-def _pool(target: Target, timeout: urllib3.Timeout) -> urllib3.HTTPConnectionPool:
+def _pool(address: str, target: Target, timeout: urllib3.Timeout) -> urllib3.HTTPConnectionPool:
     if target.scheme == "https":
         return urllib3.HTTPSConnectionPool(
-            target.address,
+            address,
             target.port,
             timeout=timeout,
             retries=False,
@@ -184,7 +207,7 @@ def _pool(target: Target, timeout: urllib3.Timeout) -> urllib3.HTTPConnectionPoo
             assert_hostname=target.host,  # the certificate is checked against the name, not the IP
             cert_reqs="CERT_REQUIRED",
         )
-    return urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout, retries=False, maxsize=1)
+    return urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, retries=False, maxsize=1)
 
 
 def _reason(exc: BaseException) -> str:
