@@ -1,7 +1,7 @@
 """In-process plugin hooks: code of your own called with every event after it is committed.
 
 A plugin is any object with a `hooks` mapping of event type (or glob: `task.*`, `*`) to a callable
-that takes the event envelope (the dict a WebSocket client receives, `events.stream.envelope`):
+(a plain function or an `async def`) that takes the event envelope (the dict a WebSocket client receives, `events.stream.envelope`):
 
     class Notifier:
         hooks = {"swarm.created": on_created, "task.completed": on_task}
@@ -18,9 +18,11 @@ before a process dies may not reach its plugins (webhooks, which retry, are the 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import fnmatch
 import importlib
+import inspect
 import logging
 import queue
 import threading
@@ -132,21 +134,27 @@ class _Runner:
                     self._thread.start()
 
     def _run(self) -> None:
+        loop = asyncio.new_event_loop()  # for `async def` hooks, awaited one after the other
         while True:
             event = self._queue.get()
-            call(self.plugins(), event)  # the plugins of now, not of when the wait began
+            call(self.plugins(), event, loop=loop)  # the plugins of now, not of when the wait began
 
     def idle(self) -> bool:
         return self._queue.empty()
 
 
-def call(plugins: list[Plugin], event: dict[str, Any]) -> int:
-    """Calls every hook for the event; returns how many raised (each is logged with its traceback)."""
+def call(
+    plugins: list[Plugin], event: dict[str, Any], *, loop: asyncio.AbstractEventLoop | None = None
+) -> int:
+    """Calls every hook for the event (awaiting a coroutine hook's result on `loop`); returns how
+    many raised (each is logged with its traceback)."""
     failed = 0
     for plugin in plugins:
         for hook in plugin.hooks_for(event["eventType"]):
             try:
-                hook(copy.deepcopy(event))  # one plugin cannot change what the next one sees
+                result = hook(copy.deepcopy(event))  # one plugin cannot change what the next one sees
+                if inspect.isawaitable(result):
+                    (loop or asyncio.new_event_loop()).run_until_complete(result)
             except Exception:  # a failing plugin is logged, never breaks the engine
                 failed += 1
                 logger.exception(

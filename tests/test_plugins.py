@@ -3,6 +3,7 @@ the event envelope, isolated from the engine and from each other."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -49,7 +50,18 @@ class Boom:
         raise RuntimeError("plugin bug")
 
 
+class AsyncRecorder:
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+        self.hooks = {"swarm.started": self.record}
+
+    async def record(self, event: dict) -> None:
+        await asyncio.sleep(0.01)
+        self.events.append(event)
+
+
 recorder = Recorder()
+async_recorder = AsyncRecorder()
 swarm_recorder = Recorder(("swarm.*", "task.completed"))
 boom = Boom()
 not_a_plugin = object()
@@ -57,7 +69,7 @@ not_a_plugin = object()
 
 @pytest.fixture(autouse=True)
 def _fresh_plugins():
-    for each in (recorder, swarm_recorder):
+    for each in (recorder, swarm_recorder, async_recorder):
         each.events.clear()
     yield
     plugins.runner._plugins = None  # rediscovered with the restored settings and sys.path
@@ -200,3 +212,12 @@ def test_the_example_plugin_works_as_documented(settings, tmp_path, monkeypatch,
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["event"] for line in lines] == ["task.completed", "swarm.completed"]
     assert lines[0]["text"] == "task 'One' completed (quality None)" and lines[1]["text"] == "swarm completed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_async_hook_is_awaited(settings, alice):
+    swarm = build_swarm(alice)
+    use(settings, "tests.test_plugins:async_recorder", "tests.test_plugins:recorder")
+    announce(swarm, catalogue.swarm_started())
+    wait_for(lambda: recorder.events, timeout=5)
+    assert [e["eventType"] for e in async_recorder.events] == ["swarm.started"]  # awaited before the next
