@@ -68,7 +68,12 @@ def require_broker() -> None:
         ) from None
 
 
-def send_on_commit(actor_name: str, *args: Any, delay_ms: int | None = None) -> None:
+def send_on_commit(actor_name: str, *args: Any) -> None:
+    transaction.on_commit(lambda: send(actor_name, *args))
+
+
+def send_later_on_commit(actor_name: str, *args: Any, delay_ms: int) -> None:
+    """Sent after commit, delivered to a worker `delay_ms` later (the broker holds it meanwhile)."""
     transaction.on_commit(lambda: send(actor_name, *args, delay_ms=delay_ms))
 
 

@@ -545,3 +545,20 @@ def test_the_host_is_resolved_once_so_rebinding_cannot_reach_a_private_address(
     # third answer (which would have reached the receiver on 127.0.0.1)
     assert asked == ["rebind.example", "rebind.example"]
     assert attempt.status_code is None and receiver.requests == []
+
+
+def test_a_webhook_deleted_during_an_attempt_leaves_nothing_behind(
+    client_of_alice, private_ok, receiver, alice, monkeypatch
+):
+    webhook_id = create(client_of_alice, receiver.url).json()["data"]["id"]
+    (delivery_id,) = announce(build_swarm(alice), catalogue.swarm_started())
+    real_post = transport.post
+
+    def deleted_meanwhile(*args, **kwargs):  # the owner deletes it while the request is out
+        answer = real_post(*args, **kwargs)
+        services.webhook_delete(webhook_id=webhook_id)
+        return answer
+
+    monkeypatch.setattr(transport, "post", deleted_meanwhile)
+    assert services.delivery_attempt(delivery_id=delivery_id) is None
+    assert len(receiver.requests) == 1 and not Delivery.objects.exists()

@@ -278,12 +278,15 @@ def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
     return _record(delivery, number, answer)
 
 
-def _record(delivery: Delivery, number: int, answer: transport.Answer) -> DeliveryAttempt:
+def _record(delivery: Delivery, number: int, answer: transport.Answer) -> DeliveryAttempt | None:
     now = timezone.now()
     final = answer.ok or number >= settings.WEBHOOK_MAX_ATTEMPTS
     status = Delivery.Status.SUCCEEDED if answer.ok else Delivery.Status.FAILED
     delay_ms = 0 if final else retry_delay_ms(number)
     with transaction.atomic():
+        if not Delivery.objects.select_for_update().filter(pk=delivery.pk).exists():
+            logger.info("webhook %s was deleted during an attempt", delivery.webhook_id)
+            return None
         attempt = DeliveryAttempt.objects.create(
             delivery=delivery,
             number=number,
@@ -305,7 +308,7 @@ def _record(delivery: Delivery, number: int, answer: transport.Answer) -> Delive
         elif final:
             _count_failure(delivery)
         else:
-            jobs.send_on_commit(DELIVER_WEBHOOK, delivery.pk, delay_ms=delay_ms)
+            jobs.send_later_on_commit(DELIVER_WEBHOOK, delivery.pk, delay_ms=delay_ms)
     log_level = logging.INFO if answer.ok else logging.WARNING
     logger.log(
         log_level,
