@@ -12,6 +12,7 @@ from django.db import transaction
 from events import catalogue
 from events.models import Event
 from events.stream import publish
+from swarms.services import swarm_delete
 from tests.builders import build_swarm
 from tests.helpers import wait_for
 from tests.receiver import running_receiver, verify
@@ -290,7 +291,10 @@ def test_an_endpoint_that_keeps_failing_is_disabled_with_a_system_alert(
     assert webhook.active is False and "2 deliveries in a row failed" in webhook.disabled_reason
     alert = Event.objects.get(swarm=swarm, type="system.alert")
     assert alert.data["type"] == "webhook" and alert.data["webhookId"] == webhook_id
-    assert alert.data["level"] == "error" and "disabled after 2 failed deliveries" in alert.data["message"]
+    assert (
+        alert.data["level"] == "error"
+        and "2 deliveries in a row failed (last: HTTP 500" in alert.data["message"]
+    )
     # what was still queued is cancelled, not sent
     assert services.delivery_attempt(delivery_id=third) is None
     assert Delivery.objects.get(pk=third).status == "cancelled" and len(receiver.requests) == 2
@@ -562,3 +566,45 @@ def test_a_webhook_deleted_during_an_attempt_leaves_nothing_behind(
     monkeypatch.setattr(transport, "post", deleted_meanwhile)
     assert services.delivery_attempt(delivery_id=delivery_id) is None
     assert len(receiver.requests) == 1 and not Delivery.objects.exists()
+
+
+def test_a_410_gone_disables_the_webhook_at_once(client_of_alice, private_ok, receiver, alice, settings):
+    receiver.answers = [410]
+    webhook_id = create(client_of_alice, receiver.url).json()["data"]["id"]
+    swarm = build_swarm(alice)
+    (delivery_id,) = announce(swarm, catalogue.swarm_started())
+    assert services.delivery_attempt(delivery_id=delivery_id).status_code == 410
+    assert services.delivery_attempt(delivery_id=delivery_id) is None  # not retried
+    assert Delivery.objects.get(pk=delivery_id).status == "failed" and len(receiver.requests) == 1
+    webhook = Webhook.objects.get(pk=webhook_id)
+    assert webhook.active is False and webhook.disabled_reason == "the endpoint answered 410 Gone"
+    assert "410 Gone" in Event.objects.get(swarm=swarm, type="system.alert").data["message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_is_disabled_even_when_the_swarm_of_its_last_failure_is_gone(
+    client_of_alice, private_ok, receiver, alice, settings
+):
+    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    settings.WEBHOOK_DISABLE_AFTER = 1
+    receiver.answers = [500]
+    webhook_id = create(client_of_alice, receiver.url).json()["data"]["id"]
+    swarm = build_swarm(alice)
+    with transaction.atomic():  # committed: the fan-out after commit writes the delivery
+        publish(swarm.id, catalogue.swarm_started())
+    delivery_id = Delivery.objects.get(event_type="swarm.started").id
+    swarm_delete(swarm_id=swarm.id)  # the delivery keeps its payload and is still sent
+    assert services.delivery_attempt(delivery_id=delivery_id).status_code == 500
+    assert Webhook.objects.get(pk=webhook_id).active is False
+    assert not Event.objects.filter(type="system.alert").exists()
+
+
+def test_with_no_webhooks_a_committed_event_costs_no_query(alice, django_assert_num_queries):
+    swarm = build_swarm(alice)
+    with transaction.atomic():
+        publish(swarm.id, catalogue.swarm_started())
+    written = list(Event.objects.filter(swarm=swarm, type="swarm.started"))
+    with django_assert_num_queries(1):  # the active webhooks, read once per WEBHOOK_CACHE_SECONDS
+        services.deliveries_enqueue(written)
+    with django_assert_num_queries(0):
+        assert services.deliveries_enqueue(written) == []

@@ -30,7 +30,7 @@ from core import jobs
 from core.errors import LimitExceeded, ValidationFailed
 from events import catalogue
 from events.models import Event
-from events.stream import SwarmGone, envelope, log, publish
+from events.stream import envelope, log, publish
 from swarms.models import Swarm
 from webhooks import signing, transport
 from webhooks.models import Delivery, DeliveryAttempt, Webhook
@@ -280,9 +280,11 @@ def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
 
 def _record(delivery: Delivery, number: int, answer: transport.Answer) -> DeliveryAttempt | None:
     now = timezone.now()
-    final = answer.ok or number >= settings.WEBHOOK_MAX_ATTEMPTS
+    gone = answer.status_code == 410  # the receiver asks to stop: no retry, the webhook is disabled
+    final = answer.ok or gone or number >= settings.WEBHOOK_MAX_ATTEMPTS
     status = Delivery.Status.SUCCEEDED if answer.ok else Delivery.Status.FAILED
     delay_ms = 0 if final else retry_delay_ms(number)
+    disabled: Webhook | None = None
     with transaction.atomic():
         if not Delivery.objects.select_for_update().filter(pk=delivery.pk).exists():
             logger.info("webhook %s was deleted during an attempt", delivery.webhook_id)
@@ -306,9 +308,11 @@ def _record(delivery: Delivery, number: int, answer: transport.Answer) -> Delive
                 consecutive_failures=0
             )
         elif final:
-            _count_failure(delivery)
+            disabled = _count_failure(delivery, error=answer.error, gone=gone)
         else:
             jobs.send_later_on_commit(DELIVER_WEBHOOK, delivery.pk, delay_ms=delay_ms)
+    if disabled is not None:
+        _announce_disabled(disabled, swarm_id=delivery.swarm_id)
     log_level = logging.INFO if answer.ok else logging.WARNING
     logger.log(
         log_level,
@@ -327,39 +331,47 @@ def retry_delay_ms(attempt: int) -> int:
     return min(settings.WEBHOOK_RETRY_DELAY_MS * 4 ** (attempt - 1), settings.WEBHOOK_MAX_RETRY_DELAY_MS)
 
 
-def _count_failure(delivery: Delivery) -> None:
-    """A failed delivery; the WEBHOOK_DISABLE_AFTER-th in a row disables the webhook, once."""
+def _count_failure(delivery: Delivery, *, error: str, gone: bool = False) -> Webhook | None:
+    """A failed delivery; the WEBHOOK_DISABLE_AFTER-th in a row (or a 410 Gone) disables the
+    webhook, once: then it is returned, to be announced after this transaction."""
     Webhook.objects.filter(pk=delivery.webhook_id).update(consecutive_failures=F("consecutive_failures") + 1)
     limit = settings.WEBHOOK_DISABLE_AFTER
-    if not limit:
-        return
     webhook = Webhook.objects.select_for_update().get(pk=delivery.webhook_id)
-    if not webhook.active or webhook.consecutive_failures < limit:
-        return
+    if not webhook.active or not (gone or (limit and webhook.consecutive_failures >= limit)):
+        return None
     webhook.active = False
-    webhook.disabled_reason = f"{webhook.consecutive_failures} deliveries in a row failed (last: {delivery.last_error or 'see the log'})"[
-        :300
-    ]
+    if gone:
+        webhook.disabled_reason = "the endpoint answered 410 Gone"
+    else:
+        webhook.disabled_reason = (
+            f"{webhook.consecutive_failures} deliveries in a row failed (last: {error})"[:300]
+        )
     webhook.save(update_fields=["active", "disabled_reason", "updated_at"])
     cache.invalidate_on_commit()
+    return webhook
+
+
+def _announce_disabled(webhook: Webhook, *, swarm_id: str) -> None:
+    """A `system.alert` and a log line in the swarm whose delivery tipped it, if it still exists."""
     url = transport.redacted(webhook.url)
     message = (
-        f"Webhook {webhook.id} ({url}) disabled after {webhook.consecutive_failures} failed deliveries "
-        "in a row; enable it again once the endpoint answers"
+        f"Webhook {webhook.id} ({url}) disabled: {webhook.disabled_reason}; enable it again "
+        "(PATCH active=true) once the endpoint answers"
     )
     logger.warning(message)
     state = {"webhookId": webhook.id, "url": url, "consecutiveFailures": webhook.consecutive_failures}
-    try:
-        with transaction.atomic():  # a savepoint: a deleted swarm loses the alert, not the disabling
-            publish(
-                delivery.swarm_id,
-                catalogue.system_alert(
-                    level="error", message=message, state=state, resource="webhook", kind="webhook"
-                ),
-            )
-            log(delivery.swarm_id, "error", "Webhooks", message)
-    except SwarmGone:
-        logger.info("swarm %s is gone: the webhook alert is only logged", delivery.swarm_id)
+    with transaction.atomic():
+        # the swarm's row lock: it cannot be deleted between this check and the commit
+        if not Swarm.objects.select_for_update().filter(pk=swarm_id).exists():
+            logger.info("swarm %s is gone: the webhook alert is only logged", swarm_id)
+            return
+        publish(
+            swarm_id,
+            catalogue.system_alert(
+                level="error", message=message, state=state, resource="webhook", kind="webhook"
+            ),
+        )
+        log(swarm_id, "error", "Webhooks", message)
 
 
 def resend_due(*, older_than: timedelta = timedelta(minutes=1)) -> int:
