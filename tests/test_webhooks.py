@@ -608,3 +608,13 @@ def test_with_no_webhooks_a_committed_event_costs_no_query(alice, django_assert_
         services.deliveries_enqueue(written)
     with django_assert_num_queries(0):
         assert services.deliveries_enqueue(written) == []
+
+
+def test_check_deploy_warns_when_the_guard_is_lifted(settings):
+    from claudeflow_site.checks import check_webhook_networks
+
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    assert check_webhook_networks() == []
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    (warning,) = check_webhook_networks()
+    assert warning.id == "claudeflow.W001" and "server-side request forgery" in warning.msg
