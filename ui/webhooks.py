@@ -15,8 +15,8 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from ui.forms import WebhookCreateForm
 from webhooks import services
-from webhooks.api import access_webhook, delivery_log
 from webhooks.models import Webhook
+from webhooks.selectors import access_webhook, delivery_log
 
 NEW_SECRET_SESSION_KEY = "ui.new_webhook_secret"
 PAGE_SIZE = 25

@@ -3,20 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import NotFound
 from core.responses import ErrorSchema
 from core.validation import validated
 from webhooks import services
-from webhooks.models import Delivery, DeliveryAttempt, Webhook
+from webhooks.models import Delivery, Webhook
+from webhooks.selectors import access_webhook, delivery_log
 from webhooks.serializers import (
     DeliveryQuerySerializer,
     DeliverySerializer,
@@ -26,13 +23,6 @@ from webhooks.serializers import (
 )
 
 ERRORS = {400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema}
-
-
-def access_webhook(*, user: Any, webhook_id: str) -> Webhook:
-    webhook = Webhook.objects.for_owner(user).filter(pk=webhook_id).first()
-    if webhook is None:
-        raise NotFound(f"Webhook {webhook_id} not found")
-    return webhook
 
 
 class WebhookListApi(APIView):
@@ -156,13 +146,3 @@ class WebhookDeliveriesApi(APIView):
                 "offset": offset,
             }
         )
-
-
-def delivery_log(webhook: Webhook, *, status: str | None = None) -> Any:
-    """Newest first, each with its attempts (two queries per page, whatever its size)."""
-    deliveries = Delivery.objects.filter(webhook=webhook).order_by("-id")
-    if status:
-        deliveries = deliveries.filter(status=status)
-    return deliveries.prefetch_related(
-        Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("number"))
-    )
