@@ -428,6 +428,7 @@ WEBHOOK_MAX_RETRY_DELAY_MS = env_int("WEBHOOK_MAX_RETRY_DELAY", 3_600_000, min=0
 WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 10, min=0)  # failed deliveries in a row; 0 = never
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)  # development and tests
 WEBHOOK_MAX_PER_USER = env_int("WEBHOOK_MAX_PER_USER", 20, min=1)
+WEBHOOK_SECRET_GRACE = env_int("WEBHOOK_SECRET_GRACE", 86_400, min=0)  # s the old secret still signs
 WEBHOOK_CACHE_SECONDS = env_float("WEBHOOK_CACHE_SECONDS", 2, min=0)  # how soon other processes see changes
 PLUGINS = env_list("PLUGINS")  # pkg.module:obj, besides the `claudeflow.plugins` entry points
 

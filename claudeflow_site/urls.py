@@ -51,6 +51,11 @@ api_urls = [
     path("webhooks", webhooks_api.WebhookListApi.as_view(), name="webhooks"),
     path("webhooks/<id:webhook_id>", webhooks_api.WebhookDetailApi.as_view(), name="webhook-detail"),
     path(
+        "webhooks/<id:webhook_id>/rotate-secret",
+        webhooks_api.WebhookRotateSecretApi.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path(
         "webhooks/<id:webhook_id>/deliveries",
         webhooks_api.WebhookDeliveriesApi.as_view(),
         name="webhook-deliveries",

@@ -103,3 +103,13 @@ def test_another_users_webhook_is_a_404(alice, bob, receiver):
 
 def test_the_pages_need_a_login(client):
     assert client.get("/webhooks").status_code == 302
+
+
+def test_rotating_the_secret_shows_the_new_one_once(alice, bob, receiver):
+    webhook, old = services.webhook_create(owner=alice, url=receiver.url, event_types=["*"])
+    assert logged_in(bob).post(f"/webhooks/{webhook.id}/rotate-secret").status_code == 404
+    client = logged_in(alice)
+    page = client.post(f"/webhooks/{webhook.id}/rotate-secret", follow=True).content.decode()
+    webhook.refresh_from_db()
+    assert webhook.secret != old and webhook.secret in page and "shown only this once" in page
+    assert webhook.secret not in client.get(f"/webhooks/{webhook.id}").content.decode()

@@ -618,3 +618,31 @@ def test_check_deploy_warns_when_the_guard_is_lifted(settings):
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
     (warning,) = check_webhook_networks()
     assert warning.id == "claudeflow.W001" and "server-side request forgery" in warning.msg
+
+
+def test_a_rotated_secret_signs_alongside_the_old_one_for_a_grace_period(
+    client_of_alice, client_of_bob, private_ok, receiver, alice, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    created = create(client_of_alice, receiver.url).json()
+    old, webhook_id = created["secret"], created["data"]["id"]
+    assert client_of_bob.post(f"/api/webhooks/{webhook_id}/rotate-secret").status_code == 404
+    rotated = client_of_alice.post(f"/api/webhooks/{webhook_id}/rotate-secret")
+    assert rotated.status_code == 200 and "shown only once" in rotated.json()["message"]
+    new = rotated.json()["secret"]
+    assert new.startswith("whsec_") and new != old
+    assert new not in client_of_alice.get(f"/api/webhooks/{webhook_id}").content.decode()
+    first, second = announce(build_swarm(alice), catalogue.swarm_started(), catalogue.swarm_paused())
+    services.delivery_attempt(delivery_id=first)
+    during = receiver.requests[-1]
+    assert len(during.headers["webhook-signature"].split()) == 2
+    assert verify(new, during) and verify(old, during)  # receivers switch at their own pace
+    Webhook.objects.filter(pk=webhook_id).update(
+        previous_secret_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    services.delivery_attempt(delivery_id=second)
+    after = receiver.requests[-1]
+    assert verify(new, after) and not verify(old, after)

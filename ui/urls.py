@@ -34,4 +34,7 @@ urlpatterns = [
     path("webhooks/<id:webhook_id>", webhooks.webhook_detail, name="webhook"),
     path("webhooks/<id:webhook_id>/toggle", webhooks.webhook_toggle, name="webhook-toggle"),
     path("webhooks/<id:webhook_id>/delete", webhooks.webhook_delete, name="webhook-delete"),
+    path(
+        "webhooks/<id:webhook_id>/rotate-secret", webhooks.webhook_rotate_secret, name="webhook-rotate-secret"
+    ),
 ]

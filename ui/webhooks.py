@@ -66,7 +66,12 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
 def webhook_detail(request: HttpRequest, webhook_id: str) -> HttpResponse:
     webhook = owned_webhook(request.user, webhook_id)
     page = Paginator(delivery_log(webhook), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "ui/webhook.html", {"webhook": webhook, "page": page})
+    context = {
+        "webhook": webhook,
+        "page": page,
+        "new_secret": request.session.pop(NEW_SECRET_SESSION_KEY, None),  # after a rotation, shown once
+    }
+    return render(request, "ui/webhook.html", context)
 
 
 @login_required
@@ -85,3 +90,12 @@ def webhook_delete(request: HttpRequest, webhook_id: str) -> HttpResponse:
     services.webhook_delete(webhook_id=webhook.id)
     messages.success(request, f"Webhook to {webhook.url} deleted.")
     return redirect("ui:webhooks")
+
+
+@login_required
+@require_POST
+def webhook_rotate_secret(request: HttpRequest, webhook_id: str) -> HttpResponse:
+    webhook = owned_webhook(request.user, webhook_id)
+    webhook, secret = services.webhook_rotate_secret(webhook_id=webhook.id)
+    request.session[NEW_SECRET_SESSION_KEY] = {"id": webhook.id, "url": webhook.url, "secret": secret}
+    return redirect("ui:webhook", webhook_id=webhook.id)

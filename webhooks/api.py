@@ -146,3 +146,32 @@ class WebhookDeliveriesApi(APIView):
                 "offset": offset,
             }
         )
+
+
+class WebhookRotateSecretApi(APIView):
+    @extend_schema(
+        operation_id="webhook_rotate_secret",
+        request=None,
+        responses={
+            200: inline_serializer(
+                "WebhookSecretRotated",
+                {
+                    "secret": serializers.CharField(),
+                    "data": WebhookSerializer(),
+                    "message": serializers.CharField(),
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, webhook_id: str) -> Response:
+        webhook = access_webhook(user=request.user, webhook_id=webhook_id)
+        webhook, secret = services.webhook_rotate_secret(webhook_id=webhook.id)
+        return Response(
+            {
+                "secret": secret,
+                "data": WebhookSerializer(webhook).data,
+                "message": "Store this secret now: it is shown only once. Until "
+                f"{webhook.previous_secret_expires_at.isoformat()} deliveries carry a signature with the old one too",
+            }
+        )

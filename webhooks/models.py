@@ -33,6 +33,9 @@ class Webhook(models.Model):
     # no foreign key: a deleted swarm's filter matches nothing, rather than widening to every swarm
     swarm_id = models.CharField(max_length=64, blank=True, help_text="Only this swarm's events; empty = all")
     secret = models.CharField(max_length=64, editable=False)
+    # after a rotation, deliveries are signed with the old secret too until it expires
+    previous_secret = models.CharField(max_length=64, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     active = models.BooleanField(default=True)
     consecutive_failures = models.PositiveIntegerField(default=0, help_text="Failed deliveries in a row")
     disabled_reason = models.CharField(max_length=300, blank=True)
@@ -49,6 +52,13 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return f"{self.url} ({', '.join(self.event_types)})"
+
+    def signing_secrets(self) -> list[str]:
+        """The secret, and the previous one while its grace period after a rotation lasts."""
+        expires = self.previous_secret_expires_at
+        if self.previous_secret and expires is not None and expires > timezone.now():
+            return [self.secret, self.previous_secret]
+        return [self.secret]
 
 
 class Delivery(models.Model):

@@ -143,6 +143,18 @@ def webhook_update(
     return webhook
 
 
+def webhook_rotate_secret(*, webhook_id: str) -> tuple[Webhook, str]:
+    """A new secret (returned, to be shown once); for WEBHOOK_SECRET_GRACE seconds deliveries are
+    signed with the old one too, so receivers can switch without refusing a delivery."""
+    secret = signing.new_secret()
+    with transaction.atomic():
+        webhook = Webhook.objects.select_for_update().get(pk=webhook_id)
+        webhook.previous_secret, webhook.secret = webhook.secret, secret
+        webhook.previous_secret_expires_at = timezone.now() + timedelta(seconds=settings.WEBHOOK_SECRET_GRACE)
+        webhook.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+    return webhook, secret
+
+
 def webhook_delete(*, webhook_id: str) -> None:
     """Deletes the webhook and its delivery log; deliveries in flight are dropped."""
     with transaction.atomic():
@@ -273,7 +285,7 @@ def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
     if claimed != 1:
         return None  # another worker claimed this attempt
     body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
-    headers = signing.headers(delivery.webhook.secret, str(delivery.event_id), body)
+    headers = signing.headers(delivery.webhook.signing_secrets(), str(delivery.event_id), body)
     answer = transport.post(delivery.webhook.url, body, headers)
     return _record(delivery, number, answer)
 

@@ -31,10 +31,13 @@ def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def headers(secret: str, message_id: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+def headers(
+    webhook_secrets: list[str], message_id: str, body: bytes, timestamp: int | None = None
+) -> dict[str, str]:
+    """One `v1,…` signature per secret, space separated (a receiver accepts any one it can verify)."""
     timestamp = int(time.time()) if timestamp is None else timestamp
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature(secret, message_id, timestamp, body),
+        "webhook-signature": " ".join(signature(s, message_id, timestamp, body) for s in webhook_secrets),
     }
