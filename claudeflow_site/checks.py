@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
@@ -28,3 +28,19 @@ def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 )
             )
     return errors
+
+
+@register(Tags.security, deploy=True)
+def check_webhook_networks(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """The SSRF guard is for production; lifting it there lets any user's webhook reach internal
+    services (the database, the cloud metadata endpoint)."""
+    if not settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
+        return []
+    return [
+        Warning(
+            "WEBHOOK_ALLOW_PRIVATE_NETWORKS=true: webhooks may be sent to loopback, private and "
+            "cloud metadata addresses (server-side request forgery).",
+            hint="Keep it for development and tests; unset it in production.",
+            id="claudeflow.W001",
+        )
+    ]

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "agents",
     "workspaces",
     "tasks",
+    "webhooks",
     "engine",
     "ui",
     "fakeclaude",  # only for its `fakeclaude` management command
@@ -439,6 +440,18 @@ except json.JSONDecodeError:
     raise ConfigError('CLAUDE_PRICES must be JSON like {"claude-sonnet-5-5": [3, 15]}') from None
 if not ANTHROPIC_API_KEY and not ANTHROPIC_BASE_URL and FAKE_CLAUDE == "off":
     raise ConfigError("ANTHROPIC_API_KEY is required (or set ANTHROPIC_BASE_URL, or FAKE_CLAUDE=auto)")
+
+# --- webhooks and plugins ----------------------------------------------------------------------
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6, min=1, max=20)  # per delivery, first one included
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 5, min=0.1, max=60)  # seconds per attempt (connect + answer)
+WEBHOOK_RETRY_DELAY_MS = env_int("WEBHOOK_RETRY_DELAY", 5000, min=0)  # before the 2nd attempt; x4 each time
+WEBHOOK_MAX_RETRY_DELAY_MS = env_int("WEBHOOK_MAX_RETRY_DELAY", 3_600_000, min=0)
+WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 10, min=0)  # failed deliveries in a row; 0 = never
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)  # development and tests
+WEBHOOK_MAX_PER_USER = env_int("WEBHOOK_MAX_PER_USER", 20, min=1)
+WEBHOOK_SECRET_GRACE = env_int("WEBHOOK_SECRET_GRACE", 86_400, min=0)  # s the old secret still signs
+WEBHOOK_CACHE_SECONDS = env_float("WEBHOOK_CACHE_SECONDS", 2, min=0)  # how soon other processes see changes
+PLUGINS = env_list("PLUGINS")  # pkg.module:obj, besides the `claudeflow.plugins` entry points
 
 # --- logging --------------------------------------------------------------------------------
 _LEVELS = {"debug": "DEBUG", "info": "INFO", "warn": "WARNING", "warning": "WARNING", "error": "ERROR"}

@@ -19,6 +19,7 @@ from swarms.api.strategies import StrategyDetailApi, StrategyListApi
 from swarms.api.system import SystemStatsApi
 from swarms.api.tasks import TaskApproveApi, TaskAssignApi, TaskListApi, TaskRejectApi, TaskRetryApi
 from swarms.api.workspace import WorkspaceFileApi, WorkspaceListApi, WorkspaceZipApi
+from webhooks import api as webhooks_api
 
 _SWARM = "swarm/<id:swarm_id>"
 swarm_urls = [
@@ -61,6 +62,18 @@ api_urls = [
     path("strategies/<str:name>", StrategyDetailApi.as_view(), name="strategy"),
     path("keys", access_api.ApiKeyListApi.as_view(), name="keys"),
     path("keys/<id:key_id>", access_api.ApiKeyDetailApi.as_view(), name="key-detail"),
+    path("webhooks", webhooks_api.WebhookListApi.as_view(), name="webhooks"),
+    path("webhooks/<id:webhook_id>", webhooks_api.WebhookDetailApi.as_view(), name="webhook-detail"),
+    path(
+        "webhooks/<id:webhook_id>/rotate-secret",
+        webhooks_api.WebhookRotateSecretApi.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path(
+        "webhooks/<id:webhook_id>/deliveries",
+        webhooks_api.WebhookDeliveriesApi.as_view(),
+        name="webhook-deliveries",
+    ),
     path("auth/token", access_api.TokenObtainApi.as_view(), name="token"),
     path("auth/token/refresh", access_api.TokenRefreshApi.as_view(), name="token-refresh"),
     path("auth/logout", access_api.TokenLogoutApi.as_view(), name="logout"),

@@ -32,9 +32,13 @@ SETTLE_SWARM = "settle_swarm"
 _send_failed = threading.Event()  # housekeeping re-sends unclaimed work once the broker answers
 
 
-def send(actor_name: str, *args: Any) -> None:
+def send(actor_name: str, *args: Any, delay_ms: int | None = None) -> None:
     try:
-        dramatiq.get_broker().get_actor(actor_name).send(*args)
+        actor = dramatiq.get_broker().get_actor(actor_name)
+        if delay_ms:
+            actor.send_with_options(args=args, delay=delay_ms)
+        else:
+            actor.send(*args)
     except REDIS_DOWN as exc:
         _send_failed.set()
         logger.warning(
@@ -70,6 +74,11 @@ def require_broker() -> None:
 
 def send_on_commit(actor_name: str, *args: Any) -> None:
     transaction.on_commit(lambda: send(actor_name, *args))
+
+
+def send_later_on_commit(actor_name: str, *args: Any, delay_ms: int) -> None:
+    """Sent after commit, delivered to a worker `delay_ms` later (the broker holds it meanwhile)."""
+    transaction.on_commit(lambda: send(actor_name, *args, delay_ms=delay_ms))
 
 
 def plan_on_commit(swarm_id: str) -> None:

@@ -50,3 +50,11 @@ def run_task(task_id: str, assignment_seq: int) -> None:
     from engine import runner
 
     runner.run(task_id=task_id, assignment_seq=assignment_seq)
+
+
+@dramatiq.actor(max_retries=3, min_backoff=1000)
+def deliver_webhook(delivery_id: int) -> None:
+    """One attempt of a webhook delivery; the service schedules the next one itself (delayed)."""
+    from webhooks import services as webhook_services
+
+    webhook_services.delivery_attempt(delivery_id=delivery_id)

@@ -10,7 +10,8 @@ Each step uses conditional updates, so several processes may run it at once:
 - swarms left `ready` longer than READY_SWARM_TTL are stopped (reason `expired: …`), freeing their quota slot;
 - a plan or task output waiting for approval longer than APPROVAL_TIMEOUT fails its swarm (reason
   `approval_timeout`);
-- prompt traces older than TRACE_RETENTION_DAYS are cleared (hourly).
+- prompt traces older than TRACE_RETENTION_DAYS are cleared (hourly);
+- webhook deliveries whose message was lost are re-sent.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from swarms.models import Swarm
 from swarms.services import swarm_expire, swarm_expire_approval, swarm_fail, swarm_replan
 from tasks.models import Task
 from tasks.services import task_fail, task_mark_resent, task_requeue, task_score
+from webhooks import services as webhook_services
 
 logger = logging.getLogger(__name__)
 MAX_LEASE_EXPIRIES = 3  # strikes: a task whose worker vanished this many times fails
@@ -54,6 +56,7 @@ def tick() -> None:
         expire_ready_swarms,
         kick_executing_swarms,
         trace.prune_old,
+        webhook_services.resend_due,
     ):
         try:
             step()

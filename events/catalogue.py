@@ -168,8 +168,11 @@ def budget_exceeded(*, budget: dict[str, Any], spent: dict[str, Any]) -> dict[st
 
 
 @_event("system.alert")
-def system_alert(*, level: str, message: str, state: dict[str, Any], resource: str = "") -> dict[str, Any]:
-    return {"type": "resources", "resource": resource, "level": level, "message": message, **state}
+def system_alert(
+    *, level: str, message: str, state: dict[str, Any], resource: str = "", kind: str = "resources"
+) -> dict[str, Any]:
+    """kind: `resources` (the resource guard) or `webhook` (a failing webhook was disabled)."""
+    return {"type": kind, "resource": resource, "level": level, "message": message, **state}
 
 
 @_event("log")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from ui import calls, views
+from ui import calls, views, webhooks
 
 _SWARM = "swarms/<id:swarm_id>"
 
@@ -37,4 +37,11 @@ urlpatterns = [
     path("agent-types", views.agent_types, name="agent-types"),
     path("keys", views.api_keys, name="keys"),
     path("keys/<id:key_id>/revoke", views.api_key_revoke, name="key-revoke"),
+    path("webhooks", webhooks.webhook_list, name="webhooks"),
+    path("webhooks/<id:webhook_id>", webhooks.webhook_detail, name="webhook"),
+    path("webhooks/<id:webhook_id>/toggle", webhooks.webhook_toggle, name="webhook-toggle"),
+    path("webhooks/<id:webhook_id>/delete", webhooks.webhook_delete, name="webhook-delete"),
+    path(
+        "webhooks/<id:webhook_id>/rotate-secret", webhooks.webhook_rotate_secret, name="webhook-rotate-secret"
+    ),
 ]
