@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
-from agents.registry import AGENT_TYPES
+from agents.selectors import agent_types_for
 from engine import tools as tools_module
 from engine.claude import client
 from engine.claude.estimate import CHARS_PER_TOKEN
@@ -52,15 +52,20 @@ def plan_cost(swarm: Swarm, tasks: Sequence[Any]) -> dict[str, Any]:
     hierarchical = swarm.mode == Swarm.Mode.HIERARCHICAL
     low = high = Decimal("0")
     low_tokens = high_tokens = 0
+    types = agent_types_for(swarm.owner_id)  # the built-ins and the owner's own, as the runner reads them
     for task in tasks:
-        kind = AGENT_TYPES.get(task.agent_type)
+        kind = types.get(task.agent_type)
+        model = (kind.model if kind else "") or agent_model
         system = len(kind.system_prompt) if kind else 600
         declared = len(json.dumps(tools_module.declarations(kind.tools))) if kind and kind.tools else 0
         chars = system + declared + len(swarm.objective) + len(task.description)
         base_low = _tokens(chars + PROMPT_OVERHEAD_CHARS[0], LOW_CHARS_PER_TOKEN)
         base = _tokens(chars + PROMPT_OVERHEAD_CHARS[1])
         tools = bool(kind.tools) if kind else True
-        turns_low, turns_high = (2, min(HIGH_TURNS, settings.TASK_MAX_TURNS)) if tools else (1, 1)
+        max_turns = (
+            min(kind.max_turns or settings.TASK_MAX_TURNS, settings.TASK_MAX_TURNS) if kind else HIGH_TURNS
+        )
+        turns_low, turns_high = (min(2, max_turns), min(HIGH_TURNS, max_turns)) if tools else (1, 1)
         context = _tokens(settings.CONTEXT_CHAR_BUDGET) if len(task.dependencies) else 0
         out = settings.CLAUDE_MAX_TOKENS
         # low: short answers; high: every turn's prompt carries the context and the earlier turns
@@ -69,8 +74,8 @@ def plan_cost(swarm: Swarm, tasks: Sequence[Any]) -> dict[str, Any]:
         out_high = turns_high * out
         if hierarchical and not getattr(task, "is_synthesis", False):
             in_high, out_high = 2 * in_high, 2 * out_high  # one revision
-        low += _cost(agent_model, in_low, out_low)
-        high += _cost(agent_model, in_high, out_high)
+        low += _cost(model, in_low, out_low)
+        high += _cost(model, in_high, out_high)
         low_tokens += in_low + out_low
         high_tokens += in_high + out_high
         if reviews and not getattr(task, "is_synthesis", False):

@@ -386,3 +386,21 @@ def test_the_estimate_follows_the_configured_prices_and_the_plan(alice, settings
     assert doubled["lowUsd"] == pytest.approx(2 * two["lowUsd"], rel=0.01)
     assert doubled["highUsd"] == pytest.approx(2 * two["highUsd"], rel=0.01)
     assert doubled["lowTokens"] == two["lowTokens"]
+
+
+def test_the_estimate_prices_a_custom_type_at_its_own_model_and_turns(alice, settings):
+    from agents.services import agent_type_create
+    from engine.estimates import plan_cost
+    from engine.plans import PlannedTask
+
+    swarm = build_swarm(alice, options={"review": False})
+    agent_type_create(
+        owner=alice, name="cheap-writer", system_prompt="You write short, plain answers.",
+        capabilities=["documentation"], model="claude-haiku-4-5", max_turns=2,
+    )  # fmt: skip
+    settings.CLAUDE_PRICES = {"claude-sonnet-5-5": [3, 15], "claude-haiku-4-5": [1, 5]}
+    task = {"name": "Write", "description": "Write the guide", "type": "custom"}
+    default = plan_cost(swarm, [PlannedTask(**task, agent_type="documenter")])
+    cheap = plan_cost(swarm, [PlannedTask(**task, agent_type="cheap-writer")])
+    assert cheap["highUsd"] < default["highUsd"] / 3  # a third of the price, and 2 turns at most, not 6
+    assert cheap["highTokens"] < default["highTokens"]
