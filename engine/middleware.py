@@ -24,6 +24,12 @@ class Housekeeping(dramatiq.Middleware):
         self._thread: threading.Thread | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        # The actors import the engine lazily (processes that only send work never load it); a
+        # worker loads it now, so its first messages do not wait seconds for the anthropic SDK.
+        from engine import housekeeping, planner, runner, scheduler, settle  # noqa: F401
+        from engine.claude import client
+
+        client.client()  # the SDK client (its HTTP pool) too
         if not settings.EMBEDDED_WORKERS:  # embedded: the web process's /metrics covers it
             from ops.metrics import start_worker_exporter
 
