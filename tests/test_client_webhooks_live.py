@@ -329,3 +329,28 @@ def test_cli_deliveries_of_a_real_run(env: dict[str, str], client: Client) -> No
         table = cli(env, "webhooks", "deliveries", hook.id)
         assert table.returncode == 0 and "swarm.completed" in table.stdout and "succeeded" in table.stdout
         assert cli_json(env, "webhooks", "deliveries", hook.id, "--status", "failed") == []
+
+
+def test_cli_webhooks_show_disable_enable_rotate(env: dict[str, str], client: Client) -> None:
+    hook = client.webhooks.create(UNUSED_URL, events="task.failed", description="pager")
+    assert hook.events == ["task.failed"]  # one glob given as a string is not split into letters
+    shown = cli_json(env, "webhooks", "show", hook.id)
+    assert shown["id"] == hook.id and shown["description"] == "pager" and "secret" not in shown
+    text = cli(env, "webhooks", "show", hook.id)
+    assert text.returncode == 0 and UNUSED_URL in text.stdout and "active" in text.stdout
+
+    assert cli_json(env, "webhooks", "disable", hook.id)["active"] is False
+    assert client.webhooks.get(hook.id).active is False
+    enabled = cli(env, "webhooks", "enable", hook.id)
+    assert enabled.returncode == 0 and f"{hook.id}: enabled" in enabled.stdout
+    assert client.webhooks.get(hook.id).active is True
+
+    rotated = cli(env, "webhooks", "rotate-secret", hook.id)
+    assert rotated.returncode == 0 and "old one still signs" in rotated.stderr
+    new_secret = rotated.stdout.strip()
+    assert new_secret.startswith("whsec_") and new_secret != hook.secret
+    again = cli_json(env, "webhooks", "rotate-secret", hook.id)
+    assert again["data"]["id"] == hook.id and again["secret"] not in (new_secret, hook.secret)
+
+    missing = cli(env, "webhooks", "show", "wh_nope")
+    assert missing.returncode == 1 and "404" in missing.stderr

@@ -303,7 +303,7 @@ def _with_secret(body: dict[str, Any]) -> Webhook:
 def webhook_create(
     url: str,
     *,
-    events: list[str],
+    events: list[str] | str,
     swarm_id: str | None = None,
     description: str | None = None,
     active: bool | None = None,
@@ -331,7 +331,7 @@ def webhook_update(
     webhook_id: str,
     *,
     url: str | None = None,
-    events: list[str] | None = None,
+    events: list[str] | str | None = None,
     active: bool | None = None,
     description: str | None = None,
 ) -> Op:

@@ -220,7 +220,7 @@ class AsyncWebhooks(_Resource):
         self,
         url: str,
         *,
-        events: list[str],
+        events: list[str] | str,
         swarm_id: str | None = None,
         description: str | None = None,
         active: bool | None = None,
@@ -240,7 +240,7 @@ class AsyncWebhooks(_Resource):
         webhook_id: str,
         *,
         url: str | None = None,
-        events: list[str] | None = None,
+        events: list[str] | str | None = None,
         active: bool | None = None,
         description: str | None = None,
     ) -> Webhook:

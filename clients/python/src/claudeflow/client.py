@@ -234,7 +234,7 @@ class Webhooks(_Resource):
         self,
         url: str,
         *,
-        events: list[str],
+        events: list[str] | str,
         swarm_id: str | None = None,
         description: str | None = None,
         active: bool | None = None,
@@ -257,7 +257,7 @@ class Webhooks(_Resource):
         webhook_id: str,
         *,
         url: str | None = None,
-        events: list[str] | None = None,
+        events: list[str] | str | None = None,
         active: bool | None = None,
         description: str | None = None,
     ) -> Webhook:

@@ -605,6 +605,54 @@ def webhooks_create(
     click.echo(hook.secret)
 
 
+@webhooks.command("show")
+@click.argument("webhook_id")
+@json_option
+@click.pass_context
+def webhooks_show(ctx: click.Context, webhook_id: str, as_json: bool) -> None:
+    """One webhook (never its secret)."""
+    hook = client_of(ctx).webhooks.get(webhook_id)
+    if as_json:
+        print_json(hook)
+        return
+    out.print(f"{hook.id} {hook.url}", markup=False)
+    out.print(f"events: {','.join(hook.events)}", markup=False)
+    if hook.swarm_id:
+        out.print(f"swarm: {hook.swarm_id}", markup=False)
+    if hook.description:
+        out.print(f"description: {hook.description}", markup=False)
+    state = "active" if hook.active else f"disabled {hook.disabled_reason}".rstrip()
+    out.print(f"{state}, {hook.consecutive_failures} failed deliveries in a row", markup=False)
+
+
+def _toggle(name: str, active: bool, help_text: str) -> None:
+    @webhooks.command(name, help=help_text)
+    @click.argument("webhook_id")
+    @json_option
+    @click.pass_context
+    def command(ctx: click.Context, webhook_id: str, as_json: bool) -> None:
+        hook = client_of(ctx).webhooks.update(webhook_id, active=active)
+        print_json(hook) if as_json else out.print(f"{hook.id}: {'enabled' if hook.active else 'disabled'}")
+
+
+_toggle("enable", True, "Re-enable a webhook (its failure count starts again from 0).")
+_toggle("disable", False, "Stop deliveries to a webhook (it is kept, with its log).")
+
+
+@webhooks.command("rotate-secret")
+@click.argument("webhook_id")
+@json_option
+@click.pass_context
+def webhooks_rotate_secret(ctx: click.Context, webhook_id: str, as_json: bool) -> None:
+    """A new signing secret, printed this once; the old one keeps signing for a grace period."""
+    hook = client_of(ctx).webhooks.rotate_secret(webhook_id)
+    if as_json:
+        print_json(_webhook_json(hook))
+        return
+    err.print(f"New secret for {hook.id}. Store it now (the old one still signs for a while):")
+    click.echo(hook.secret)
+
+
 @webhooks.command("rm")
 @click.argument("webhook_id")
 @json_option
