@@ -278,7 +278,8 @@ class Webhooks(_Resource):
     def deliveries(
         self, webhook_id: str, *, status: str | None = None, page_size: int = 100, limit: int | None = None
     ) -> Iterator[Delivery]:
-        """The delivery log, newest first, over every page; `status`: pending, succeeded, failed, cancelled."""
+        """The delivery log, newest first, over every page; `status`: pending, succeeded, failed,
+        cancelled. Offset paging: a delivery added while iterating shifts the pages, so one may repeat."""
         return _pages(
             lambda size, offset: self.deliveries_page(webhook_id, status=status, limit=size, offset=offset),
             page_size,
