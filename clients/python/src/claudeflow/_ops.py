@@ -3,6 +3,7 @@ resources only send these, so the two clients cannot drift apart."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import quote
 
@@ -13,6 +14,7 @@ from claudeflow.models import (
     ApiKey,
     ClaudeCall,
     CreatedApiKey,
+    Delivery,
     LogEntry,
     Metrics,
     Page,
@@ -290,25 +292,86 @@ def auth_logout(refresh: str) -> Op:
     return Op("POST", "/api/auth/logout", lambda b: b, json={"refresh": refresh})
 
 
-def webhook_create(url: str, *, events: list[str] | None = None, active: bool | None = None) -> Op:
-    body: dict[str, Any] = {"url": url}
-    if events is not None:
-        body["events"] = list(events)
-    if active is not None:
-        body["active"] = active
-    return Op("POST", "/api/webhooks", Webhook.from_api, json=body)
+def _webhook(webhook_id: str) -> str:
+    return f"/api/webhooks/{seg(webhook_id)}"
+
+
+def _with_secret(body: dict[str, Any]) -> Webhook:
+    return Webhook.from_api(body["data"], secret=body["secret"])
+
+
+def webhook_create(
+    url: str,
+    *,
+    events: list[str] | str,
+    swarm_id: str | None = None,
+    description: str | None = None,
+    active: bool | None = None,
+) -> Op:
+    if isinstance(events, str):  # "task.*" would be sent as ["t", "a", ...]
+        events = [events]
+    body: dict[str, Any] = {"url": url, "events": list(events)}
+    for key, value in (("swarmId", swarm_id), ("description", description), ("active", active)):
+        if value is not None:
+            body[key] = value
+    return Op("POST", "/api/webhooks", _with_secret, json=body)
 
 
 def webhook_list() -> Op:
-    def parse(body: Any) -> list[Webhook]:
-        items = body if isinstance(body, list) else body.get("webhooks") or body.get("results") or []
-        return [Webhook.from_api(item) for item in items]
+    return Op(
+        "GET", "/api/webhooks", lambda body: [Webhook.from_api(item) for item in body.get("webhooks") or []]
+    )
 
-    return Op("GET", "/api/webhooks", parse)
+
+def webhook_get(webhook_id: str) -> Op:
+    return Op("GET", _webhook(webhook_id), lambda body: Webhook.from_api(body["data"]))
+
+
+def webhook_update(
+    webhook_id: str,
+    *,
+    url: str | None = None,
+    events: list[str] | str | None = None,
+    active: bool | None = None,
+    description: str | None = None,
+) -> Op:
+    if isinstance(events, str):
+        events = [events]
+    body: dict[str, Any] = {}
+    for key, value in (
+        ("url", url),
+        ("events", list(events) if events is not None else None),
+        ("active", active),
+        ("description", description),
+    ):
+        if value is not None:
+            body[key] = value
+    return Op("PATCH", _webhook(webhook_id), lambda b: Webhook.from_api(b["data"]), json=body)
 
 
 def webhook_delete(webhook_id: str) -> Op:
-    return Op("DELETE", f"/api/webhooks/{seg(webhook_id)}", lambda b: b)
+    return Op("DELETE", _webhook(webhook_id), lambda body: None)
+
+
+def webhook_rotate_secret(webhook_id: str) -> Op:
+    return Op("POST", f"{_webhook(webhook_id)}/rotate-secret", _with_secret)
+
+
+def delivery_page(webhook_id: str, *, status: str | None = None, limit: int = 100, offset: int = 0) -> Op:
+    """The server's delivery log has no next link: the next page exists while offset + items < count."""
+
+    def parse(body: dict[str, Any]) -> Page[Delivery]:
+        page = _page("deliveries", Delivery.from_api)(body)
+        after = page.offset + len(page.items)
+        more = page.items and after < page.count
+        return dataclasses.replace(page, next=f"?offset={after}&limit={page.limit}" if more else None)
+
+    return Op(
+        "GET",
+        f"{_webhook(webhook_id)}/deliveries",
+        parse,
+        params={"status": status, "limit": limit, "offset": offset},
+    )
 
 
 def health() -> Op:

@@ -21,6 +21,7 @@ from claudeflow.models import (
     ApiKey,
     ClaudeCall,
     CreatedApiKey,
+    Delivery,
     Event,
     LogEntry,
     Metrics,
@@ -216,15 +217,56 @@ class AsyncAuth(_Resource):
 
 class AsyncWebhooks(_Resource):
     async def create(
-        self, url: str, *, events: list[str] | None = None, active: bool | None = None
+        self,
+        url: str,
+        *,
+        events: list[str] | str,
+        swarm_id: str | None = None,
+        description: str | None = None,
+        active: bool | None = None,
     ) -> Webhook:
-        return await self._call(ops.webhook_create(url, events=events, active=active))
+        return await self._call(
+            ops.webhook_create(url, events=events, swarm_id=swarm_id, description=description, active=active)
+        )
 
     async def list(self) -> list[Webhook]:
         return await self._call(ops.webhook_list())
 
+    async def get(self, webhook_id: str) -> Webhook:
+        return await self._call(ops.webhook_get(webhook_id))
+
+    async def update(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: list[str] | str | None = None,
+        active: bool | None = None,
+        description: str | None = None,
+    ) -> Webhook:
+        return await self._call(
+            ops.webhook_update(webhook_id, url=url, events=events, active=active, description=description)
+        )
+
     async def delete(self, webhook_id: str) -> None:
         await self._call(ops.webhook_delete(webhook_id))
+
+    async def rotate_secret(self, webhook_id: str) -> Webhook:
+        return await self._call(ops.webhook_rotate_secret(webhook_id))
+
+    def deliveries(
+        self, webhook_id: str, *, status: str | None = None, page_size: int = 100, limit: int | None = None
+    ) -> AsyncIterator[Delivery]:
+        return _pages(
+            lambda size, offset: self.deliveries_page(webhook_id, status=status, limit=size, offset=offset),
+            page_size,
+            limit,
+        )
+
+    async def deliveries_page(
+        self, webhook_id: str, *, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> Page[Delivery]:
+        return await self._call(ops.delivery_page(webhook_id, status=status, limit=limit, offset=offset))
 
     @staticmethod
     def verify(payload: bytes | str, headers: Mapping[str, str], secret: str, **kwargs: Any) -> Any:

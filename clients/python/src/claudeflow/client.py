@@ -20,6 +20,7 @@ from claudeflow.models import (
     ApiKey,
     ClaudeCall,
     CreatedApiKey,
+    Delivery,
     Event,
     LogEntry,
     Metrics,
@@ -229,19 +230,71 @@ class Auth(_Resource):
 
 
 class Webhooks(_Resource):
-    def create(self, url: str, *, events: list[str] | None = None, active: bool | None = None) -> Webhook:
-        """POST /api/webhooks; the answer's `secret` is shown this once."""
-        return self._call(ops.webhook_create(url, events=events, active=active))
+    def create(
+        self,
+        url: str,
+        *,
+        events: list[str] | str,
+        swarm_id: str | None = None,
+        description: str | None = None,
+        active: bool | None = None,
+    ) -> Webhook:
+        """POST /api/webhooks. `events`: event types or globs (``["task.*", "swarm.completed"]``);
+        `swarm_id`: only that swarm's events. The returned webhook's `secret` is shown this once:
+        store it to verify deliveries."""
+        return self._call(
+            ops.webhook_create(url, events=events, swarm_id=swarm_id, description=description, active=active)
+        )
 
     def list(self) -> list[Webhook]:
         return self._call(ops.webhook_list())
 
+    def get(self, webhook_id: str) -> Webhook:
+        return self._call(ops.webhook_get(webhook_id))
+
+    def update(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: list[str] | str | None = None,
+        active: bool | None = None,
+        description: str | None = None,
+    ) -> Webhook:
+        """PATCH: only the fields given change. Re-activating a disabled webhook resets its failure count."""
+        return self._call(
+            ops.webhook_update(webhook_id, url=url, events=events, active=active, description=description)
+        )
+
     def delete(self, webhook_id: str) -> None:
+        """Deletes the webhook and its delivery log; pending deliveries are not sent."""
         self._call(ops.webhook_delete(webhook_id))
+
+    def rotate_secret(self, webhook_id: str) -> Webhook:
+        """A new secret (in the returned webhook's `secret`, shown this once); for a grace period
+        deliveries carry a signature with the old secret too."""
+        return self._call(ops.webhook_rotate_secret(webhook_id))
+
+    def deliveries(
+        self, webhook_id: str, *, status: str | None = None, page_size: int = 100, limit: int | None = None
+    ) -> Iterator[Delivery]:
+        """The delivery log, newest first, over every page; `status`: pending, succeeded, failed,
+        cancelled. Offset paging: a delivery added while iterating shifts the pages, so one may repeat."""
+        return _pages(
+            lambda size, offset: self.deliveries_page(webhook_id, status=status, limit=size, offset=offset),
+            page_size,
+            limit,
+        )
+
+    def deliveries_page(
+        self, webhook_id: str, *, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> Page[Delivery]:
+        return self._call(ops.delivery_page(webhook_id, status=status, limit=limit, offset=offset))
 
     @staticmethod
     def verify(payload: bytes | str, headers: Mapping[str, str], secret: str, **kwargs: Any) -> Any:
-        """Checks a delivery's Standard Webhooks signature and timestamp; returns its JSON body."""
+        """Checks a delivery's Standard Webhooks signature (any one of several space-separated
+        ones) and timestamp; returns its JSON body. Raises WebhookVerificationError."""
         return _webhooks.verify(payload, headers, secret, **kwargs)
 
 

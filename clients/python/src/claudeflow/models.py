@@ -562,25 +562,99 @@ class ClaudeCall:
 
 @dataclass(frozen=True)
 class Webhook:
+    """A webhook: deliveries of the events matching ``events`` (globs like ``task.*``) of your
+    swarms (only ``swarm_id``'s when set) to ``url``. ``secret`` is set only in the answer to
+    create and rotate-secret: the server shows it that once."""
+
     id: str
     url: str
     events: list[str] = field(default_factory=list)
+    swarm_id: str | None = None
+    description: str = ""
     active: bool = True
-    secret: str | None = None  # only in the answer to create
+    consecutive_failures: int = 0
+    disabled_reason: str = ""
     created_at: datetime | None = None
+    updated_at: datetime | None = None
+    secret: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_api(cls, body: dict[str, Any]) -> Webhook:
-        data = body.get("data") if isinstance(body.get("data"), dict) else body
+    def from_api(cls, data: dict[str, Any], *, secret: str | None = None) -> Webhook:
         return cls(
-            id=str(data.get("id", "")),
-            url=data.get("url", ""),
-            events=list(data.get("events") or data.get("eventTypes") or []),
-            active=bool(data.get("active", True)),
-            secret=body.get("secret") or data.get("secret"),
+            id=str(data["id"]),
+            url=data["url"],
+            events=list(data.get("events") or []),
+            swarm_id=data.get("swarmId") or None,
+            description=data.get("description") or "",
+            active=bool(data.get("active")),
+            consecutive_failures=int(data.get("consecutiveFailures") or 0),
+            disabled_reason=data.get("disabledReason") or "",
             created_at=_time(data.get("createdAt")),
-            raw=body,
+            updated_at=_time(data.get("updatedAt")),
+            secret=secret,
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One POST of a delivery: ``status_code`` None when no answer came (``error`` says why)."""
+
+    attempt: int
+    status_code: int | None
+    latency_ms: int
+    error: str = ""
+    ok: bool = False
+    at: datetime | None = None
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> DeliveryAttempt:
+        return cls(
+            attempt=int(data["attempt"]),
+            status_code=data.get("statusCode"),
+            latency_ms=int(data.get("latencyMs") or 0),
+            error=data.get("error") or "",
+            ok=bool(data.get("ok")),
+            at=_time(data.get("at")),
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One event sent (or being sent) to a webhook: status pending, succeeded, failed or cancelled;
+    ``attempt_log`` has every attempt, oldest first."""
+
+    id: int
+    event_id: int
+    event_type: str
+    swarm_id: str
+    status: str
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str = ""
+    next_attempt_at: datetime | None = None
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempt_log: list[DeliveryAttempt] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Delivery:
+        return cls(
+            id=int(data["id"]),
+            event_id=int(data["eventId"]),
+            event_type=data["eventType"],
+            swarm_id=data.get("swarmId") or "",
+            status=data["status"],
+            attempts=int(data.get("attempts") or 0),
+            last_status_code=data.get("lastStatusCode"),
+            last_error=data.get("lastError") or "",
+            next_attempt_at=_time(data.get("nextAttemptAt")),
+            created_at=_time(data.get("createdAt")),
+            finished_at=_time(data.get("finishedAt")),
+            attempt_log=[DeliveryAttempt.from_api(a) for a in data.get("attemptLog") or []],
+            raw=data,
         )
 
 

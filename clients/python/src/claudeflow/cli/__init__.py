@@ -1,4 +1,4 @@
-"""`claudeflow`: run and watch swarms, read their results, manage API keys.
+"""`claudeflow`: run and watch swarms, read their results, manage API keys and webhooks.
 
 Exit codes: 0 the swarm completed (or the command succeeded), 1 it failed or was stopped (or the
 API refused the command), 2 a usage error (bad options, or input the server's validation refused),
@@ -529,3 +529,167 @@ def keys_revoke(ctx: click.Context, key_id: str, as_json: bool) -> None:
     """Revoke a key: refused from the very next request."""
     key = client_of(ctx).keys.revoke(key_id)
     print_json(key) if as_json else out.print(f"{key.id}: revoked")
+
+
+# --- webhooks -------------------------------------------------------------------------------------
+
+
+@main.group()
+def webhooks() -> None:
+    """Your webhooks: signed deliveries of swarm events to a URL."""
+
+
+def _events_of(value: str) -> list[str]:
+    events = [e.strip() for e in value.split(",") if e.strip()]
+    if not events:
+        raise click.BadParameter("give at least one event type or glob, e.g. 'task.*,swarm.*'")
+    return events
+
+
+def _webhook_json(webhook: Any) -> dict[str, Any]:
+    data = dict(webhook.raw)
+    return {"secret": webhook.secret, "data": data} if webhook.secret else data
+
+
+@webhooks.command("ls")
+@json_option
+@click.pass_context
+def webhooks_ls(ctx: click.Context, as_json: bool) -> None:
+    """Your webhooks (never their secrets)."""
+    items = client_of(ctx).webhooks.list()
+    if as_json:
+        print_json(items)
+        return
+    table = Table("id", "url", "events", "swarm", "active", "failures", "created", box=None)
+    for hook in items:
+        table.add_row(
+            hook.id,
+            hook.url,
+            ",".join(hook.events),
+            hook.swarm_id or "",
+            "yes" if hook.active else f"no {hook.disabled_reason}".rstrip(),
+            str(hook.consecutive_failures),
+            hook.created_at.strftime("%Y-%m-%d %H:%M") if hook.created_at else "",
+        )
+    out.print(table)
+
+
+@webhooks.command("create")
+@click.argument("url")
+@click.option(
+    "--events", "events", required=True, help="Comma-separated event types or globs, e.g. 'task.*,swarm.*'."
+)
+@click.option("--swarm", "swarm_id", help="Only this swarm's events.")
+@click.option("--description", help="A note for you.")
+@click.option("--inactive", is_flag=True, help="Create it disabled.")
+@json_option
+@click.pass_context
+def webhooks_create(
+    ctx: click.Context,
+    url: str,
+    events: str,
+    swarm_id: str | None,
+    description: str | None,
+    inactive: bool,
+    as_json: bool,
+) -> None:
+    """Create a webhook; its signing secret is printed this once."""
+    wanted = _events_of(events)
+    hook = client_of(ctx).webhooks.create(
+        url, events=wanted, swarm_id=swarm_id, description=description, active=False if inactive else None
+    )
+    if as_json:
+        print_json(_webhook_json(hook))
+        return
+    err.print(f"Created webhook {hook.id} → {hook.url} ({','.join(hook.events)}). Store its secret now:")
+    click.echo(hook.secret)
+
+
+@webhooks.command("show")
+@click.argument("webhook_id")
+@json_option
+@click.pass_context
+def webhooks_show(ctx: click.Context, webhook_id: str, as_json: bool) -> None:
+    """One webhook (never its secret)."""
+    hook = client_of(ctx).webhooks.get(webhook_id)
+    if as_json:
+        print_json(hook)
+        return
+    out.print(f"{hook.id} {hook.url}", markup=False)
+    out.print(f"events: {','.join(hook.events)}", markup=False)
+    if hook.swarm_id:
+        out.print(f"swarm: {hook.swarm_id}", markup=False)
+    if hook.description:
+        out.print(f"description: {hook.description}", markup=False)
+    state = "active" if hook.active else f"disabled {hook.disabled_reason}".rstrip()
+    out.print(f"{state}, {hook.consecutive_failures} failed deliveries in a row", markup=False)
+
+
+def _toggle(name: str, active: bool, help_text: str) -> None:
+    @webhooks.command(name, help=help_text)
+    @click.argument("webhook_id")
+    @json_option
+    @click.pass_context
+    def command(ctx: click.Context, webhook_id: str, as_json: bool) -> None:
+        hook = client_of(ctx).webhooks.update(webhook_id, active=active)
+        print_json(hook) if as_json else out.print(f"{hook.id}: {'enabled' if hook.active else 'disabled'}")
+
+
+_toggle("enable", True, "Re-enable a webhook (its failure count starts again from 0).")
+_toggle("disable", False, "Stop deliveries to a webhook (it is kept, with its log).")
+
+
+@webhooks.command("rotate-secret")
+@click.argument("webhook_id")
+@json_option
+@click.pass_context
+def webhooks_rotate_secret(ctx: click.Context, webhook_id: str, as_json: bool) -> None:
+    """A new signing secret, printed this once; the old one keeps signing for a grace period."""
+    hook = client_of(ctx).webhooks.rotate_secret(webhook_id)
+    if as_json:
+        print_json(_webhook_json(hook))
+        return
+    err.print(f"New secret for {hook.id}. Store it now (the old one still signs for a while):")
+    click.echo(hook.secret)
+
+
+@webhooks.command("rm")
+@click.argument("webhook_id")
+@json_option
+@click.pass_context
+def webhooks_rm(ctx: click.Context, webhook_id: str, as_json: bool) -> None:
+    """Delete a webhook and its delivery log."""
+    client_of(ctx).webhooks.delete(webhook_id)
+    print_json({"id": webhook_id, "status": "deleted"}) if as_json else out.print(f"{webhook_id}: deleted")
+
+
+@webhooks.command("deliveries")
+@click.argument("webhook_id")
+@click.option(
+    "--status", type=click.Choice(["pending", "succeeded", "failed", "cancelled"]), help="Only these."
+)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many.")
+@json_option
+@click.pass_context
+def webhooks_deliveries(
+    ctx: click.Context, webhook_id: str, status: str | None, limit: int, as_json: bool
+) -> None:
+    """A webhook's delivery log, newest first: status, attempts, last answer."""
+    items = list(client_of(ctx).webhooks.deliveries(webhook_id, status=status, limit=limit))
+    if as_json:
+        print_json(items)
+        return
+    table = Table("id", "event", "type", "swarm", "status", "attempts", "last", "created", box=None)
+    for delivery in items:
+        last = str(delivery.last_status_code or "") or delivery.last_error[:40]
+        table.add_row(
+            str(delivery.id),
+            str(delivery.event_id),
+            delivery.event_type,
+            delivery.swarm_id,
+            styled(delivery.status),
+            str(delivery.attempts),
+            last,
+            delivery.created_at.strftime("%Y-%m-%d %H:%M:%S") if delivery.created_at else "",
+        )
+    out.print(table)
