@@ -21,6 +21,28 @@ class ConfigError(ImproperlyConfigured):
     """A bad environment variable; its message is one line that names it."""
 
 
+DOTENV_OFF = {"off", "0", "false", "no"}
+
+
+def load_dotenv_file(default: Path) -> Path | None:
+    """Reads a `.env` file into os.environ, so `manage.py` commands see the values `bin/run` uses.
+
+    Variables already in the environment win. `CLAUDEFLOW_DOTENV` names another file, or turns the
+    file off (`off`); by default `default` is read when it exists. Returns the file read, if any."""
+    from dotenv import load_dotenv
+
+    setting = os.environ.get("CLAUDEFLOW_DOTENV", "").strip()
+    if setting.lower() in DOTENV_OFF and setting:
+        return None
+    path = Path(setting) if setting else default
+    if not path.is_file():
+        if setting:
+            raise ConfigError(f"CLAUDEFLOW_DOTENV: no file at {str(path)!r}")
+        return None
+    load_dotenv(path, override=False)
+    return path
+
+
 def env_raw(name: str) -> str | None:
     file_path = os.environ.get(f"{name}_FILE")
     if file_path:

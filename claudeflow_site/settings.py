@@ -24,9 +24,12 @@ from claudeflow_site.config import (
     env_rate,
     env_raw,
     env_str,
+    load_dotenv_file,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# A source checkout reads the .env beside manage.py; an installed package the one in the working directory.
+DOTENV_FILE = load_dotenv_file((BASE_DIR if (BASE_DIR / "manage.py").is_file() else Path.cwd()) / ".env")
 VAR_DIR = Path(env_str("CLAUDEFLOW_VAR_DIR", str(BASE_DIR / "var")))
 
 # --- core Django -------------------------------------------------------------------------------

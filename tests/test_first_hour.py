@@ -1,0 +1,225 @@
+"""The first hour of a newcomer (issue 13): bin/run's one development key and its port check, a 401
+that says why, and the .env file that lets manage.py commands run outside bin/run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from access.models import ApiKey, hash_key
+from access.services import apikey_create, apikey_revoke
+from tests.conftest import make_user
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- a 401 says why -------------------------------------------------------------------------------
+
+
+def refused(anon_client, raw: str) -> dict:
+    anon_client.credentials(HTTP_X_API_KEY=raw)
+    response = anon_client.get("/api/swarms")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'ApiKey header="X-API-Key"'
+    body = response.json()
+    assert set(body) == {"error", "message"} and body["error"] == "Authentication required"
+    return body
+
+
+@pytest.mark.django_db
+def test_a_revoked_key_is_401_saying_revoked(anon_client, alice):
+    key, raw = apikey_create(owner=alice, name="ci", permissions=["read"])
+    apikey_revoke(key_id=key.id)
+    message = refused(anon_client, raw)["message"]
+    assert "revoked" in message and key.prefix in message and raw not in message
+
+
+@pytest.mark.django_db
+def test_an_expired_key_is_401_saying_expired(anon_client, alice):
+    _, raw = apikey_create(
+        owner=alice, name="ci", permissions=["read"], expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert "expired" in refused(anon_client, raw)["message"]
+
+
+@pytest.mark.django_db
+def test_a_deactivated_owners_key_is_401_saying_so(anon_client):
+    carol = make_user("carol", is_active=False)
+    _, raw = apikey_create(owner=carol, name="ci", permissions=["read"])
+    assert "deactivated" in refused(anon_client, raw)["message"]
+
+
+@pytest.mark.django_db
+def test_an_unknown_key_is_401_saying_unknown(anon_client, alice):
+    apikey_create(owner=alice, name="ci", permissions=["read"])
+    assert refused(anon_client, "cf_123")["message"].startswith("Unknown API key")
+
+
+@pytest.mark.django_db
+def test_no_credentials_keep_the_spec_body(anon_client):
+    body = anon_client.get("/api/swarms").json()
+    assert body == {"error": "Authentication required", "message": "Provide valid API key or JWT token"}
+
+
+# --- quickstart keeps one development key in var/ -----------------------------------------------
+
+
+def last_line(capsys) -> str:
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
+@pytest.mark.django_db
+def test_quickstart_keeps_one_key_in_var_readable_by_its_owner_only(capsys, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("quickstart")
+    first = last_line(capsys)
+    call_command("quickstart")
+    assert last_line(capsys) == first
+    key_file = tmp_path / "dev_api_key"
+    assert key_file.read_text().strip() == first
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert ApiKey.objects.filter(revoked_at__isnull=True).count() == 1
+
+
+@pytest.mark.django_db
+def test_quickstart_leaves_other_keys_alone(capsys, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("quickstart")
+    admin_key = ApiKey.objects.get()
+    _, other = apikey_create(owner=admin_key.owner, name="quickstart", permissions=["read"])
+    call_command("quickstart")
+    assert ApiKey.objects.usable().count() == 2  # nothing revoked: a running server's key keeps working
+    assert last_line(capsys) != other
+
+
+@pytest.mark.django_db
+def test_quickstart_replaces_a_revoked_development_key_and_says_why(capsys, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    call_command("quickstart")
+    first = last_line(capsys)
+    apikey_revoke(key_id=ApiKey.objects.get(key_hash=hash_key(first)).id)
+    call_command("quickstart")
+    out = capsys.readouterr().out
+    assert "no longer works" in out and "revoked" in out
+    second = out.strip().splitlines()[-1]
+    assert second != first and (tmp_path / "dev_api_key").read_text().strip() == second
+    assert ApiKey.objects.usable().get().key_hash == hash_key(second)
+
+
+@pytest.mark.django_db
+def test_quickstart_does_not_reuse_another_users_key(capsys, settings, tmp_path, alice):
+    settings.VAR_DIR = tmp_path
+    _, raw = apikey_create(owner=alice, name="mine", permissions=["read"])
+    (tmp_path / "dev_api_key").write_text(raw)
+    call_command("quickstart")
+    out = capsys.readouterr().out
+    assert "belongs to 'alice'" in out and out.strip().splitlines()[-1] != raw
+
+
+# --- bin/run checks the port before touching anything ----------------------------------------------
+
+
+def test_bin_run_refuses_a_busy_port_before_touching_anything(tmp_path):
+    (tmp_path / "bin").mkdir()
+    shutil.copy(ROOT / "bin" / "run", tmp_path / "bin" / "run")
+    marker = tmp_path / "setup-ran"
+    (tmp_path / "bin" / "setup").write_text(f"#!/usr/bin/env bash\ntouch {marker}\nexit 1\n")
+    (tmp_path / "bin" / "setup").chmod(0o755)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            ["bash", str(tmp_path / "bin" / "run")],
+            env={**os.environ, "PORT": str(port), "HOST": "127.0.0.1"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "Serving on" not in result.stdout
+    assert not marker.exists() and not (tmp_path / "var").exists() and not (tmp_path / ".env").exists()
+
+
+def test_bin_run_goes_on_when_the_port_is_free(tmp_path):
+    (tmp_path / "bin").mkdir()
+    shutil.copy(ROOT / "bin" / "run", tmp_path / "bin" / "run")
+    marker = tmp_path / "setup-ran"
+    (tmp_path / "bin" / "setup").write_text(f"#!/usr/bin/env bash\ntouch {marker}\nexit 7\n")
+    (tmp_path / "bin" / "setup").chmod(0o755)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run(
+        ["bash", str(tmp_path / "bin" / "run")],
+        env={**os.environ, "PORT": str(port)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 7 and marker.exists()  # it went on to bin/setup
+
+
+# --- .env: manage.py commands work outside bin/run ---------------------------------------------
+
+
+def manage(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CLAUDEFLOW_DOTENV", "SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "DATABASE_URL")
+    }
+    base.update({"DJANGO_SETTINGS_MODULE": "claudeflow_site.settings", "PYTHONPATH": str(ROOT), **env})
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args], cwd=cwd, env=base, capture_output=True, text=True
+    )
+
+
+PRINT_SETTINGS = [
+    "shell",
+    "--no-imports",
+    "-c",
+    "from django.conf import settings; print(settings.DEBUG, settings.SECRET_KEY)",
+]
+
+
+def test_manage_py_reads_the_env_file(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# written by bin/run\nDEBUG=false\nSECRET_KEY=from-the-dotenv-file-0123456789abcdef\n")
+    result = manage(PRINT_SETTINGS, tmp_path, CLAUDEFLOW_DOTENV=str(dotenv))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "from-the-dotenv-file-0123456789abcdef"]
+
+
+def test_the_environment_wins_over_the_env_file(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("DEBUG=false\nSECRET_KEY=from-the-dotenv-file-0123456789abcdef\n")
+    result = manage(
+        PRINT_SETTINGS,
+        tmp_path,
+        CLAUDEFLOW_DOTENV=str(dotenv),
+        SECRET_KEY="from-the-environment-0123456789abcdef",
+    )
+    assert result.stdout.split() == ["False", "from-the-environment-0123456789abcdef"], result.stderr
+
+
+def test_without_an_env_file_the_error_names_the_variable(tmp_path):
+    result = manage(PRINT_SETTINGS, tmp_path, CLAUDEFLOW_DOTENV="off")
+    assert result.returncode == 2
+    assert "configuration error: SECRET_KEY is required when DEBUG=false" in result.stderr
+
+
+def test_a_missing_named_env_file_is_a_configuration_error(tmp_path):
+    result = manage(PRINT_SETTINGS, tmp_path, CLAUDEFLOW_DOTENV=str(tmp_path / "nope.env"))
+    assert result.returncode == 2 and "CLAUDEFLOW_DOTENV: no file at" in result.stderr
