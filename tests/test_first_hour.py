@@ -223,3 +223,110 @@ def test_without_an_env_file_the_error_names_the_variable(tmp_path):
 def test_a_missing_named_env_file_is_a_configuration_error(tmp_path):
     result = manage(PRINT_SETTINGS, tmp_path, CLAUDEFLOW_DOTENV=str(tmp_path / "nope.env"))
     assert result.returncode == 2 and "CLAUDEFLOW_DOTENV: no file at" in result.stderr
+
+
+# --- validation messages that teach ------------------------------------------------------------------
+
+OBJECTIVE_TEXT = "Build a REST API for user management"
+
+
+def problems(response) -> dict[str, dict]:
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["error"] == "Validation failed" and body["message"] == "Request is invalid"
+    return {item["field"]: item for item in body["details"]}
+
+
+@pytest.mark.django_db
+def test_a_bad_strategy_lists_the_strategies_and_the_one_meant(client_of_alice):
+    body = {"objective": OBJECTIVE_TEXT, "strategy": "developement"}
+    found = problems(client_of_alice.post("/api/swarm/create", body, format="json"))
+    item = found["strategy"]
+    assert item["value"] == "developement"
+    assert item["message"].startswith("strategy must be one of ")
+    for strategy in ("auto", "research", "development", "microservices", "security-audit"):
+        assert strategy in item["message"]
+    assert item["message"].endswith('got "developement" (did you mean "development"?)')
+
+
+@pytest.mark.django_db
+def test_a_choice_nothing_like_the_valid_ones_gets_no_suggestion(client_of_alice):
+    body = {"objective": OBJECTIVE_TEXT, "mode": "anarchy"}
+    message = problems(client_of_alice.post("/api/swarm/create", body, format="json"))["mode"]["message"]
+    assert message == 'mode must be one of centralized, distributed, hierarchical; got "anarchy"'
+
+
+@pytest.mark.django_db
+def test_nested_and_listed_choices_list_their_values(client_of_alice, swarm_of_alice):
+    body = {"objective": OBJECTIVE_TEXT, "options": {"verbosity": "loud"}}
+    found = problems(client_of_alice.post("/api/swarm/create", body, format="json"))
+    assert found["options.verbosity"]["message"].startswith(
+        "verbosity must be one of minimal, normal, detailed"
+    )
+    task = {
+        "name": "Write it",
+        "description": "Write the whole thing",
+        "type": "codin",
+        "priority": "urgent",
+        "requirements": {"permissions": ["read", "admin"]},
+    }
+    found = problems(client_of_alice.post(f"/api/swarm/{swarm_of_alice.id}/tasks", task, format="json"))
+    assert found["type"]["message"].endswith('got "codin" (did you mean "coding"?)')
+    assert found["priority"]["message"].startswith("priority must be one of low, normal, high, critical")
+    assert "must be one of read, write, execute" in found["requirements.permissions.1"]["message"]
+    spawn = client_of_alice.post(f"/api/swarm/{swarm_of_alice.id}/agents", {"type": "coderr"}, format="json")
+    assert 'did you mean "coder"?' in problems(spawn)["type"]["message"]
+
+
+@pytest.mark.django_db
+def test_a_query_parameter_choice_lists_its_values(client_of_alice, swarm_of_alice):
+    response = client_of_alice.get(f"/api/swarm/{swarm_of_alice.id}/logs?level=verbose")
+    assert (
+        problems(response)["level"]["message"]
+        == 'level must be one of debug, info, warn, error; got "verbose"'
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sent", "meant"),
+    [
+        ("max_agents", "maxAgents"),
+        ("maxagents", "maxAgents"),
+        ("MaxAgents", "maxAgents"),
+        ("paralel", "parallel"),
+    ],
+)
+def test_a_field_spelled_another_way_is_reported_with_the_field_meant(client_of_alice, sent, meant):
+    from swarms.models import Swarm
+
+    body = {"objective": OBJECTIVE_TEXT, sent: 3}
+    item = problems(client_of_alice.post("/api/swarm/create", body, format="json"))[sent]
+    assert item == {"field": sent, "message": f'Unknown field "{sent}"; did you mean "{meant}"?', "value": 3}
+    assert not Swarm.objects.exists()  # refused, not created with the default
+
+
+@pytest.mark.django_db
+def test_a_misspelled_field_is_reported_with_the_other_problems(client_of_alice):
+    body = {"objectve": OBJECTIVE_TEXT, "strategy": "nope"}
+    found = problems(client_of_alice.post("/api/swarm/create", body, format="json"))
+    assert set(found) == {"objective", "objectve", "strategy"}
+    assert found["objectve"]["message"] == 'Unknown field "objectve"; did you mean "objective"?'
+
+
+@pytest.mark.django_db
+def test_a_misspelled_nested_field_names_the_nested_field(client_of_alice, swarm_of_alice):
+    task = {
+        "name": "Write it",
+        "description": "Write the whole thing",
+        "type": "coding",
+        "requirements": {"Capabilities": ["python"]},
+    }
+    found = problems(client_of_alice.post(f"/api/swarm/{swarm_of_alice.id}/tasks", task, format="json"))
+    assert found["requirements.Capabilities"]["message"].endswith('did you mean "requirements.capabilities"?')
+
+
+@pytest.mark.django_db
+def test_unknown_fields_that_resemble_nothing_are_still_ignored(client_of_alice):
+    body = {"objective": OBJECTIVE_TEXT, "owner_id": 7, "colour": "blue"}
+    assert client_of_alice.post("/api/swarm/create", body, format="json").status_code == 201
