@@ -3,10 +3,14 @@ from __future__ import annotations
 from django.contrib import admin
 
 from agents.models import Agent
+from core.adminkit import ReadOnlyAdmin, changelist_url, links
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(ReadOnlyAdmin):
+    """The engine's record of an agent: read-only. Spawn agents through the API; terminate them
+    through the API or the "Terminate" action (swarms.admin adds it: it needs the swarm service)."""
+
     list_display = [
         "id",
         "name",
@@ -23,6 +27,7 @@ class AgentAdmin(admin.ModelAdmin):
     search_fields = ["id", "name", "swarm__id"]
     list_select_related = ["swarm"]
     readonly_fields = [
+        "related",
         "id",
         "swarm",
         "instance",
@@ -36,3 +41,12 @@ class AgentAdmin(admin.ModelAdmin):
         "idle_since",
         "terminated_at",
     ]
+
+    @admin.display(description="Related")
+    def related(self, agent: Agent) -> str:
+        return links(
+            [
+                ("its tasks", changelist_url("tasks.task", assigned_agent__id__exact=agent.id)),
+                ("the swarm's agents", changelist_url("agents.agent", swarm__id__exact=agent.swarm_id)),
+            ]
+        )
