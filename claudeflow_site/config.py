@@ -98,6 +98,20 @@ def env_float(name: str, default: float, *, min: float | None = None, max: float
     return number
 
 
+def env_range(name: str, default: tuple[int, int], *, max: int) -> tuple[int, int]:
+    """`N` or `LOW-HIGH` (integers, 0 ≤ LOW ≤ HIGH ≤ max), e.g. `1000-3000`."""
+    value = env_raw(name)
+    if value in (None, ""):
+        return default
+    low, _, high = value.partition("-")
+    if not low.strip().isdigit() or (high and not high.strip().isdigit()):
+        raise ConfigError(f"{name} must be a number or a range like 1000-3000; got {value!r}")
+    bounds = (int(low), int(high or low))
+    if bounds[0] > bounds[1] or bounds[1] > max:
+        raise ConfigError(f"{name} must be LOW-HIGH with LOW ≤ HIGH ≤ {max}; got {value!r}")
+    return bounds
+
+
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     value = env_raw(name)
     if value is None:

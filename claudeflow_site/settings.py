@@ -21,6 +21,7 @@ from claudeflow_site.config import (
     env_int,
     env_list,
     env_networks,
+    env_range,
     env_rate,
     env_raw,
     env_str,
@@ -403,6 +404,8 @@ DEFAULT_BUDGET = {
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
 ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL")
 FAKE_CLAUDE = env_str("FAKE_CLAUDE", "auto", choices=("auto", "on", "off"))
+# the embedded fake Claude's delay before each answer, ms: `N` or a random `LOW-HIGH` (bin/run: 1000-3000)
+FAKE_CLAUDE_LATENCY_MS = env_range("FAKE_CLAUDE_LATENCY_MS", (300, 300), max=600_000)
 CLAUDE_MODEL = env_str("CLAUDE_MODEL", "claude-sonnet-5-5")
 CLAUDE_MODELS = {
     "planner": env_str("CLAUDE_PLANNER_MODEL", CLAUDE_MODEL),
