@@ -27,11 +27,17 @@ from claudeflow_site.config import (
     env_str,
     load_dotenv_file,
 )
+from core.version import VERSION
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# A source checkout reads the .env beside manage.py; an installed package the one in the working directory.
-DOTENV_FILE = load_dotenv_file((BASE_DIR if (BASE_DIR / "manage.py").is_file() else Path.cwd()) / ".env")
-VAR_DIR = Path(env_str("CLAUDEFLOW_VAR_DIR", str(BASE_DIR / "var")))
+# A source checkout (manage.py beside the packages) keeps .env, var/, templates/ and static/ in it. An
+# installed wheel (`claudeflow-server`) has its templates and static files in claudeflow_site/assets
+# and uses the working directory for .env, var/ and staticfiles/.
+SOURCE_CHECKOUT = (BASE_DIR / "manage.py").is_file()
+PROJECT_DIR = BASE_DIR if SOURCE_CHECKOUT else Path.cwd()
+ASSETS_DIR = BASE_DIR if SOURCE_CHECKOUT else Path(__file__).resolve().parent / "assets"
+DOTENV_FILE = load_dotenv_file(PROJECT_DIR / ".env")
+VAR_DIR = Path(env_str("CLAUDEFLOW_VAR_DIR", str(PROJECT_DIR / "var")))
 
 # --- core Django -------------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
@@ -102,7 +108,7 @@ WSGI_APPLICATION = None
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [ASSETS_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -116,6 +122,8 @@ TEMPLATES = [
 
 # --- database --------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+if not env_raw("DATABASE_URL"):  # the embedded shape's SQLite file: var/ may not exist yet
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
 except ValueError as exc:
@@ -260,7 +268,7 @@ SIMPLE_JWT = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Claude-Flow server API",
     "DESCRIPTION": "Plan an objective with Claude, run a swarm of agents, follow it live.",
-    "VERSION": "1.0.0",
+    "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -318,8 +326,8 @@ if SECURE_SSL:
 
 # --- static files ----------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [ASSETS_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(PROJECT_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

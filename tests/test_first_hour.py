@@ -330,3 +330,64 @@ def test_a_misspelled_nested_field_names_the_nested_field(client_of_alice, swarm
 def test_unknown_fields_that_resemble_nothing_are_still_ignored(client_of_alice):
     body = {"objective": OBJECTIVE_TEXT, "owner_id": 7, "colour": "blue"}
     assert client_of_alice.post("/api/swarm/create", body, format="json").status_code == 201
+
+
+# --- the installed package's generic top-level names -------------------------------------------------
+
+
+def test_a_distribution_claiming_one_of_our_package_names_is_reported(tmp_path, monkeypatch):
+    from claudeflow_site.checks import check_top_level_packages
+
+    assert check_top_level_packages() == []
+    dist = tmp_path / "celery_tasks-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: celery-tasks\nVersion: 1.0\n")
+    (dist / "RECORD").write_text("tasks/__init__.py,,\ncelery_tasks-1.0.dist-info/METADATA,,\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (warning,) = check_top_level_packages()
+    assert warning.id == "claudeflow.W010" and "'tasks' is also installed by celery-tasks" in warning.msg
+
+
+def test_a_package_shadowing_ours_is_an_error(tmp_path, monkeypatch):
+    import types
+
+    from claudeflow_site.checks import check_top_level_packages
+
+    shadow = types.ModuleType("ui")
+    shadow.__file__ = str(tmp_path / "elsewhere" / "ui" / "__init__.py")
+    monkeypatch.setitem(sys.modules, "ui", shadow)
+    (error,) = check_top_level_packages()
+    assert error.id == "claudeflow.E010" and "'ui' is imported from" in error.msg
+
+
+def test_the_uv_lock_file_matches_pyproject():
+    """uv.lock pins every dependency for reproducible installs (`uv sync --frozen`); after a change
+    to pyproject.toml's dependencies run `uv lock` (pip install uv) and commit it."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    def key(name: str, extras: list[str], specifier: str, extra: str) -> tuple:
+        specifiers = tuple(sorted(str(s) for s in Requirement(f"x{specifier}").specifier))
+        return canonicalize_name(name), tuple(sorted(extras)), specifiers, extra
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    groups = {"": project["dependencies"], **project["optional-dependencies"]}
+    wanted = {
+        key(r.name, list(r.extras), str(r.specifier), extra)
+        for extra, items in groups.items()
+        for r in map(Requirement, items)
+    }
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    (root,) = [p for p in lock["package"] if p["name"] == "claudeflow-server"]
+    locked = {
+        key(
+            item["name"],
+            item.get("extras", []),
+            item.get("specifier", ""),
+            item.get("marker", "").removeprefix("extra == '").removesuffix("'"),
+        )
+        for item in root["metadata"]["requires-dist"]
+    }
+    assert locked == wanted, "uv.lock is stale: run `uv lock`"
