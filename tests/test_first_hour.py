@@ -343,6 +343,8 @@ def test_a_distribution_claiming_one_of_our_package_names_is_reported(tmp_path, 
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: celery-tasks\nVersion: 1.0\n")
     (dist / "RECORD").write_text("tasks/__init__.py,,\ncelery_tasks-1.0.dist-info/METADATA,,\n")
+    (tmp_path / "tasks").mkdir()  # Python ≥ 3.12 lists only the recorded files that exist
+    (tmp_path / "tasks" / "__init__.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
     (warning,) = check_top_level_packages()
     assert warning.id == "claudeflow.W010" and "'tasks' is also installed by celery-tasks" in warning.msg
