@@ -273,6 +273,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # summaries, operationIds, tags, 415/503 and examples: claudeflow_site/openapi.py
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "claudeflow_site.openapi.polish",
+    ],
     # LocalUserAuthentication (AUTH_ENABLED=false) is a development mode, not a scheme to document
     "AUTHENTICATION_WHITELIST": [
         "access.auth.ApiKeyAuthentication",
