@@ -1,12 +1,15 @@
-"""Agents: typed workers of one swarm."""
+"""Agents: typed workers of one swarm, and the agent types they are made from."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from agents.registry import CORE_TYPES, AgentSpec
 from core.ids import agent_id
 
 
@@ -76,3 +79,70 @@ class Agent(models.Model):
     @property
     def average_execution_ms(self) -> int | None:
         return self.total_execution_ms // self.tasks_completed if self.tasks_completed else None
+
+
+class AgentTypeQuerySet(models.QuerySet["AgentType"]):
+    def visible_to(self, user: Any) -> AgentTypeQuerySet:
+        """The global (built-in) types and the user's own."""
+        return self.filter(Q(owner__isnull=True) | Q(owner_id=getattr(user, "pk", None)))
+
+    def for_owner_id(self, owner_id: int | None) -> AgentTypeQuerySet:
+        return self.filter(Q(owner__isnull=True) | Q(owner_id=owner_id))
+
+
+class AgentType(models.Model):
+    """A kind of agent: its prompt, capabilities, model, tools and turn limit. Global rows (no
+    owner) are the built-ins of agents/registry.py, kept in step after every migrate; users add
+    their own, which only their swarms see. Agents refer to their type by name."""
+
+    name = models.CharField(max_length=40)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="agent_types"
+    )
+    description = models.TextField(blank=True)
+    system_prompt = models.TextField()
+    capabilities = models.JSONField(default=list)  # ["codeGeneration", …]
+    model = models.CharField(max_length=100, blank=True, help_text="empty: the deployment's agent model")
+    tools = models.JSONField(default=list, blank=True)  # names of engine/tools.py tools; [] = text only
+    max_turns = models.PositiveSmallIntegerField(null=True, blank=True, help_text="empty: TASK_MAX_TURNS")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AgentTypeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(owner__isnull=True),
+                name="%(app_label)s_%(class)s_global_name_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "name"], name="%(app_label)s_%(class)s_owner_name_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_turns__isnull=True) | Q(max_turns__gte=1),
+                name="%(app_label)s_%(class)s_max_turns_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name if self.owner_id is None else f"{self.name} (of user {self.owner_id})"
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.owner_id is None
+
+    def spec(self) -> AgentSpec:
+        return AgentSpec(
+            name=self.name,
+            capabilities=tuple(self.capabilities),
+            system_prompt=self.system_prompt,
+            custom=self.owner_id is not None or self.name not in CORE_TYPES,
+            tools=tuple(self.tools),
+            description=self.description,
+            model=self.model,
+            max_turns=self.max_turns,
+            builtin=self.owner_id is None,
+        )

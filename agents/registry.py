@@ -1,4 +1,6 @@
-"""Agent types: the spec's 8 core types and its 3 custom ones, each with capabilities and a prompt.
+"""The built-in agent types: the spec's 8 core types and its 3 custom ones, each with
+capabilities and a prompt. They are the source of the global `AgentType` rows (synced after every
+migrate, see agents/apps.py); the runtime reads those rows, and users add their own.
 
 Capabilities are flags (`{"codeGeneration": true}`); a task's `requirements.capabilities` lists
 the flags an agent must have to take it. Each type also names the workspace tools its tasks may
@@ -7,19 +9,27 @@ call (engine/tools.py runs them): reviewers and analysts read, coders and archit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 READ_TOOLS = ("list_files", "read_file", "search_files", "submit_result")
 WRITE_TOOLS = ("list_files", "read_file", "search_files", "write_file", "edit_file", "submit_result")
+TOOL_NAMES = WRITE_TOOLS  # every tool engine/tools.py runs (a test keeps the two in step)
 
 
 @dataclass(frozen=True)
-class AgentType:
+class AgentSpec:
+    """What the runtime needs of an agent type (a built-in here, or an `AgentType` row's `spec()`)."""
+
     name: str
     capabilities: tuple[str, ...]
     system_prompt: str
     custom: bool = False
     tools: tuple[str, ...] = WRITE_TOOLS  # () = plain-text answers only
+    description: str = ""
+    model: str = ""  # "" = the deployment's agent model (CLAUDE_AGENT_MODEL)
+    max_turns: int | None = None  # None = TASK_MAX_TURNS
+    builtin: bool = True  # False: a user's own type
 
     def default_capabilities(self) -> dict[str, bool]:
         return dict.fromkeys(self.capabilities, True)
@@ -35,10 +45,10 @@ def _prompt(role: str, focus: str) -> str:
     return _BASE.format(role=role) + " " + focus
 
 
-AGENT_TYPES: dict[str, AgentType] = {
+AGENT_TYPES: dict[str, AgentSpec] = {
     t.name: t
     for t in [
-        AgentType(
+        AgentSpec(
             "coordinator",
             ("coordination", "analysis", "documentation", "codeReview"),
             _prompt(
@@ -46,14 +56,14 @@ AGENT_TYPES: dict[str, AgentType] = {
                 "You review the work of other agents against the objective and write syntheses.",
             ),
         ),
-        AgentType(
+        AgentSpec(
             "coder",
             ("codeGeneration", "documentation", "debugging"),
             _prompt(
                 "a software engineer", "You write correct, complete, idiomatic code with brief explanations."
             ),
         ),
-        AgentType(
+        AgentSpec(
             "reviewer",
             ("codeReview", "analysis", "documentation"),
             _prompt(
@@ -61,7 +71,7 @@ AGENT_TYPES: dict[str, AgentType] = {
             ),
             tools=READ_TOOLS,
         ),
-        AgentType(
+        AgentSpec(
             "tester",
             ("testing", "validation", "codeReview"),
             _prompt(
@@ -69,7 +79,7 @@ AGENT_TYPES: dict[str, AgentType] = {
                 "You write tests that would catch real defects and explain what they cover.",
             ),
         ),
-        AgentType(
+        AgentSpec(
             "researcher",
             ("research", "analysis", "documentation", "dataProcessing"),
             _prompt(
@@ -77,7 +87,7 @@ AGENT_TYPES: dict[str, AgentType] = {
             ),
             tools=READ_TOOLS,
         ),
-        AgentType(
+        AgentSpec(
             "analyst",
             ("analysis", "research", "documentation", "validation", "dataProcessing"),
             _prompt(
@@ -85,7 +95,7 @@ AGENT_TYPES: dict[str, AgentType] = {
             ),
             tools=READ_TOOLS,
         ),
-        AgentType(
+        AgentSpec(
             "architect",
             ("architecture", "documentation", "research", "analysis", "modelDesign"),
             _prompt(
@@ -93,14 +103,14 @@ AGENT_TYPES: dict[str, AgentType] = {
                 "You design systems: components, boundaries, data flow and trade-offs.",
             ),
         ),
-        AgentType(
+        AgentSpec(
             "specialist",
             ("codeGeneration", "configuration", "deployment", "docker", "kubernetes"),
             _prompt(
                 "a platform specialist", "You handle infrastructure, deployment and configuration in depth."
             ),
         ),
-        AgentType(
+        AgentSpec(
             "security-auditor",
             ("securityAnalysis", "vulnerabilityScanning", "penetrationTesting", "codeReview"),
             _prompt(
@@ -109,7 +119,7 @@ AGENT_TYPES: dict[str, AgentType] = {
             custom=True,
             tools=READ_TOOLS,
         ),
-        AgentType(
+        AgentSpec(
             "performance-optimizer",
             ("performanceAnalysis", "codeOptimization", "benchmarking", "codeGeneration"),
             _prompt(
@@ -117,7 +127,7 @@ AGENT_TYPES: dict[str, AgentType] = {
             ),
             custom=True,
         ),
-        AgentType(
+        AgentSpec(
             "documentation-specialist",
             ("documentation", "technicalWriting", "diagramGeneration"),
             _prompt("a technical writer", "You write clear, accurate documentation for the intended reader."),
@@ -126,16 +136,21 @@ AGENT_TYPES: dict[str, AgentType] = {
     ]
 }
 
+# each built-in's description is its prompt's focus sentence, the part after the shared preamble
+AGENT_TYPES = {
+    name: replace(t, description=t.system_prompt.split("answer in Markdown. ", 1)[-1])
+    for name, t in AGENT_TYPES.items()
+}
 CORE_TYPES = tuple(name for name, t in AGENT_TYPES.items() if not t.custom)
 
 
-def get_agent_type(name: str) -> AgentType:
+def get_agent_type(name: str) -> AgentSpec:
     return AGENT_TYPES[name]
 
 
-def best_type_for(capabilities: list[str]) -> str | None:
-    """The core or custom type with every required capability and the fewest extra ones."""
-    fits = [t for t in AGENT_TYPES.values() if set(capabilities) <= set(t.capabilities)]
+def best_type_for(capabilities: list[str], types: Mapping[str, AgentSpec] = AGENT_TYPES) -> str | None:
+    """The type with every required capability and the fewest extra ones."""
+    fits = [t for t in types.values() if set(capabilities) <= set(t.capabilities)]
     if not fits:
         return None
     return min(fits, key=lambda t: len(t.capabilities)).name

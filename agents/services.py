@@ -1,4 +1,5 @@
-"""Every state change of an agent. Callers hold the swarm's row lock (see tasks/services.py).
+"""Every state change of an agent (callers hold the swarm's row lock, see tasks/services.py), and
+the writes of agent types.
 
 State machine: idle ⇄ busy, and terminated.
 """
@@ -8,12 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from agents.models import Agent
-from agents.registry import get_agent_type
-from core.errors import LimitExceeded
+from agents.models import Agent, AgentType
+from agents.registry import AGENT_TYPES
+from agents.selectors import agent_type_for
+from core.errors import Conflict, Forbidden, LimitExceeded, ValidationFailed
 from events import catalogue
 from events.stream import log, publish
 from tasks.models import spend_of_calls
@@ -26,8 +29,14 @@ def agent_spawn(
     live = Agent.objects.filter(swarm=swarm).live().count()
     if live >= limit:
         raise LimitExceeded(f"Swarm {swarm.id} already has {live} agents (its maximum is {limit})")
+    spec = agent_type_for(type, swarm.owner_id, lock=True)  # lock: a delete of the type waits for us
+    if spec is None:
+        raise ValidationFailed(
+            f"Unknown agent type {type!r}",
+            details=[{"field": "type", "message": f"{type!r} is not one of your agent types", "value": type}],
+        )
     instance = (Agent.objects.filter(swarm=swarm, type=type).aggregate(n=Max("instance"))["n"] or 0) + 1
-    merged = {**get_agent_type(type).default_capabilities(), **(capabilities or {})}
+    merged = {**spec.default_capabilities(), **(capabilities or {})}
     agent = Agent.objects.create(
         swarm=swarm,
         type=type,
@@ -99,3 +108,86 @@ def agent_terminate(*, agent: Agent, released: list[str]) -> Agent:
     publish(agent.swarm_id, catalogue.agent_terminated(agent, released=released))
     log(agent.swarm_id, "info", "AgentPool", f"Terminated agent {agent.name}")
     return agent
+
+
+# --- agent types ---------------------------------------------------------------------------------
+
+# an agent of a swarm in one of these statuses will run no more tasks (strings: swarms sits above)
+_FINISHED_SWARM = ("completed", "failed", "stopped")
+AGENT_TYPE_FIELDS = ("description", "system_prompt", "capabilities", "model", "tools", "max_turns")
+
+
+def _name_problem(name: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, details=[{"field": "name", "message": message, "value": name}])
+
+
+def agent_type_create(*, owner: Any, name: str, **fields: Any) -> AgentType:
+    """A user's own type. Its name may not be a built-in's (a swarm would not know which to use)."""
+    if AgentType.objects.filter(owner__isnull=True, name=name).exists():
+        raise _name_problem(name, f"{name!r} is the name of a built-in agent type; choose another")
+    try:
+        with transaction.atomic():
+            return AgentType.objects.create(owner=owner, name=name, **fields)
+    except IntegrityError:  # two creates of one name at once: the constraint decides
+        raise Conflict(f"You already have an agent type named {name!r}") from None
+
+
+def _require_own(agent_type: AgentType, action: str) -> None:
+    if agent_type.is_builtin:
+        raise Forbidden(
+            f"{agent_type.name!r} is a built-in agent type and cannot be {action}; "
+            "create your own type (POST /api/agent-types) instead"
+        )
+
+
+def agent_type_update(*, agent_type: AgentType, changes: dict[str, Any]) -> AgentType:
+    """Changes apply to the type's next tasks, also in swarms already running."""
+    _require_own(agent_type, "changed")
+    for field, value in changes.items():
+        if field not in AGENT_TYPE_FIELDS:
+            raise ValueError(f"{field} is not a changeable field of an agent type")
+        setattr(agent_type, field, value)
+    agent_type.save(update_fields=[*changes, "updated_at"])
+    return agent_type
+
+
+def agent_type_delete(*, agent_type: AgentType) -> None:
+    _require_own(agent_type, "deleted")
+    with transaction.atomic():
+        row = AgentType.objects.select_for_update().filter(pk=agent_type.pk).first()
+        if row is None:
+            return
+        users = (
+            Agent.objects.live()
+            .filter(type=row.name, swarm__owner_id=row.owner_id)
+            .exclude(swarm__status__in=_FINISHED_SWARM)
+        )
+        swarm_ids = sorted(set(users.values_list("swarm_id", flat=True)[:100]))
+        if swarm_ids:
+            raise Conflict(
+                f"Agent type {row.name!r} is in use by live agents of {len(swarm_ids)} unfinished swarm(s) "
+                f"({', '.join(swarm_ids[:5])}); stop those swarms or terminate the agents first"
+            )
+        row.delete()
+
+
+def agent_types_sync_builtins() -> int:
+    """The global rows = agents/registry.py (run after every migrate). Returns the rows written."""
+    written = 0
+    for spec in AGENT_TYPES.values():
+        values = {
+            "description": spec.description,
+            "system_prompt": spec.system_prompt,
+            "capabilities": list(spec.capabilities),
+            "model": spec.model,
+            "tools": list(spec.tools),
+            "max_turns": spec.max_turns,
+        }
+        row = AgentType.objects.filter(owner__isnull=True, name=spec.name).first()
+        if row is None:
+            AgentType.objects.create(owner=None, name=spec.name, **values)
+            written += 1
+        elif any(getattr(row, key) != value for key, value in values.items()):
+            AgentType.objects.filter(pk=row.pk).update(**values, updated_at=timezone.now())
+            written += 1
+    return written

@@ -55,6 +55,17 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("post", "/api/auth/token"): ("obtainToken", "Obtain a JWT pair with a username and password"),
     ("post", "/api/auth/token/refresh"): ("refreshToken", "Rotate a refresh token for a new JWT pair"),
     ("post", "/api/auth/logout"): ("logout", "Blacklist a refresh token"),
+    ("get", "/api/swarm/{swarm_id}/events"): ("listEvents", "Read a swarm's event stream after an event id"),
+    ("get", "/api/agent-types"): ("listAgentTypes", "List the agent types you can use (built-in and yours)"),
+    ("post", "/api/agent-types"): ("createAgentType", "Create an agent type of your own"),
+    ("get", "/api/agent-types/{name}"): ("getAgentType", "Get one agent type"),
+    ("patch", "/api/agent-types/{name}"): ("updateAgentType", "Change one of your agent types"),
+    ("delete", "/api/agent-types/{name}"): ("deleteAgentType", "Delete one of your agent types"),
+    ("get", "/api/strategies"): ("listStrategies", "List the strategies you can use (built-in and yours)"),
+    ("post", "/api/strategies"): ("createStrategy", "Create a strategy of your own"),
+    ("get", "/api/strategies/{name}"): ("getStrategy", "Get one strategy"),
+    ("patch", "/api/strategies/{name}"): ("updateStrategy", "Change one of your strategies"),
+    ("delete", "/api/strategies/{name}"): ("deleteStrategy", "Delete one of your strategies"),
     ("get", "/api/health"): ("health", "Liveness"),
     ("get", "/api/ready"): ("ready", "Readiness: database, Redis and broker"),
     ("get", "/api/system/stats"): ("systemStats", "Process and deployment statistics"),
@@ -77,6 +88,9 @@ TAGS = {
     "system": "System",
     "swarms": "Swarms",
     "swarm": "Swarms",
+    "events": "Events",
+    "agent-types": "Agent types",
+    "strategies": "Strategies",
 }
 
 EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -136,14 +150,12 @@ def tag_of(path: str, current: list[str] | None) -> str:
         if len(parts) == 2:
             return "Swarms"
         return TAGS.get(parts[2], "Swarms")  # lifecycle commands and anything new on a swarm
-    return TAGS.get(parts[0] if parts else "", (current or ["Other"])[0].capitalize())
+    return TAGS.get(parts[0] if parts else "", (current or ["Other"])[0].replace("-", " ").capitalize())
 
 
 def derived(method: str, path: str) -> tuple[str, str]:
     """camelCase `<verb><Resource>` from the path, e.g. POST /api/swarm/{id}/approve → postSwarmApprove."""
-    words = [
-        re.sub(r"[^A-Za-z0-9]+", " ", p).title().replace(" ", "") for p in path.split("/") if p and p != "api"
-    ]
-    resource = "".join(w for w in words if w and not w.startswith("{") and "{" not in w)
+    segments = [p for p in path.split("/") if p and p != "api" and not p.startswith("{")]
+    resource = "".join(re.sub(r"[^A-Za-z0-9]+", " ", p).title().replace(" ", "") for p in segments)
     summary = f"{method.upper()} {path}"
     return method.lower() + resource, summary

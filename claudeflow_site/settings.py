@@ -430,6 +430,7 @@ CLAUDE_MAX_TOKENS = env_int("CLAUDE_MAX_TOKENS", 4096, min=64)
 CONTEXT_CHAR_BUDGET = env_int("CONTEXT_CHAR_BUDGET", 24_000, min=1000)  # dependency outputs per task
 STORE_PROMPTS = env_bool("STORE_PROMPTS", True)  # keep each call's request and response (the prompt trace)
 TRACE_MAX_BYTES = env_int("TRACE_MAX_BYTES", 1_048_576, min=1024)  # per call, each of request and response
+TRACE_RETENTION_DAYS = env_int("TRACE_RETENTION_DAYS", 0, min=0)  # clear older traces (0: keep them)
 PROMPT_CACHING = env_bool("PROMPT_CACHING", True)  # mark the stable prompt prefix with cache_control
 try:
     CLAUDE_PRICES = json.loads(env_raw("CLAUDE_PRICES") or "{}")  # {"model": [in $/MTok, out $/MTok]}

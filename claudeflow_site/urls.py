@@ -7,12 +7,15 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from access import api as access_api
+from agents import api as agents_api
 from core import errors
 from ops import api as ops_api
 from ops.metrics import metrics_view
 from swarms.api import swarms as swarms_api
 from swarms.api.agents import AgentDetailApi, AgentListApi
 from swarms.api.calls import CallDetailApi, CallListApi
+from swarms.api.events import EventListApi
+from swarms.api.strategies import StrategyDetailApi, StrategyListApi
 from swarms.api.system import SystemStatsApi
 from swarms.api.tasks import TaskAssignApi, TaskListApi
 from swarms.api.workspace import WorkspaceFileApi, WorkspaceListApi, WorkspaceZipApi
@@ -31,6 +34,7 @@ swarm_urls = [
     path(_SWARM + "/results", swarms_api.SwarmResultsApi.as_view(), name="swarm-results"),
     path(_SWARM + "/metrics", swarms_api.SwarmMetricsApi.as_view(), name="swarm-metrics"),
     path(_SWARM + "/logs", swarms_api.SwarmLogsApi.as_view(), name="swarm-logs"),
+    path(_SWARM + "/events", EventListApi.as_view(), name="swarm-events"),
     path(_SWARM + "/workspace", WorkspaceListApi.as_view(), name="swarm-workspace"),
     path(_SWARM + "/workspace.zip", WorkspaceZipApi.as_view(), name="swarm-workspace-zip"),
     path(_SWARM + "/workspace/<path:path>", WorkspaceFileApi.as_view(), name="swarm-workspace-file"),
@@ -45,6 +49,10 @@ api_urls = [
     path("swarm/create", swarms_api.SwarmCreateApi.as_view(), name="swarm-create"),
     path("swarms", swarms_api.SwarmListApi.as_view(), name="swarm-list"),
     *swarm_urls,
+    path("agent-types", agents_api.AgentTypeListApi.as_view(), name="agent-types"),
+    path("agent-types/<str:name>", agents_api.AgentTypeDetailApi.as_view(), name="agent-type"),
+    path("strategies", StrategyListApi.as_view(), name="strategies"),
+    path("strategies/<str:name>", StrategyDetailApi.as_view(), name="strategy"),
     path("keys", access_api.ApiKeyListApi.as_view(), name="keys"),
     path("keys/<id:key_id>", access_api.ApiKeyDetailApi.as_view(), name="key-detail"),
     path("auth/token", access_api.TokenObtainApi.as_view(), name="token"),

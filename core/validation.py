@@ -45,7 +45,11 @@ CHOICES_SHOWN = 20  # a longer list is cut short with "…"
 
 
 def choices_message(name: str, field: serializers.ChoiceField, value: Any) -> str:
-    choices = [str(choice) for choice in field.choices]
+    return one_of_message(name, [str(choice) for choice in field.choices], value)
+
+
+def one_of_message(name: str, choices: list[str], value: Any) -> str:
+    """`strategy must be one of auto, research, …; got "developement" (did you mean "development"?)`."""
     listed = ", ".join(choices[:CHOICES_SHOWN]) + (", …" if len(choices) > CHOICES_SHOWN else "")
     got = str(value)[:100]
     message = f'{name} must be one of {listed}; got "{got}"'

@@ -7,7 +7,8 @@ Each step uses conditional updates, so several processes may run it at once:
 - assignments nobody claimed within a lease period, and plans whose message was lost, are re-sent
   (every assignment at once when the broker comes back after an outage);
 - swarms past their timeout fail with reason `timeout`; free slots are filled (normal progress never waits for this);
-- swarms left `ready` longer than READY_SWARM_TTL are stopped (reason `expired: …`), freeing their quota slot.
+- swarms left `ready` longer than READY_SWARM_TTL are stopped (reason `expired: …`), freeing their quota slot;
+- prompt traces older than TRACE_RETENTION_DAYS are cleared (hourly).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from django.utils import timezone
 from agents.services import agent_release
 from core import jobs
 from engine import resources, scheduler, settle
-from engine.claude import calls
+from engine.claude import calls, trace
 from events.stream import SwarmGone, log, swarm_tx
 from swarms.models import Swarm
 from swarms.services import swarm_expire, swarm_fail, swarm_replan
@@ -49,6 +50,7 @@ def tick() -> None:
         enforce_swarm_timeouts,
         expire_ready_swarms,
         kick_executing_swarms,
+        trace.prune_old,
     ):
         try:
             step()

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 
 from agents.services import agent_spawn
-from core.errors import LimitExceeded
+from core.errors import LimitExceeded, ValidationFailed
 from core.logging import log_context
 from engine import budget, plans
 from engine.claude import Abort, Aborted, CallFailed, Exhausted, Request, Spend, call, client, estimate
@@ -22,8 +22,8 @@ from engine.leases import Watchdog, lease_until, renew_interval, worker_identity
 from events.stream import batch, log
 from swarms.locks import lock_swarm
 from swarms.models import Swarm
+from swarms.selectors import strategy_for
 from swarms.services import swarm_claim_planning, swarm_fail, swarm_planned, swarm_renew_planning
-from swarms.strategies import get_strategy
 from tasks.models import Task
 from tasks.services import task_create
 
@@ -46,7 +46,10 @@ def plan(*, swarm_id: str) -> None:
         return
     with log_context(swarm_id=swarm_id):
         swarm = Swarm.objects.get(pk=swarm_id)
-        strategy = get_strategy(swarm.strategy)
+        strategy = strategy_for(swarm.strategy, swarm.owner_id)
+        if strategy is None:  # deleted since the swarm was created
+            swarm_fail(swarm_id=swarm_id, reason=f"the strategy {swarm.strategy!r} no longer exists")
+            return
         try:
             if strategy.is_template:
                 result = plans.from_template(strategy, swarm)
@@ -77,9 +80,10 @@ def plan(*, swarm_id: str) -> None:
 
 def ask_for_plan(swarm: Swarm, guidance: str, abort: Abort) -> plans.Plan:
     """One planning call, and one repair round-trip if the plan is invalid."""
-    tool = plans.plan_tool(swarm)
+    types = plans.types_of(swarm)
+    tool = plans.plan_tool(swarm, types)
     spend = Spend.of(swarm)
-    system, messages = plans.plan_messages(swarm, guidance)
+    system, messages = plans.plan_messages(swarm, guidance, types)
     reply = call(
         within_budget(
             Request(
@@ -88,7 +92,7 @@ def ask_for_plan(swarm: Swarm, guidance: str, abort: Abort) -> plans.Plan:
         ),
         abort,
     )
-    result, errors = plans.validate(reply.tool_input, swarm)
+    result, errors = plans.validate(reply.tool_input, swarm, types)
     if not errors:
         return result
     with transaction.atomic():
@@ -130,7 +134,7 @@ def ask_for_plan(swarm: Swarm, guidance: str, abort: Abort) -> plans.Plan:
         ),
         abort,
     )
-    result, errors = plans.validate(reply.tool_input, swarm)
+    result, errors = plans.validate(reply.tool_input, swarm, types)
     if errors:
         raise plans.PlanInvalid("; ".join(errors))
     return result
@@ -161,7 +165,7 @@ def apply_plan(swarm_id: str, owner: str, result: plans.Plan) -> None:
             for agent in result.agents:
                 try:
                     agent_spawn(swarm=swarm, type=agent.type, name=agent.name)
-                except LimitExceeded as exc:
+                except (LimitExceeded, ValidationFailed) as exc:  # full, or its type deleted meanwhile
                     log(swarm.id, "warn", SOURCE, f"Planned agent {agent.name} not spawned: {exc.message}")
             created: list[Task] = []
             for sequence, planned in enumerate(result.tasks, start=1):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
 
-from agents.registry import AgentType, get_agent_type
+from agents.registry import AgentSpec, get_agent_type
+from agents.selectors import agent_type_for
 from engine.claude.caching import stable
 from tasks.models import Task
 from workspaces import services as workspace
 
+logger = logging.getLogger(__name__)
 REVIEW_TOOL_NAME = "submit_review"
 WORKSPACE_LISTED = 200  # files named in a task's prompt; list_files shows them all
 WITH_TOOLS = (
@@ -23,18 +26,35 @@ WITHOUT_TOOLS = (
 )
 
 
-def _agent_type(task: Task) -> AgentType:
+def agent_spec(task: Task) -> AgentSpec:
+    """The task's agent type as its row says now (read once per run of the task). A type deleted
+    since the agent was spawned runs as a specialist rather than failing the task."""
+    cached = getattr(task, "_agent_spec", None)
+    if cached is not None:
+        return cached
     agent = task.assigned_agent
-    return get_agent_type(agent.type) if agent else get_agent_type("specialist")
+    spec = agent_type_for(agent.type, task.swarm.owner_id) if agent else None
+    if agent and spec is None:
+        logger.warning(
+            "agent type %r of task %s no longer exists; running it as a specialist", agent.type, task.id
+        )
+    task._agent_spec = spec or get_agent_type("specialist")  # type: ignore[attr-defined]
+    return task._agent_spec  # type: ignore[attr-defined]
 
 
 def tools_of(task: Task) -> tuple[str, ...]:
     """The workspace tools the task's agent type may call (none: it answers in plain text)."""
-    return _agent_type(task).tools
+    return agent_spec(task).tools
+
+
+def max_turns_of(task: Task) -> int:
+    """The type's turn limit, never above the deployment's TASK_MAX_TURNS."""
+    own = agent_spec(task).max_turns
+    return min(own, settings.TASK_MAX_TURNS) if own else settings.TASK_MAX_TURNS
 
 
 def task_messages(task: Task, dependencies: list[Task]) -> tuple[str, list[dict[str, Any]]]:
-    kind = _agent_type(task)
+    kind = agent_spec(task)
     system = kind.system_prompt + (WITH_TOOLS if kind.tools else WITHOUT_TOOLS)
     parts = [
         f"# Objective\n{task.swarm.objective}",
@@ -83,12 +103,12 @@ def _dependency_context(dependencies: list[Task]) -> str:
 
 
 def _workspace_listing(swarm_id: str) -> str:
-    files = workspace.file_list(swarm_id=swarm_id)
+    files, total = workspace.file_overview(swarm_id=swarm_id, limit=WORKSPACE_LISTED)
     if not files:
         return "(empty)"
-    lines = [f"- {f.path} ({f.size} bytes, version {f.version})" for f in files[:WORKSPACE_LISTED]]
-    if len(files) > WORKSPACE_LISTED:
-        lines.append(f"- … and {len(files) - WORKSPACE_LISTED} more (list_files shows them all)")
+    lines = [f"- {f.path} ({f.size} bytes, version {f.version})" for f in files]
+    if total > len(files):
+        lines.append(f"- … and {total - len(files)} more (list_files shows them all)")
     return "\n".join(lines)
 
 
@@ -124,6 +144,21 @@ def review_messages(task: Task, output: str, *, as_coordinator: bool) -> tuple[s
         f"# Task: {task.name}\n{task.description}",
         f"# Result to review\n{output[: settings.CONTEXT_CHAR_BUDGET]}",
     ]
+    files = workspace.files_of_task(swarm_id=task.swarm_id, task_id=task.id)
+    if files:  # the work itself, not only the summary of it
+        rest.append("# Files the task wrote (latest versions)\n" + _file_sections(files))
     return system, [
         {"role": "user", "content": _after_objective(f"# Objective\n{task.swarm.objective}", rest)}
     ]
+
+
+def _file_sections(files: list[Any]) -> str:
+    """Each file's content in a fenced block, trimmed so that together they fit the context budget."""
+    share = max(200, settings.CONTEXT_CHAR_BUDGET // len(files))
+    sections = []
+    for file in files:
+        content = file.content
+        if len(content) > share:
+            content = content[:share] + f"\n…[trimmed {len(file.content) - share} characters]"
+        sections.append(f"## {file.path} (version {file.version})\n```\n{content}\n```")
+    return "\n\n".join(sections)

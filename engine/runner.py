@@ -11,7 +11,8 @@ Claude calls run against the workspace and their results (stored with the turn's
 as the next user message, until Claude calls submit_result (its summary is the task's output) or
 answers in plain text. A re-run after a crash reuses each stored turn and replays its stored tool
 results, so it rebuilds the same conversation and neither pays for a turn again nor writes twice
-(writes are idempotent by tool_use_id). TASK_MAX_TURNS turns without a result fail the task.
+(writes are idempotent by tool_use_id; the turn that submits keeps no results, since running
+its tools again is harmless). TASK_MAX_TURNS turns without a result fail the task.
 """
 
 from __future__ import annotations
@@ -152,14 +153,15 @@ def work(task: Task, abort: Abort, spend: Spend, between_turns: Callable[[], Non
     context = tools.Context(swarm_id=task.swarm_id, task_id=task.id, call_id=None, allowed=allowed)
     declared = tools.declarations(allowed) or None
     may_reuse = task.attempts > 1
-    for turn in range(1, settings.TASK_MAX_TURNS + 1):
+    model, max_turns = prompts.agent_spec(task).model, prompts.max_turns_of(task)
+    for turn in range(1, max_turns + 1):
         if turn > 1 and between_turns is not None:
             between_turns()  # a stop, timeout or lost lease since the last turn: no further call
         abort.raise_if_set()
         reply = call(
             _request(
                 task, spend, role="agent", system=system, messages=messages, agent_id=task.assigned_agent_id,
-                tools=declared, turn=turn, may_reuse=may_reuse,
+                tools=declared, turn=turn, may_reuse=may_reuse, model=model,
             ),
             abort,
         )  # fmt: skip
@@ -171,24 +173,27 @@ def work(task: Task, abort: Abort, spend: Spend, between_turns: Callable[[], Non
             return output
         results = _tool_results(reply, context, abort)
         summary = _submitted(reply, results)
-        if summary is not None:
+        if summary is not None:  # the last turn: no conversation to rebuild, its results are not stored
             return summary
+        if reply.tool_results is None:
+            record_tool_results(reply, results, abort)
         messages = [
             *messages,
             {"role": "assistant", "content": reply.content},
             {"role": "user", "content": results},
         ]
+    limit = "TASK_MAX_TURNS" if max_turns == settings.TASK_MAX_TURNS else "its agent type's maxTurns"
     raise CallFailed(
-        f"Claude used all {settings.TASK_MAX_TURNS} turns (TASK_MAX_TURNS) without submitting a result",
-        reason="max_turns",
+        f"Claude used all {max_turns} turns ({limit}) without submitting a result", reason="max_turns"
     )
 
 
 def _tool_results(reply: Reply, context: tools.Context, abort: Abort) -> list[dict[str, Any]]:
-    """The turn's tool results: replayed when a re-run reuses the turn, else run and stored."""
+    """The turn's tool results: replayed when a re-run reuses the turn, else run (a fresh answer's
+    tool calls are new, so its writes skip the idempotency lookup)."""
     if reply.tool_results is not None:
         return reply.tool_results
-    context.call_id = reply.call_id
+    context.call_id, context.replay = reply.call_id, reply.reused
     results = []
     for block in reply.tool_uses:
         abort.raise_if_set()  # a worker that lost its lease (or was stopped) writes no more
@@ -196,7 +201,6 @@ def _tool_results(reply: Reply, context: tools.Context, abort: Abort) -> list[di
             results.append(tools.run(block, context))
         except SwarmGone:  # deleted mid-turn
             raise Aborted("deleted") from None
-    record_tool_results(reply, results, abort)
     return results
 
 

@@ -68,6 +68,7 @@ class Context:
     task_id: str
     call_id: int | None
     allowed: tuple[str, ...]
+    replay: bool = True  # the turn's answer was stored before: its writes may already be done
 
 
 class _BadInput(Exception):
@@ -104,12 +105,12 @@ def _str(args: dict[str, Any], key: str, *, tool: str) -> str:
 
 
 def _list(args: dict[str, Any], context: Context, _: str | None) -> str:
-    files = workspace.file_list(swarm_id=context.swarm_id)
+    files, total = workspace.file_overview(swarm_id=context.swarm_id, limit=LIST_LIMIT)
     if not files:
         return "The workspace is empty."
-    lines = [f"{f.path}  ({f.size} bytes, version {f.version})" for f in files[:LIST_LIMIT]]
-    if len(files) > LIST_LIMIT:
-        lines.append(f"… and {len(files) - LIST_LIMIT} more")
+    lines = [f"{f.path}  ({f.size} bytes, version {f.version})" for f in files]
+    if total > len(files):
+        lines.append(f"… and {total - len(files)} more")
     return "\n".join(lines)
 
 
@@ -125,7 +126,7 @@ def _write(args: dict[str, Any], context: Context, tool_use_id: str | None) -> s
     path, content = _str(args, "path", tool="write_file"), _str(args, "content", tool="write_file")
     written = workspace.file_write(
         swarm_id=context.swarm_id, path=path, content=content, task_id=context.task_id,
-        call_id=context.call_id, tool_use_id=tool_use_id,
+        call_id=context.call_id, tool_use_id=tool_use_id, replay=context.replay,
     )  # fmt: skip
     return f"Wrote {written.path} (version {written.version}, {written.size} bytes)."
 
@@ -135,7 +136,7 @@ def _edit(args: dict[str, Any], context: Context, tool_use_id: str | None) -> st
     old, new = _str(args, "old", tool="edit_file"), _str(args, "new", tool="edit_file")
     edited = workspace.file_edit(
         swarm_id=context.swarm_id, path=path, old=old, new=new, task_id=context.task_id,
-        call_id=context.call_id, tool_use_id=tool_use_id,
+        call_id=context.call_id, tool_use_id=tool_use_id, replay=context.replay,
     )  # fmt: skip
     return f"Edited {edited.path} (version {edited.version}, {edited.size} bytes)."
 

@@ -18,9 +18,8 @@ from core.adminkit import ReadOnlyAdmin, changelist_url, links
 from core.errors import ApplicationError, flatten_errors
 from events.models import Event, LogEntry
 from swarms import services
-from swarms.models import Swarm
+from swarms.models import Strategy, Swarm
 from swarms.serializers import SwarmCreateSerializer
-from swarms.strategies import STRATEGIES
 from tasks.models import Task
 
 
@@ -78,7 +77,7 @@ def _action(service: Callable[..., Swarm], verb: str) -> Callable[..., None]:
 class SwarmAddForm(forms.ModelForm):
     """The "Add swarm" form: the API's validation (SwarmCreateSerializer), choices instead of free text."""
 
-    strategy = forms.ChoiceField(choices=[(name, name) for name in sorted(STRATEGIES)], initial="auto")
+    strategy = forms.ChoiceField(initial="auto", help_text="a built-in strategy, or one of the owner's")
     mode = forms.ChoiceField(choices=Swarm.Mode.choices, initial=Swarm.Mode.CENTRALIZED)
     max_agents = forms.IntegerField(min_value=1, initial=5, label="Max agents")
     timeout_ms = forms.IntegerField(
@@ -89,6 +88,12 @@ class SwarmAddForm(forms.ModelForm):
     class Meta:
         model = Swarm
         fields = ["owner", "objective", "name", "strategy", "mode", "max_agents", "timeout_ms", "parallel"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # every strategy name; the API's validation then checks the chosen owner may use it
+        names = sorted(set(Strategy.objects.values_list("name", flat=True)))
+        self.fields["strategy"].choices = [(name, name) for name in names]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -103,7 +108,7 @@ class SwarmAddForm(forms.ModelForm):
             payload["name"] = data["name"]
         if data.get("timeout_ms") is not None:
             payload["timeout"] = data["timeout_ms"]
-        serializer = SwarmCreateSerializer(data=payload)
+        serializer = SwarmCreateSerializer(data=payload, context={"owner": data.get("owner")})
         if not serializer.is_valid():
             fields = {"maxAgents": "max_agents", "timeout": "timeout_ms"}
             for item in flatten_errors(serializer.errors, payload):
@@ -230,6 +235,79 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ["swarm__id", "type"]
     readonly_fields = ["swarm", "seq", "type", "data", "created_at"]
     list_select_related = ["swarm"]
+
+
+class StrategyForm(forms.ModelForm):
+    """The API's rules, so the admin cannot save what the API refuses."""
+
+    class Meta:
+        model = Strategy
+        fields = ["name", "owner", "description", "guidance", "template"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.instance.pk:
+            if not data.get("owner"):
+                self.add_error(
+                    "owner", "Built-in (global) strategies come from swarms/strategies.py; give an owner"
+                )
+            if Strategy.objects.filter(owner__isnull=True, name=data.get("name")).exists():
+                self.add_error("name", "This is the name of a built-in strategy; choose another")
+        if bool(data.get("guidance")) == (data.get("template") is not None):
+            self.add_error(None, "Give either guidance or a template, not both")
+        elif data.get("template") is not None:
+            owner = data.get("owner") or self.instance.owner
+            try:
+                services.check_template(data["template"], owner_id=getattr(owner, "pk", None))
+            except ApplicationError as exc:
+                for detail in exc.details or []:
+                    self.add_error("template", f"{detail['field']}: {detail['message']}")
+        return data
+
+
+@admin.register(Strategy)
+class StrategyAdmin(admin.ModelAdmin):
+    """Built-ins are read only (they follow swarms/strategies.py); writes go through the services."""
+
+    form = StrategyForm
+    list_display = ["name", "owner", "kind", "builtin", "updated_at"]
+    list_filter = [("owner", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "description", "owner__username"]
+    list_select_related = ["owner"]
+
+    @admin.display(boolean=True)
+    def builtin(self, row: Strategy) -> bool:
+        return row.is_builtin
+
+    @admin.display(description="kind")
+    def kind(self, row: Strategy) -> str:
+        return "template" if row.is_template else "guidance"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Strategy | None = None) -> list[str]:
+        return ["name", "owner"] if obj is not None else []
+
+    def has_change_permission(self, request: HttpRequest, obj: Strategy | None = None) -> bool:
+        return super().has_change_permission(request, obj) and not (obj is not None and obj.is_builtin)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Strategy | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_builtin)
+
+    def save_model(self, request: HttpRequest, obj: Strategy, form: Any, change: bool) -> None:
+        fields = {name: getattr(obj, name) for name in services.STRATEGY_FIELDS}
+        if change:
+            services.strategy_update(strategy=obj, changes=fields)
+        else:
+            obj.pk = services.strategy_create(owner=obj.owner, name=obj.name, **fields).pk
+
+    def delete_model(self, request: HttpRequest, obj: Strategy) -> None:
+        try:
+            services.strategy_delete(strategy=obj)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Strategy]) -> None:
+        for row in queryset:
+            self.delete_model(request, row)
 
 
 class SwarmAgentAdmin(AgentAdmin):

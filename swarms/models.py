@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -121,3 +122,61 @@ class Swarm(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+
+class StrategyQuerySet(models.QuerySet["Strategy"]):
+    def visible_to(self, user: Any) -> StrategyQuerySet:
+        """The global (built-in) strategies and the user's own."""
+        return self.for_owner_id(getattr(user, "pk", None))
+
+    def for_owner_id(self, owner_id: int | None) -> StrategyQuerySet:
+        return self.filter(Q(owner__isnull=True) | Q(owner_id=owner_id))
+
+
+class Strategy(models.Model):
+    """How an objective becomes agents and tasks: guidance added to Claude's planning prompt, or
+    a fixed template (a plan in the submit_plan shape, planned without a call). Global rows are
+    the built-ins of swarms/strategies.py, kept in step after every migrate; users add their own.
+    Swarms refer to their strategy by name."""
+
+    name = models.CharField(max_length=32)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="strategies"
+    )
+    description = models.TextField(blank=True)
+    guidance = models.TextField(blank=True)
+    template = models.JSONField(null=True, blank=True)  # {"agents": [...], "tasks": [...]}
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StrategyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "strategies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=Q(owner__isnull=True),
+                name="%(app_label)s_%(class)s_global_name_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["owner", "name"], name="%(app_label)s_%(class)s_owner_name_unique"
+            ),
+            models.CheckConstraint(  # guidance for Claude, or a template: exactly one
+                condition=(Q(template__isnull=True) & ~Q(guidance=""))
+                | (Q(template__isnull=False) & Q(guidance="")),
+                name="%(app_label)s_%(class)s_guidance_or_template",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name if self.owner_id is None else f"{self.name} (of user {self.owner_id})"
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.owner_id is None
+
+    @property
+    def is_template(self) -> bool:
+        return self.template is not None

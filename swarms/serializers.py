@@ -10,13 +10,14 @@ from rest_framework import serializers
 
 from core.responses import SpendSerializer, spend_of
 from core.validation import (
+    NAME_PATTERN,
     StrictBooleanField,
     StrictIntegerField,
     StrictNumberField,
     no_control_characters,
+    one_of_message,
 )
-from swarms.models import Swarm
-from swarms.strategies import STRATEGIES
+from swarms.models import Strategy, Swarm
 
 VERBOSITY = ("minimal", "normal", "detailed")
 
@@ -84,12 +85,25 @@ class SwarmCreateSerializer(serializers.Serializer):
         min_length=10, max_length=2000, trim_whitespace=True, validators=[no_control_characters]
     )
     name = serializers.CharField(max_length=200, required=False, validators=[no_control_characters])
-    strategy = serializers.ChoiceField(choices=sorted(STRATEGIES), default="auto")
+    strategy = serializers.CharField(
+        max_length=32, default="auto", help_text="a built-in strategy or one of yours (GET /api/strategies)"
+    )
     mode = serializers.ChoiceField(choices=Swarm.Mode.values, default=Swarm.Mode.CENTRALIZED)
     maxAgents = StrictIntegerField(min_value=1, max_value=50, default=5)
     timeout = StrictIntegerField(min_value=30_000, max_value=3_600_000, required=False)
     parallel = StrictBooleanField(default=True)
     options = SwarmOptionsSerializer(required=False, default=dict)
+
+    def validate_strategy(self, value: str) -> str:
+        """Context `owner`: whose strategies count besides the built-ins."""
+        usable = sorted(
+            set(Strategy.objects.visible_to(self.context.get("owner")).values_list("name", flat=True))
+        )
+        if value not in usable:
+            raise serializers.ValidationError(
+                one_of_message("strategy", usable, value) + " (GET /api/strategies describes them)"
+            )
+        return value
 
     def validate_maxAgents(self, value: int) -> int:
         if value > settings.MAX_AGENTS_PER_SWARM:
@@ -196,3 +210,62 @@ class LogEntrySerializer(serializers.Serializer):
 class LogQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
     level = serializers.ChoiceField(choices=["debug", "info", "warn", "error"], required=False)
+
+
+# --- strategies ----------------------------------------------------------------------------------
+
+
+class StrategyUpdateSerializer(ClosedSerializer):
+    """PATCH /api/strategies/{name}: any of these; the name cannot change (swarms refer to it).
+    Setting `guidance` turns a template strategy into a planned one, and `template` the reverse."""
+
+    description = serializers.CharField(
+        max_length=500, allow_blank=True, required=False, validators=[no_control_characters]
+    )
+    guidance = serializers.CharField(
+        min_length=10, max_length=4000, required=False, validators=[no_control_characters]
+    )
+    template = serializers.JSONField(
+        required=False, help_text="a plan in the submit_plan shape: {agents: [...], tasks: [...]}"
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and "name" in data:
+            raise serializers.ValidationError(
+                {"name": ["The name of a strategy cannot change; create a new one instead"]}
+            )
+        return super().to_internal_value(data)
+
+    def validate_template(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError('Must be a JSON object: {"agents": [...], "tasks": [...]}')
+        return value
+
+
+class StrategyCreateSerializer(StrategyUpdateSerializer):
+    name = serializers.RegexField(
+        NAME_PATTERN,
+        min_length=3,
+        max_length=32,
+        error_messages={"invalid": "Use letters, digits, '-' and '_' only, starting with a letter or digit"},
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        return ClosedSerializer.to_internal_value(self, data)
+
+
+class StrategySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    kind = serializers.SerializerMethodField()
+    guidance = serializers.SerializerMethodField()
+    template = serializers.JSONField(allow_null=True)
+    builtin = serializers.BooleanField(source="is_builtin")
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    def get_kind(self, strategy: Strategy) -> str:
+        return "template" if strategy.is_template else "guidance"
+
+    def get_guidance(self, strategy: Strategy) -> str | None:
+        return strategy.guidance or None

@@ -11,18 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent
+from agents.selectors import agent_types_for
 from agents.services import agent_spawn, agent_terminate, agents_release_all
 from core import jobs
-from core.errors import Conflict, LimitExceeded
+from core.errors import Conflict, Forbidden, LimitExceeded, ValidationFailed
 from events import catalogue
 from events.stream import announce_deleted, batch, log, publish
+from swarms import plans
 from swarms.locks import gate, lock_swarm
-from swarms.models import Swarm
+from swarms.models import Strategy, Swarm
+from swarms.strategies import STRATEGIES
 from tasks.models import Task
 from tasks.services import OPEN, task_cancel_open, task_create, task_pin, task_requeue, task_unpin
 
@@ -347,3 +350,120 @@ def _require(swarm: Swarm, allowed: tuple[str, ...], action: str) -> None:
 def _name_from(objective: str) -> str:
     words = " ".join(objective.split())
     return words if len(words) <= 60 else words[:57].rstrip() + "…"
+
+
+# --- strategies ----------------------------------------------------------------------------------
+
+STRATEGY_FIELDS = ("description", "guidance", "template")
+
+
+def _field_problem(field: str, message: str, value: Any = None) -> ValidationFailed:
+    return ValidationFailed(message, details=[{"field": field, "message": message, "value": value}])
+
+
+def check_template(template: Any, *, owner_id: int | None) -> None:
+    """A template must pass the rules of a Claude plan, against the owner's agent types and the
+    deployment's limits; each problem names its field (`template.tasks.1.agentType`)."""
+    limit = min(plans.MAX_PLAN_TASKS, settings.MAX_TASKS_PER_SWARM)
+    _, problems = plans.parse(
+        template, types=agent_types_for(owner_id), max_agents=settings.MAX_AGENTS_PER_SWARM, max_tasks=limit
+    )
+    if problems:
+        raise ValidationFailed(
+            "The template is not a valid plan",
+            details=[
+                {"field": "template" if p.field == "body" else f"template.{p.field}", "message": str(p)}
+                for p in problems
+            ],
+        )
+
+
+def _check_kind(guidance: str, template: Any) -> None:
+    if bool(guidance) == (template is not None):
+        raise _field_problem(
+            "guidance" if guidance else "template",
+            "Give either guidance (text added to Claude's planning prompt) or a template (a fixed plan), not both"
+            if guidance
+            else "Give either guidance (text added to Claude's planning prompt) or a template (a fixed plan)",
+        )
+
+
+def strategy_create(
+    *, owner: Any, name: str, description: str = "", guidance: str = "", template: Any = None
+) -> Strategy:
+    if Strategy.objects.filter(owner__isnull=True, name=name).exists():
+        raise _field_problem("name", f"{name!r} is the name of a built-in strategy; choose another", name)
+    _check_kind(guidance, template)
+    if template is not None:
+        check_template(template, owner_id=owner.pk)
+    try:
+        with transaction.atomic():
+            return Strategy.objects.create(
+                owner=owner, name=name, description=description, guidance=guidance, template=template
+            )
+    except IntegrityError:  # two creates of one name at once: the constraint decides
+        raise Conflict(f"You already have a strategy named {name!r}") from None
+
+
+def _require_own_strategy(strategy: Strategy, action: str) -> None:
+    if strategy.is_builtin:
+        raise Forbidden(
+            f"{strategy.name!r} is a built-in strategy and cannot be {action}; "
+            "create your own (POST /api/strategies) instead"
+        )
+
+
+def strategy_update(*, strategy: Strategy, changes: dict[str, Any]) -> Strategy:
+    """Swarms planned already keep their plan; the next swarm planned with it sees the change."""
+    _require_own_strategy(strategy, "changed")
+    unknown = set(changes) - set(STRATEGY_FIELDS)
+    if unknown:
+        raise ValueError(f"{sorted(unknown)} are not changeable fields of a strategy")
+    guidance = changes.get("guidance", strategy.guidance)
+    template = changes.get("template", strategy.template)
+    if "guidance" in changes and guidance and "template" not in changes:
+        template = None  # switching a template strategy to guidance
+    if "template" in changes and template is not None and "guidance" not in changes:
+        guidance = ""  # and a guidance strategy to a template
+    _check_kind(guidance, template)
+    if template is not None and "template" in changes:
+        check_template(template, owner_id=strategy.owner_id)
+    strategy.description = changes.get("description", strategy.description)
+    strategy.guidance, strategy.template = guidance, template
+    strategy.save(update_fields=[*STRATEGY_FIELDS, "updated_at"])
+    return strategy
+
+
+def strategy_delete(*, strategy: Strategy) -> None:
+    _require_own_strategy(strategy, "deleted")
+    with transaction.atomic():
+        row = Strategy.objects.select_for_update().filter(pk=strategy.pk).first()
+        if row is None:
+            return
+        planning = Swarm.objects.filter(
+            owner_id=row.owner_id, strategy=row.name, status=Swarm.Status.PLANNING
+        ).values_list("id", flat=True)[:5]
+        if planning:
+            raise Conflict(
+                f"Strategy {row.name!r} is in use: swarm(s) {', '.join(planning)} are still being planned with it"
+            )
+        row.delete()
+
+
+def strategies_sync_builtins() -> int:
+    """The global rows = swarms/strategies.py (run after every migrate). Returns the rows written."""
+    written = 0
+    for builtin in STRATEGIES.values():
+        values = {
+            "description": builtin.description,
+            "guidance": "" if builtin.is_template else builtin.guidance,
+            "template": builtin.template(),
+        }
+        row = Strategy.objects.filter(owner__isnull=True, name=builtin.name).first()
+        if row is None:
+            Strategy.objects.create(owner=None, name=builtin.name, **values)
+            written += 1
+        elif any(getattr(row, key) != value for key, value in values.items()):
+            Strategy.objects.filter(pk=row.pk).update(**values, updated_at=timezone.now())
+            written += 1
+    return written

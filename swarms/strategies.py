@@ -1,12 +1,15 @@
-"""Strategies: how a swarm's objective becomes agents and tasks.
+"""The built-in strategies: how a swarm's objective becomes agents and tasks.
 
 Planned strategies ask Claude for a plan, steered by the guidance text here. Template strategies
-(the spec's "Custom Strategies") build fixed agents and tasks without a planning call.
+(the spec's "Custom Strategies") build fixed agents and tasks without a planning call. These are
+the source of the global `Strategy` rows (synced after every migrate, see swarms/apps.py); the
+planner reads the rows, and users add their own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -21,15 +24,36 @@ class TaskTemplate:
 
 
 @dataclass(frozen=True)
-class Strategy:
+class BuiltinStrategy:
     name: str
     guidance: str = ""
     agents: tuple[tuple[str, str], ...] = ()  # (type, name) for templates
     tasks: tuple[TaskTemplate, ...] = field(default=())
+    description: str = ""
 
     @property
     def is_template(self) -> bool:
         return bool(self.tasks)
+
+    def template(self) -> dict[str, Any] | None:
+        """The template as a plan in the submit_plan shape (what a `Strategy` row stores)."""
+        if not self.is_template:
+            return None
+        return {
+            "agents": [{"type": kind, "name": name} for kind, name in self.agents],
+            "tasks": [
+                {
+                    "name": t.name,
+                    "description": t.description,
+                    "type": t.type,
+                    "priority": t.priority,
+                    "agentType": t.agent_type,
+                    "capabilities": list(t.capabilities),
+                    "dependencies": list(t.depends_on),
+                }
+                for t in self.tasks
+            ],
+        }
 
 
 PLANNED = {
@@ -41,8 +65,9 @@ PLANNED = {
     "review": "Review the subject for correctness, security, performance and clarity; list concrete fixes.",
 }
 
-MICROSERVICES = Strategy(
+MICROSERVICES = BuiltinStrategy(
     "microservices",
+    description="Architecture, API gateway and service mesh, then integration tests (5 agents, 4 tasks).",
     agents=(
         ("architect", "microservices-architect"),
         ("coder", "api-developer"),
@@ -86,8 +111,9 @@ MICROSERVICES = Strategy(
     ),
 )
 
-AI_TRAINING = Strategy(
+AI_TRAINING = BuiltinStrategy(
     "ai-training",
+    description="Data, model design, training pipeline, validation and deployment (4 agents, 5 tasks).",
     agents=(
         ("researcher", "data-scientist"),
         ("coder", "ml-engineer"),
@@ -136,8 +162,9 @@ AI_TRAINING = Strategy(
     ),
 )
 
-SECURITY_AUDIT = Strategy(
+SECURITY_AUDIT = BuiltinStrategy(
     "security-audit",
+    description="Threat model, code audit, pen-test plan, hardening and an audit report (4 agents, 5 tasks).",
     agents=(
         ("security-auditor", "security-auditor"),
         ("reviewer", "code-reviewer"),
@@ -188,9 +215,8 @@ SECURITY_AUDIT = Strategy(
     ),
 )
 
-STRATEGIES: dict[str, Strategy] = {name: Strategy(name, guidance) for name, guidance in PLANNED.items()}
+STRATEGIES: dict[str, BuiltinStrategy] = {
+    name: BuiltinStrategy(name, guidance, description=f"Planned by Claude. {guidance}")
+    for name, guidance in PLANNED.items()
+}
 STRATEGIES.update({s.name: s for s in (MICROSERVICES, AI_TRAINING, SECURITY_AUDIT)})
-
-
-def get_strategy(name: str) -> Strategy:
-    return STRATEGIES[name]

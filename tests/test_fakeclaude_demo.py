@@ -25,9 +25,9 @@ def prompt_for(swarm: Swarm) -> str:
     return messages[0]["content"]
 
 
-def swarm_of(**fields) -> Swarm:
+def swarm_of(owner, **fields) -> Swarm:
     defaults = {"objective": OBJECTIVE, "strategy": "development", "max_agents": 5, "mode": "centralized"}
-    return Swarm(**{**defaults, **fields})
+    return Swarm(owner=owner, **{**defaults, **fields})
 
 
 @pytest.mark.parametrize(
@@ -43,8 +43,9 @@ def test_the_subject_is_the_objective_without_its_verb(objective, subject):
     assert subject_of(objective) == subject
 
 
-def test_a_development_plan_reads_like_one_and_passes_the_engines_validation():
-    swarm = swarm_of()
+@pytest.mark.django_db
+def test_a_development_plan_reads_like_one_and_passes_the_engines_validation(alice):
+    swarm = swarm_of(alice)
     plan = plausible_plan(planning.plan_tool(swarm)["input_schema"], prompt_for(swarm))
     assert [a["name"] for a in plan["agents"]] == [
         "rest-api-architect",
@@ -67,8 +68,9 @@ def test_a_development_plan_reads_like_one_and_passes_the_engines_validation():
 @pytest.mark.parametrize(
     ("max_agents", "mode"), [(1, "centralized"), (2, "hierarchical"), (8, "distributed")]
 )
-def test_every_planned_strategy_gets_a_valid_plan_within_the_limits(strategy, max_agents, mode):
-    swarm = swarm_of(strategy=strategy, max_agents=max_agents, mode=mode)
+@pytest.mark.django_db
+def test_every_planned_strategy_gets_a_valid_plan_within_the_limits(alice, strategy, max_agents, mode):
+    swarm = swarm_of(alice, strategy=strategy, max_agents=max_agents, mode=mode)
     plan = plausible_plan(planning.plan_tool(swarm)["input_schema"], prompt_for(swarm))
     assert 1 <= len(plan["agents"]) <= max_agents
     if mode == "hierarchical":
@@ -94,8 +96,9 @@ def ask_for_plan(fake: FakeClaude, swarm: Swarm) -> dict:
     return message.content[0].input
 
 
-def test_only_a_plausible_fake_answers_with_the_plausible_plan():
-    swarm = swarm_of()
+@pytest.mark.django_db
+def test_only_a_plausible_fake_answers_with_the_plausible_plan(alice):
+    swarm = swarm_of(alice)
     with FakeClaude(plausible=True) as demo, FakeClaude() as plain:
         assert ask_for_plan(demo, swarm)["agents"][0]["name"] == "rest-api-architect"
         assert ask_for_plan(plain, swarm)["agents"][0]["name"] != "rest-api-architect"  # the tests' fake

@@ -4,6 +4,7 @@ and what /metrics, the worker exporter, /api/ready and the access log give away.
 from __future__ import annotations
 
 import subprocess
+from decimal import Decimal
 
 import pytest
 
@@ -387,3 +388,27 @@ def test_log_lines_redact_credentials_whatever_logged_them():
         line = formatter.format(entry)
         assert "abc.def" not in line and "cf_x" not in line
         assert "token=[redacted]&api_key=[redacted]" in line
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dollar_only_budget_caps_what_a_task_call_may_answer(workers, fake_claude, alice):
+    from engine.claude import client
+    from swarms.services import swarm_start
+    from tests.builders import build_swarm
+    from tests.helpers import wait_for_status
+
+    swarm = build_swarm(
+        alice,
+        agents=[("coder", "coder-one")],
+        options={"review": False, "budget": {"maxCostUsd": 0.01}},
+        tasks=[{"name": "Small task", "description": "Write a tiny helper"}],
+    )
+    swarm_start(swarm_id=swarm.id)
+    wait_for_status(swarm.id, "completed", "failed")
+    first = ClaudeCall.objects.filter(swarm=swarm, role="agent").order_by("id").first()
+    asked = next(r for r in fake_claude.requests if "# Your task: Small task" in r["text"])["body"][
+        "max_tokens"
+    ]
+    affordable = client.output_tokens_for(first.model, Decimal("0.01"))  # before the prompt is paid
+    assert asked < 4096  # the dollars, not CLAUDE_MAX_TOKENS, set it: what is left after the prompt
+    assert affordable // 2 < asked < affordable

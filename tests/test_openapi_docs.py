@@ -12,7 +12,20 @@ from openapi_spec_validator import validate
 
 pytestmark = pytest.mark.django_db
 
-TAGS = {"Swarms", "Agents", "Tasks", "Calls", "Workspace", "Results", "API keys", "Authentication", "System"}
+TAGS = {
+    "Swarms",
+    "Agents",
+    "Tasks",
+    "Calls",
+    "Events",
+    "Workspace",
+    "Results",
+    "Agent types",
+    "Strategies",
+    "API keys",
+    "Authentication",
+    "System",
+}
 
 
 @pytest.fixture

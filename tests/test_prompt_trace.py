@@ -166,3 +166,36 @@ def test_a_bad_trace_or_caching_setting_stops_start_up_with_one_line(variable, v
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("configuration error: ") and message in lines[0]
+
+
+@pytest.mark.django_db
+def test_traces_older_than_the_retention_are_cleared_and_the_rest_kept(alice, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    swarm = build_swarm(alice)
+    sent, received = {"messages": [{"role": "user", "content": "hi"}]}, {"content": [], "usage": {}}
+    old, new = (
+        ClaudeCall.objects.create(
+            swarm=swarm,
+            role="agent",
+            model="m",
+            outcome="ok",
+            request=sent,
+            trace_response=received,
+            response={"text": "reusable"},
+            input_tokens=7,
+        )  # fmt: skip
+        for _ in range(2)
+    )
+    ClaudeCall.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+    settings.TRACE_RETENTION_DAYS = 0
+    assert trace.prune_old(force=True) == 0  # 0 keeps every trace
+    settings.TRACE_RETENTION_DAYS = 30
+    assert trace.prune_old(force=True) == 1
+    old.refresh_from_db(), new.refresh_from_db()
+    assert (old.request, old.trace_response) == (None, None)
+    assert old.response == {"text": "reusable"} and old.input_tokens == 7  # the record and the answer stay
+    assert (new.request, new.trace_response) == (sent, received)
+    assert trace.prune_old() == 0  # not again within the hour

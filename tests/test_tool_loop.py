@@ -69,6 +69,17 @@ def test_a_task_writes_its_files_through_the_tool_loop(workers, fake_claude, ali
     assert {t["name"] for t in first["body"]["tools"]} == set(tools.DECLARATIONS)
 
 
+def test_the_reviewer_reads_the_files_the_task_wrote(workers, fake_claude, alice):
+    swarm = one_task(alice, review=True)
+    swarm_start(swarm_id=swarm.id)
+    wait_for_status(swarm.id, "completed")
+    code = workspace.file_read(swarm_id=swarm.id, path="src/parse_expressions.py")
+    [review] = [r for r in fake_claude.requests if "# Result to review" in r["text"]]
+    files = review["text"].split("# Files the task wrote (latest versions)\n", 1)[1]
+    assert "## docs/parse_expressions.md (version 1)" in files
+    assert f"## src/parse_expressions.py (version 1)\n```\n{code.content}\n```" in files
+
+
 def test_a_dependent_task_reads_the_file_its_dependency_wrote(workers, fake_claude, alice):
     swarm = build_swarm(
         alice,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from events.models import Event
 from tests.builders import build_swarm
@@ -309,6 +309,38 @@ def test_the_list_holds_the_latest_version_of_each_path_by_path(swarm, django_as
         listed = services.file_list(swarm_id=swarm.id)
         assert [(f.path, f.version, f.size) for f in listed] == [("a/z.txt", 3, 1), ("b.txt", 2, 1)]
     assert listed[0].get_deferred_fields() == {"content"}
+
+
+def test_the_overview_names_the_first_files_and_counts_paths_not_versions(swarm):
+    for path in ("c.txt", "a.txt", "b.txt"):
+        write(swarm, path, "1")
+    write(swarm, "a.txt", "2")
+    shown, total = services.file_overview(swarm_id=swarm.id, limit=2)
+    assert [(f.path, f.version) for f in shown] == [("a.txt", 2), ("b.txt", 1)]
+    assert total == 3
+    shown, total = services.file_overview(swarm_id=swarm.id, limit=3)
+    assert [f.path for f in shown] == ["a.txt", "b.txt", "c.txt"] and total == 3
+
+
+def test_a_new_path_is_checked_against_files_and_folders_in_one_query(swarm, django_assert_num_queries):
+    write(swarm, "src/app.py", "1")
+    with django_assert_num_queries(1):
+        services._check_new_path(swarm.id, "docs/readme.md")
+    with pytest.raises(WorkspaceError, match="src/app.py is a file"):
+        services._check_new_path(swarm.id, "src/app.py/inner.py")
+    with pytest.raises(WorkspaceError, match="src is a folder"):
+        services._check_new_path(swarm.id, "src")
+
+
+def test_a_fresh_answer_skips_the_idempotency_lookup(swarm):
+    first = services.file_write(swarm_id=swarm.id, path="a.txt", content="1", tool_use_id="toolu_1")
+    again = services.file_write(swarm_id=swarm.id, path="a.txt", content="2", tool_use_id="toolu_1")
+    assert again.pk == first.pk  # a replayed call returns what it wrote
+    # replay=False: the caller vouches the id is new and nothing is looked up; were it not new,
+    # the unique key (swarm, tool_use_id) still refuses a second write
+    with pytest.raises(IntegrityError):
+        services.file_write(swarm_id=swarm.id, path="a.txt", content="2", tool_use_id="toolu_1", replay=False)
+    assert [f.version for f in WorkspaceFile.objects.filter(swarm_id=swarm.id)] == [1]
 
 
 def test_history_of_a_missing_file_is_an_error(swarm):

@@ -13,16 +13,21 @@ from django import forms
 
 from access.api import ApiKeyCreateSerializer
 from access.models import ApiKey
+from agents.registry import TOOL_NAMES, WRITE_TOOLS
+from agents.serializers import AgentTypeCreateSerializer
+from core.claude_models import known_models
 from core.errors import ValidationFailed
 from core.validation import validated
 from swarms.models import Swarm
+from swarms.selectors import strategies_visible
 from swarms.serializers import SwarmCreateSerializer
-from swarms.strategies import STRATEGIES
 
 
-def strategy_choices() -> list[tuple[str, list[tuple[str, str]]]]:
-    planned = [(name, name) for name, s in STRATEGIES.items() if not s.is_template]
-    templates = [(name, name) for name, s in STRATEGIES.items() if s.is_template]
+def strategy_choices(user: Any = None) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The built-in strategies and the user's own, grouped by kind."""
+    rows = list(strategies_visible(user))
+    planned = [(s.name, s.name) for s in rows if not s.is_template]
+    templates = [(s.name, s.name) for s in rows if s.is_template]
     return [("Planned by Claude", planned), ("Templates (fixed task graph)", templates)]
 
 
@@ -35,16 +40,17 @@ class ApiValidatedForm(forms.Form):
     serializer_class: type[Any]
     field_map: dict[str, str]  # the serializer's field path → this form's field name
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, owner: Any = None, **kwargs: Any) -> None:
         kwargs.setdefault("label_suffix", "")  # labels read "Objective", not "Objective:"
         super().__init__(*args, **kwargs)
+        self.owner = owner  # the serializer's context `owner`, as the API gives it
 
     def validate_like_the_api(self) -> dict[str, Any] | None:
         """The serializer's validated data, or None after putting its errors on the form."""
         if not self.is_valid():
             return None
         try:
-            return validated(self.serializer_class, self.payload())
+            return validated(self.serializer_class, self.payload(), owner=self.owner)
         except ValidationFailed as exc:
             for detail in exc.details or []:
                 self.add_error(self.field_map.get(detail["field"]), detail["message"])
@@ -69,6 +75,11 @@ class SwarmCreateForm(ApiValidatedForm):
         help_text="10–2000 characters.",
     )
     strategy = forms.ChoiceField(choices=strategy_choices, initial="auto")
+
+    def __init__(self, *args: Any, owner: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, owner=owner, **kwargs)
+        self.fields["strategy"].choices = strategy_choices(owner)
+
     mode = forms.ChoiceField(choices=Swarm.Mode.choices, initial=Swarm.Mode.CENTRALIZED)
     max_agents = forms.IntegerField(label="Max agents", initial=5, widget=forms.NumberInput(attrs={"min": 1}))
     parallel = forms.BooleanField(label="Run tasks in parallel", required=False, initial=True)
@@ -119,3 +130,55 @@ class ApiKeyCreateForm(ApiValidatedForm):
         if data.get("expires_in_days") is not None:
             payload["expiresInDays"] = data["expires_in_days"]
         return payload
+
+
+def model_choices() -> list[tuple[str, str]]:
+    return [("", "The deployment's agent model"), *((name, name) for name in known_models())]
+
+
+class AgentTypeCreateForm(ApiValidatedForm):
+    serializer_class = AgentTypeCreateSerializer
+    field_map = {
+        "name": "name",
+        "description": "description",
+        "systemPrompt": "system_prompt",
+        "capabilities": "capabilities",
+        "model": "model",
+        "tools": "tools",
+        "maxTurns": "max_turns",
+    }
+
+    name = forms.CharField(max_length=40, widget=forms.TextInput(attrs={"placeholder": "e.g. sql-expert"}))
+    description = forms.CharField(max_length=500, required=False)
+    system_prompt = forms.CharField(
+        label="System prompt",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 5, "placeholder": "You are a … Do only your task."}),
+    )
+    capabilities = forms.CharField(
+        help_text="Comma-separated flags, e.g. sql, analysis (tasks require them by name)."
+    )
+    model = forms.ChoiceField(choices=model_choices, required=False)
+    tools = forms.MultipleChoiceField(
+        choices=[(name, name) for name in TOOL_NAMES],
+        widget=forms.CheckboxSelectMultiple,
+        initial=list(WRITE_TOOLS),
+        required=False,
+        help_text="None: the agent answers in plain text.",
+    )
+    max_turns = forms.IntegerField(
+        label="Max turns", required=False, help_text="Leave empty for the deployment's TASK_MAX_TURNS."
+    )
+
+    def payload(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        flags = [flag.strip() for flag in data["capabilities"].split(",") if flag.strip()]
+        return {
+            "name": data["name"],
+            "description": data.get("description", ""),
+            "systemPrompt": data["system_prompt"],
+            "capabilities": flags,
+            "model": data.get("model") or None,
+            "tools": data.get("tools") or [],
+            "maxTurns": data.get("max_turns"),
+        }

@@ -28,6 +28,7 @@ urlpatterns = [
     path(_SWARM + "/workspace/file", views.workspace_file_download, name="workspace-file"),
     path(_SWARM + "/calls", calls.call_list, name="calls"),
     path(_SWARM + "/calls/<id:call_id>", calls.call_detail, name="call"),
+    path("agent-types", views.agent_types, name="agent-types"),
     path("keys", views.api_keys, name="keys"),
     path("keys/<id:key_id>/revoke", views.api_key_revoke, name="key-revoke"),
 ]

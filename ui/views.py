@@ -29,15 +29,19 @@ from django_ratelimit.core import get_usage
 from access.models import ApiKey
 from access.services import apikey_create, apikey_revoke
 from agents.models import Agent
+from agents.selectors import agent_types_visible
+from agents.serializers import AgentTypeCreateSerializer
+from agents.services import agent_type_create
 from core.errors import ApplicationError, NotFound
 from events.models import Event, LogEntry
 from swarms import reports, services
 from swarms.access import access_swarm
 from swarms.budget import budget_of
 from swarms.models import Swarm
+from swarms.selectors import strategies_visible
 from swarms.serializers import SwarmCreateSerializer, progress_of, spend_of
 from tasks.models import ClaudeCall, Task
-from ui.forms import ApiKeyCreateForm, SwarmCreateForm
+from ui.forms import AgentTypeCreateForm, ApiKeyCreateForm, SwarmCreateForm
 from ui.markdown import render_markdown
 from ui.workspace import workspace_context
 from workspaces import services as workspace_services
@@ -85,7 +89,7 @@ def spend_view(row: Any) -> dict[str, Any]:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def dashboard(request: HttpRequest) -> HttpResponse:
-    form = SwarmCreateForm(request.POST if request.method == "POST" else None)
+    form = SwarmCreateForm(request.POST if request.method == "POST" else None, owner=request.user)
     status = 200
     if request.method == "POST":
         outcome = create_swarm(request, form)
@@ -457,3 +461,34 @@ def api_key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
     except ApplicationError as exc:  # already revoked
         messages.error(request, exc.message)
     return redirect("ui:keys")
+
+
+# --- agent types --------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def agent_types(request: HttpRequest) -> HttpResponse:
+    """The built-in types and the user's own, and a form to add one (the API's rules)."""
+    form = AgentTypeCreateForm(request.POST if request.method == "POST" else None, owner=request.user)
+    status = 200
+    if request.method == "POST":
+        data = form.validate_like_the_api()
+        status = 400
+        if data is not None:
+            try:
+                row = agent_type_create(
+                    owner=request.user, name=data["name"], **AgentTypeCreateSerializer.service_arguments(data)
+                )
+            except ApplicationError as exc:  # a built-in's name, or one of the user's own
+                form.add_error("name", exc.message)
+                status = exc.status_code
+            else:
+                messages.success(request, f"Agent type “{row.name}” created.")
+                return redirect("ui:agent-types")
+    context = {
+        "form": form,
+        "types": agent_types_visible(request.user),
+        "strategies": strategies_visible(request.user),
+    }
+    return render(request, "ui/agent_types.html", context, status=status)

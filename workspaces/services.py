@@ -23,6 +23,7 @@ from typing import Any
 import re2
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count, Min, Q
 
 from events import catalogue
 from events.stream import publish, swarm_tx
@@ -73,10 +74,12 @@ def _latest(swarm_id: str, path: str) -> WorkspaceFile | None:
     return WorkspaceFile.objects.filter(swarm_id=swarm_id, path=path).order_by("-version").first()
 
 
-def _replayed(swarm_id: str, tool_use_id: str | None) -> WorkspaceFile | None:
-    """Takes the workspace's write lock, then returns the version this tool call already wrote, if any."""
+def _replayed(swarm_id: str, tool_use_id: str | None, replay: bool) -> WorkspaceFile | None:
+    """Takes the workspace's write lock, then returns the version this tool call already wrote, if
+    any. `replay=False` says the call is new (its answer came from Claude just now, not from a
+    stored turn), so nothing can carry its id yet and the lookup is skipped."""
     _lock_workspace(swarm_id)
-    if not tool_use_id:
+    if not tool_use_id or not replay:
         return None
     return WorkspaceFile.objects.filter(swarm_id=swarm_id, tool_use_id=tool_use_id).first()
 
@@ -84,18 +87,22 @@ def _replayed(swarm_id: str, tool_use_id: str | None) -> WorkspaceFile | None:
 def _check_new_path(swarm_id: str, path: str) -> None:
     """A new path must fit the file-count limit and the tree: a name is a file or a folder, not both
     (the zip could not hold both)."""
-    files = WorkspaceFile.objects.for_swarm(swarm_id)
-    held = files.values("path").distinct().count()
+    parts = path.split("/")
+    folders = ["/".join(parts[:end]) for end in range(1, len(parts))]
+    checks = {
+        "held": Count("path", distinct=True),
+        "inside": Min("path", filter=Q(path__startswith=path + "/")),
+    }
+    if folders:
+        checks["clash"] = Min("path", filter=Q(path__in=folders))
+    found = WorkspaceFile.objects.for_swarm(swarm_id).aggregate(**checks)  # one statement for all three
+    held, clash, inside = found["held"], found.get("clash"), found["inside"]
     if held >= settings.WORKSPACE_MAX_FILES:
         raise WorkspaceError(
             f"The workspace already holds {held} files, its maximum; write to an existing file instead"
         )
-    parts = path.split("/")
-    folders = ["/".join(parts[:end]) for end in range(1, len(parts))]
-    clash = files.filter(path__in=folders).values_list("path", flat=True).first()
     if clash:
         raise WorkspaceError(f"{clash} is a file, so it cannot hold {path}; choose another folder")
-    inside = files.filter(path__startswith=path + "/").values_list("path", flat=True).first()
     if inside:
         raise WorkspaceError(f"{path} is a folder (it holds {inside}); choose another file name")
 
@@ -137,12 +144,13 @@ def file_write(
     task_id: str | None = None,
     call_id: int | str | None = None,
     tool_use_id: str | None = None,
+    replay: bool = True,
 ) -> WorkspaceFile:
     """Creates `path` or writes its next version with the whole new content."""
     path = normalize(path)
     data = _encoded(content)
     with swarm_tx(swarm_id):
-        replayed = _replayed(swarm_id, tool_use_id)
+        replayed = _replayed(swarm_id, tool_use_id, replay)
         if replayed is not None:
             return replayed
         latest = _latest(swarm_id, path)
@@ -177,6 +185,7 @@ def file_edit(
     task_id: str | None = None,
     call_id: int | str | None = None,
     tool_use_id: str | None = None,
+    replay: bool = True,
 ) -> WorkspaceFile:
     """Replaces the one occurrence of `old` in the latest version of `path` by `new`."""
     path = normalize(path)
@@ -187,7 +196,7 @@ def file_edit(
     if old == new:
         raise WorkspaceError("old and new are the same text; there is nothing to change")
     with swarm_tx(swarm_id):
-        replayed = _replayed(swarm_id, tool_use_id)
+        replayed = _replayed(swarm_id, tool_use_id, replay)
         if replayed is not None:
             return replayed
         latest = _latest(swarm_id, path)
@@ -252,6 +261,24 @@ def file_list(*, swarm_id: str) -> list[WorkspaceFile]:
     """The latest version of each file, by path, without content (read_file for that: up to
     WORKSPACE_MAX_FILES × WORKSPACE_MAX_FILE_BYTES is too much to load for a listing)."""
     return list(WorkspaceFile.objects.for_swarm(swarm_id).latest_versions().defer("content"))
+
+
+def file_overview(*, swarm_id: str, limit: int) -> tuple[list[WorkspaceFile], int]:
+    """The first `limit` files by path (latest versions: path, size, version) and how many there
+    are in all: what a prompt or list_files shows, without loading a large workspace's listing."""
+    files = list(
+        WorkspaceFile.objects.for_swarm(swarm_id)
+        .latest_versions()
+        .only("path", "size", "version")[: limit + 1]
+    )
+    if len(files) <= limit:
+        return files, len(files)
+    return files[:limit], WorkspaceFile.objects.for_swarm(swarm_id).values("path").distinct().count()
+
+
+def files_of_task(*, swarm_id: str, task_id: str) -> list[WorkspaceFile]:
+    """The files whose latest version `task_id` wrote, by path (what a reviewer of the task reads)."""
+    return list(WorkspaceFile.objects.for_swarm(swarm_id).latest_versions().filter(task_id=task_id))
 
 
 def file_history(*, swarm_id: str, path: str) -> list[WorkspaceFile]:

@@ -113,6 +113,7 @@ class Request:
     on_retry: Any = None  # callable(attempt, outcome, delay) announcing a retry
     ledger: Ledger | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    model: str = ""  # "" = the role's model (CLAUDE_MODELS); an agent type may name its own
 
 
 @dataclass
@@ -143,7 +144,7 @@ def call(request: Request, abort: Abort) -> Reply:
         abort.raise_if_set()
         if request.spend.exhausted:
             raise Exhausted(budget.REASON)
-        model = client.model_for(request.role)
+        model = request.model or client.model_for(request.role)
         started = _start(request, attempt, model, abort)
         result = transport.attempt(_arguments(request, model, started.max_tokens), abort)
         answer = result.answer
@@ -350,6 +351,10 @@ def _insert_started(
                 return _WAIT
             spent = request.spend.tokens + tokens + tokens_in  # this call's own prompt counts too
             max_tokens = budget.tokens_left(limits, tokens=spent, wanted=wanted)
+            if limits["maxCostUsd"]:  # and what the dollars left pay for, this call's prompt paid
+                prompt_usd = client.cost_usd(model, {"input_tokens": tokens_in})
+                left = Decimal(str(limits["maxCostUsd"])) - request.spend.cost - cost - prompt_usd
+                max_tokens = max(1, min(max_tokens, client.output_tokens_for(model, left)))
         estimate = {"input_tokens": tokens_in, "output_tokens": max_tokens}
         cost_usd = client.cost_usd(model, estimate)
         sent_request, truncated = sent
@@ -459,25 +464,30 @@ def _finish(
 
 def _complete_row(request: Request, started: _Started, fields: dict[str, Any]) -> bool:
     """started → final, adding the spend; lost → final (its estimate was counted when it was
-    marked lost), adding the difference. Conditional, so a retried write counts once."""
+    marked lost), adding the difference. Conditional, so a retried write counts once.
+
+    The spend is added first: that update takes the swarm row's lock before the call's (the order
+    a swarm's deletion takes, so the two cannot deadlock) with no separate locking read, and is
+    corrected in the same transaction in the rare case the call was not in flight."""
     usage_in = (
         fields["input_tokens"] + fields["cache_creation_input_tokens"] + fields["cache_read_input_tokens"]
     )
+    spend = (usage_in, fields["output_tokens"], fields["cost_usd"])
     with transaction.atomic():
-        _lock_swarm(request.swarm_id)
+        if not (usage_in or fields["output_tokens"]):
+            _lock_swarm(request.swarm_id)
+            spend = (0, 0, Decimal(0))
+        elif _add_spend(request, *spend) is None:
+            return False  # deleted with its swarm
         row = ClaudeCall.objects.filter(pk=started.row_id)
         if row.filter(outcome=ClaudeCall.Outcome.STARTED).update(**fields):
-            _add_spend(request, usage_in, fields["output_tokens"], fields["cost_usd"])
             return True
+        counted = (started.input_tokens, started.output_tokens, started.cost)  # when it was marked lost
         if row.filter(outcome=ClaudeCall.Outcome.LOST).update(**fields):
-            _add_spend(
-                request,
-                usage_in - started.input_tokens,
-                fields["output_tokens"] - started.output_tokens,
-                fields["cost_usd"] - started.cost,
-            )
+            _add_spend(request, *(-value for value in counted))
             return True
-    return False  # already completed (a retried commit), or deleted with its swarm
+        _add_spend(request, *(-value for value in spend))  # already completed (a retried commit)
+    return False
 
 
 def _lock_swarm(swarm_id: str) -> None:
@@ -494,13 +504,13 @@ def _tokens_in(usage: dict[str, int]) -> int:
     )
 
 
-def _add_spend(request: Request, tokens_in: int, tokens_out: int, cost: Decimal) -> None:
-    """Adds the spend to the swarm and reads the new total back in the same statement."""
-    if not (tokens_in or tokens_out):
-        return
+def _add_spend(request: Request, tokens_in: int, tokens_out: int, cost: Decimal) -> Any:
+    """Adds the spend to the swarm and reads the new total back in the same statement (None: no
+    such swarm)."""
     row = _add_to_swarm(request.swarm_id, tokens_in, tokens_out, cost)
     if row is not None:
         request.spend.tokens, request.spend.cost = int(row[0]), Decimal(str(row[1]))
+    return row
 
 
 def _add_to_swarm(swarm_id: str, tokens_in: int, tokens_out: int, cost: Decimal) -> Any:

@@ -7,22 +7,15 @@ real SDK path is what runs everywhere; with ANTHROPIC_API_KEY alone it talks to 
 from __future__ import annotations
 
 import functools
+import math
 from decimal import Decimal
 
 import anthropic
 import httpx2
 from django.conf import settings
 
-# USD per million tokens: (input, output). Cache writes cost 1.25× input, cache reads 0.1× input.
-# Override or extend with CLAUDE_PRICES='{"model-id": [input, output]}'.
-PRICES: dict[str, tuple[float, float]] = {
-    "claude-opus-5-5": (5.0, 25.0),
-    "claude-sonnet-5-5": (3.0, 15.0),
-    "claude-haiku-5-5": (1.0, 5.0),
-    "claude-opus-4-8": (5.0, 25.0),
-    "claude-sonnet-4-6": (3.0, 15.0),
-    "claude-haiku-4-5": (1.0, 5.0),
-}
+from core.claude_models import PRICES
+
 _FAMILY = {"opus": (5.0, 25.0), "sonnet": (3.0, 15.0), "haiku": (1.0, 5.0)}
 _MILLION = Decimal(1_000_000)
 
@@ -56,6 +49,12 @@ def price_of(model: str) -> tuple[float, float]:
         if family in model:
             return price
     return _FAMILY["sonnet"]
+
+
+def output_tokens_for(model: str, usd: Decimal) -> int:
+    """The output tokens `usd` pays for at the model's price (a free model: as many as asked)."""
+    price_out = Decimal(str(price_of(model)[1])) / _MILLION
+    return math.floor(usd / price_out) if price_out else 10**9
 
 
 def cost_usd(model: str, usage: dict[str, int]) -> Decimal:

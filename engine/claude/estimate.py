@@ -18,7 +18,6 @@ from engine.claude.calls import Spend
 # Claude's tokenizer averages about 3.5-4 characters a token on English prose and more tokens on
 # JSON and code: three characters a token over-estimates the prompt, so the budget errs safe.
 CHARS_PER_TOKEN = 3
-_MILLION = Decimal(1_000_000)
 
 
 def input_tokens(*, system: str, messages: list[dict[str, Any]], tool: dict[str, Any] | None = None) -> int:
@@ -33,7 +32,8 @@ def output_room(spend: Spend, *, model: str, prompt_tokens: int) -> int | None:
     if spend.limits.get("maxTokens"):
         rooms.append(spend.limits["maxTokens"] - spend.tokens - prompt_tokens)
     if spend.limits.get("maxCostUsd"):
-        price_in, price_out = (Decimal(str(p)) / _MILLION for p in client.price_of(model))
-        left = Decimal(str(spend.limits["maxCostUsd"])) - spend.cost - prompt_tokens * price_in
-        rooms.append(math.floor(left / price_out) if price_out else 10**9)
+        left = Decimal(str(spend.limits["maxCostUsd"])) - spend.cost
+        rooms.append(
+            client.output_tokens_for(model, left - client.cost_usd(model, {"input_tokens": prompt_tokens}))
+        )
     return min(rooms) if rooms else None

@@ -9,11 +9,20 @@ touches the answer a re-run reuses: that is stored whole, whatever the trace kee
 from __future__ import annotations
 
 import json
+import time
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from tasks.models import ClaudeCall
 
 MARKER = "…[truncated {} bytes]"
+PRUNE_BATCH = 1000  # calls cleared per statement
+PRUNE_EVERY_S = 3600.0  # a process looks for old traces at most this often
+_pruned_at = {"monotonic": float("-inf")}
 _MARKER_ROOM = len(MARKER) + 12  # a cut saves bytes only past this
 
 
@@ -111,3 +120,21 @@ def _without_nul(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_without_nul(item) for item in value]
     return value
+
+
+def prune_old(*, now: Any = None, force: bool = False) -> int:
+    """Clears the stored request and response of calls older than TRACE_RETENTION_DAYS (0 keeps
+    them for ever), a batch at a time, at most once per PRUNE_EVERY_S in a process. A call's row,
+    its usage and cost and the answer a re-run reuses stay."""
+    days = settings.TRACE_RETENTION_DAYS
+    if not days or (not force and time.monotonic() - _pruned_at["monotonic"] < PRUNE_EVERY_S):
+        return 0
+    _pruned_at["monotonic"] = time.monotonic()
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    old = ClaudeCall.objects.filter(created_at__lt=cutoff).filter(
+        Q(request__isnull=False) | Q(trace_response__isnull=False)
+    )
+    cleared = 0
+    while ids := list(old.values_list("id", flat=True)[:PRUNE_BATCH]):
+        cleared += ClaudeCall.objects.filter(pk__in=ids).update(request=None, trace_response=None)
+    return cleared

@@ -55,7 +55,7 @@ class AgentListApi(APIView):
     )
     def post(self, request: Request, swarm_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
-        data = validated(AgentSpawnSerializer, request.data)
+        data = validated(AgentSpawnSerializer, request.data, owner=swarm.owner)
         agent = services.swarm_spawn_agent(
             swarm_id=swarm.id, type=data["type"], name=data.get("name", ""), capabilities=data["capabilities"]
         )

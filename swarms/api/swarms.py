@@ -56,7 +56,7 @@ class SwarmCreateApi(APIView):
     )
     def post(self, request: Request) -> Response:
         with counted_creation(request):  # only a created swarm uses up the caller's SWARM_CREATE_RATE
-            data = validated(SwarmCreateSerializer, request.data)
+            data = validated(SwarmCreateSerializer, request.data, owner=request.user)
             swarm = services.swarm_create(owner=request.user, **SwarmCreateSerializer.service_arguments(data))
         summary = {
             "objective": swarm.objective,

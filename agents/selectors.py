@@ -1,0 +1,37 @@
+"""Reads of agent types: the catalogue a swarm's owner may use (the global types and their own)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import F, QuerySet
+
+from agents.models import AgentType
+from agents.registry import AgentSpec
+
+
+def agent_types_visible(user: Any) -> QuerySet[AgentType]:
+    """Built-ins first, then the user's own, each by name."""
+    return AgentType.objects.visible_to(user).order_by(F("owner_id").asc(nulls_first=True), "name")
+
+
+def agent_types_for(owner_id: int | None) -> dict[str, AgentSpec]:
+    """Name → spec of every type a swarm of this owner may use. A global name wins over an own
+    type of the same name (the API refuses such names; a later built-in may still add one)."""
+    # built-ins in the registry's order (the order they were first written), then the owner's
+    rows = AgentType.objects.for_owner_id(owner_id).order_by(F("owner_id").asc(nulls_first=True), "id")
+    catalogue: dict[str, AgentSpec] = {}
+    for row in rows:
+        catalogue.setdefault(row.name, row.spec())
+    return catalogue
+
+
+def agent_type_for(name: str, owner_id: int | None, *, lock: bool = False) -> AgentSpec | None:
+    """The spec an agent of this type in a swarm of this owner runs with (one query). `lock`
+    (inside a transaction) holds a user's own type until commit, so that a delete waits for the
+    agent being spawned and then sees it in use; built-ins, which cannot be deleted, are not locked."""
+    rows = AgentType.objects.for_owner_id(owner_id).filter(name=name)
+    row = rows.order_by(F("owner_id").asc(nulls_first=True)).first()
+    if lock and row is not None and row.owner_id is not None:
+        row = AgentType.objects.select_for_update().filter(pk=row.pk).first()  # None: deleted meanwhile
+    return row.spec() if row is not None else None
