@@ -210,6 +210,7 @@ class LogEntrySerializer(serializers.Serializer):
 class LogQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
     level = serializers.ChoiceField(choices=["debug", "info", "warn", "error"], required=False)
+    before = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
 
 
 # --- strategies ----------------------------------------------------------------------------------
