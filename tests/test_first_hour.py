@@ -393,3 +393,62 @@ def test_the_uv_lock_file_matches_pyproject():
         for item in root["metadata"]["requires-dist"]
     }
     assert locked == wanted, "uv.lock is stale: run `uv lock`"
+
+
+# --- bin/run writes the development values to .env once ------------------------------------------
+
+
+def run_until_migrate(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """bin/run in a throw-away project whose bin/setup does nothing and whose python stops at migrate."""
+    (tmp_path / "bin").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "bin" / "run", tmp_path / "bin" / "run")
+    (tmp_path / "bin" / "setup").write_text("#!/usr/bin/env bash\n")
+    (tmp_path / "bin" / "setup").chmod(0o755)
+    (tmp_path / ".venv" / "bin").mkdir(parents=True, exist_ok=True)
+    python = tmp_path / ".venv" / "bin" / "python"
+    python.write_text(
+        '#!/usr/bin/env bash\ncase "$1" in -c) echo generated-secret-0123456789-abcdefghijklmnop;; *) exit 9;; esac\n'
+    )
+    python.chmod(0o755)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "SECRET_KEY_FILE")}
+    return subprocess.run(
+        ["bash", str(tmp_path / "bin" / "run")],
+        env={**base, "PORT": str(port), **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def dotenv_values(path: Path) -> dict[str, str]:
+    lines = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def test_bin_run_writes_the_development_values_once(tmp_path):
+    result = run_until_migrate(tmp_path)
+    assert result.returncode == 9  # it went on to migrate
+    assert "Wrote the development settings to .env (DEBUG, SECRET_KEY)" in result.stdout
+    values = dotenv_values(tmp_path / ".env")
+    assert values == {"DEBUG": "true", "SECRET_KEY": "generated-secret-0123456789-abcdefghijklmnop"}
+    assert stat.S_IMODE((tmp_path / ".env").stat().st_mode) == 0o600
+    before = (tmp_path / ".env").read_text()
+    again = run_until_migrate(tmp_path)
+    assert "Wrote" not in again.stdout and (tmp_path / ".env").read_text() == before
+
+
+def test_bin_run_adds_only_what_an_existing_env_file_lacks(tmp_path):
+    (tmp_path / ".env").write_text("ANTHROPIC_API_KEY=sk-ant-mine\nDEBUG=false")  # no final newline
+    result = run_until_migrate(tmp_path)
+    assert "(SECRET_KEY)" in result.stdout
+    values = dotenv_values(tmp_path / ".env")
+    assert values["ANTHROPIC_API_KEY"] == "sk-ant-mine" and values["DEBUG"] == "false"
+    assert values["SECRET_KEY"].startswith("generated-secret")
+
+
+def test_bin_run_writes_no_secret_the_environment_gives(tmp_path):
+    run_until_migrate(tmp_path, SECRET_KEY="from-the-environment-0123456789-abcdefghij")
+    assert "SECRET_KEY" not in dotenv_values(tmp_path / ".env")
