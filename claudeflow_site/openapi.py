@@ -109,6 +109,17 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("post", "/api/swarm/{swarm_id}/agents"): {"type": "coder", "name": "api-developer"},
     ("post", "/api/keys"): {"name": "ci", "permissions": ["read"], "expiresInDays": 90},
+    ("post", "/api/agent-types"): {
+        "name": "sql-expert",
+        "description": "Designs schemas and writes fast, correct SQL",
+        "systemPrompt": "You are a database engineer. Design normalised schemas and write clear, indexed SQL.",
+        "capabilities": ["codeGeneration", "analysis"],
+    },
+    ("post", "/api/strategies"): {
+        "name": "api-first",
+        "description": "Design the API contract before any code",
+        "guidance": "Start with an OpenAPI contract task; every implementation task depends on it.",
+    },
 }
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorSchema"}

@@ -68,4 +68,4 @@ def test_every_documented_example_is_accepted_by_the_live_endpoint(schema, clien
             response = getattr(client_of_alice, method)(url, example["value"], format="json")
             assert 200 <= response.status_code < 300, (method, path, name, response.json())
             sent += 1
-    assert sent >= 4  # create swarm, add task, spawn agent, create key
+    assert sent >= 6  # create swarm, add task, spawn agent, create key, agent type, strategy
