@@ -30,6 +30,22 @@ def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     return errors
 
 
+@register(Tags.security, deploy=True)
+def check_webhook_networks(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """The SSRF guard is for production; lifting it there lets any user's webhook reach internal
+    services (the database, the cloud metadata endpoint)."""
+    if not settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
+        return []
+    return [
+        Warning(
+            "WEBHOOK_ALLOW_PRIVATE_NETWORKS=true: webhooks may be sent to loopback, private and "
+            "cloud metadata addresses (server-side request forgery).",
+            hint="Keep it for development and tests; unset it in production.",
+            id="claudeflow.W001",
+        )
+    ]
+
+
 # The installed wheel's top-level packages: design names kept from the repository (see the README's
 # "Installing the package"). tests/test_package_imports.py keeps this list equal to its LAYERS.
 PROJECT_PACKAGES = (
@@ -45,6 +61,7 @@ PROJECT_PACKAGES = (
     "workspaces",
     "ui",
     "fakeclaude",
+    "webhooks",
 )
 DISTRIBUTION = "claudeflow-server"
 

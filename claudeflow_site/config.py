@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -152,3 +154,66 @@ def _check_range(name: str, number: float, low: float | None, high: float | None
         raise ConfigError(f"{name} must be at least {low}; got {number}")
     if high is not None and number > high:
         raise ConfigError(f"{name} must be at most {high}; got {number}")
+
+
+SQS_NAME = re.compile(r"[A-Za-z0-9_-]{1,60}")
+SQS_MAX_VISIBILITY = 12 * 3600
+
+
+def sqs_broker_options(name: str, url: str, *, default_visibility: int) -> dict[str, object]:
+    """dramatiq-sqs broker options from `sqs://[KEY:SECRET@][HOST[:PORT]]/[NAMESPACE][?QUERY]`.
+
+    No host: AWS's endpoint for the region. A host: that endpoint (an SQS-compatible server),
+    over HTTPS unless `tls=false`. Credentials in the URL are optional: by default boto3's chain
+    (the Lambda or task role, AWS_ACCESS_KEY_ID, ~/.aws). Query: region, visibility_timeout
+    (seconds a received message stays hidden: more than a task may run), dead_letter (true: a
+    message that fails all its retries goes to <queue>_dlq), tls.
+    """
+    parts = urlsplit(url)
+    if parts.scheme != "sqs":
+        raise ConfigError(f"{name} must start with sqs://; got {url!r}")
+    query = {key: values[-1] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
+    unknown = set(query) - {"region", "visibility_timeout", "dead_letter", "tls"}
+    if unknown:
+        raise ConfigError(
+            f"{name}: unknown option(s) {', '.join(sorted(unknown))}; "
+            "known: region, visibility_timeout, dead_letter, tls"
+        )
+    namespace = unquote(parts.path.strip("/")) or "claudeflow"
+    if not SQS_NAME.fullmatch(namespace):
+        raise ConfigError(
+            f"{name}: the queue name prefix must be 1-60 letters, digits, - or _; got {namespace!r}"
+        )
+    options: dict[str, object] = {"namespace": namespace}
+    if parts.hostname:
+        tls = _url_flag(name, "tls", query.get("tls", "true"))
+        try:
+            port = parts.port
+        except ValueError:
+            raise ConfigError(f"{name}: the port must be a number; got {url!r}") from None
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        options["endpoint_url"] = f"{'https' if tls else 'http'}://{host}" + (f":{port}" if port else "")
+    if "region" in query:
+        if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", query["region"]):
+            raise ConfigError(f"{name}: region must look like us-east-1; got {query['region']!r}")
+        options["region_name"] = query["region"]
+    if parts.username is not None:
+        if not parts.password:
+            raise ConfigError(f"{name}: credentials must be KEY:SECRET (both), or neither")
+        options["aws_access_key_id"] = unquote(parts.username)
+        options["aws_secret_access_key"] = unquote(parts.password)
+    visibility = query.get("visibility_timeout", str(default_visibility))
+    if not visibility.isdigit() or not 1 <= int(visibility) <= SQS_MAX_VISIBILITY:
+        raise ConfigError(
+            f"{name}: visibility_timeout must be 1 to {SQS_MAX_VISIBILITY} seconds; got {visibility!r}"
+        )
+    options["visibility_timeout"] = int(visibility)
+    options["dead_letter"] = _url_flag(name, "dead_letter", query.get("dead_letter", "false"))
+    return options
+
+
+def _url_flag(name: str, option: str, value: str) -> bool:
+    value = value.lower()
+    if value not in TRUE | FALSE:
+        raise ConfigError(f"{name}: {option} must be true or false; got {value!r}")
+    return value in TRUE

@@ -66,6 +66,31 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str]] = {
     ("get", "/api/strategies/{name}"): ("getStrategy", "Get one strategy"),
     ("patch", "/api/strategies/{name}"): ("updateStrategy", "Change one of your strategies"),
     ("delete", "/api/strategies/{name}"): ("deleteStrategy", "Delete one of your strategies"),
+    ("post", "/api/swarm/{swarm_id}/approve"): ("approvePlan", "Approve a swarm's plan (the plan gate)"),
+    ("post", "/api/swarm/{swarm_id}/reject"): (
+        "rejectPlan",
+        "Reject a swarm's plan: replan with feedback, or stop",
+    ),
+    ("post", "/api/swarm/{swarm_id}/clone"): (
+        "cloneSwarm",
+        "Clone a swarm (same objective, options and plan)",
+    ),
+    ("post", "/api/swarm/{swarm_id}/tasks/{task_id}/approve"): ("approveTask", "Approve a task's output"),
+    ("post", "/api/swarm/{swarm_id}/tasks/{task_id}/reject"): (
+        "rejectTask",
+        "Reject a task's output with feedback",
+    ),
+    ("post", "/api/swarm/{swarm_id}/tasks/{task_id}/retry"): ("retryTask", "Retry a failed task"),
+    ("get", "/api/webhooks"): ("listWebhooks", "List your webhooks"),
+    ("post", "/api/webhooks"): ("createWebhook", "Create a webhook (its secret is in this response only)"),
+    ("get", "/api/webhooks/{webhook_id}"): ("getWebhook", "Get one webhook"),
+    ("patch", "/api/webhooks/{webhook_id}"): ("updateWebhook", "Change a webhook"),
+    ("delete", "/api/webhooks/{webhook_id}"): ("deleteWebhook", "Delete a webhook"),
+    ("get", "/api/webhooks/{webhook_id}/deliveries"): ("listWebhookDeliveries", "A webhook's delivery log"),
+    ("post", "/api/webhooks/{webhook_id}/rotate-secret"): (
+        "rotateWebhookSecret",
+        "Rotate a webhook's secret",
+    ),
     ("get", "/api/health"): ("health", "Liveness"),
     ("get", "/api/ready"): ("ready", "Readiness: database, Redis and broker"),
     ("get", "/api/system/stats"): ("systemStats", "Process and deployment statistics"),
@@ -91,6 +116,7 @@ TAGS = {
     "events": "Events",
     "agent-types": "Agent types",
     "strategies": "Strategies",
+    "webhooks": "Webhooks",
 }
 
 EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -168,5 +194,7 @@ def derived(method: str, path: str) -> tuple[str, str]:
     """camelCase `<verb><Resource>` from the path, e.g. POST /api/swarm/{id}/approve → postSwarmApprove."""
     segments = [p for p in path.split("/") if p and p != "api" and not p.startswith("{")]
     resource = "".join(re.sub(r"[^A-Za-z0-9]+", " ", p).title().replace(" ", "") for p in segments)
+    if path.rstrip("/").endswith("}"):  # one item, not the list: GET /api/things/{id} → getThingsItem
+        resource += "Item"
     summary = f"{method.upper()} {path}"
     return method.lower() + resource, summary

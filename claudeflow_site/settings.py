@@ -26,6 +26,7 @@ from claudeflow_site.config import (
     env_raw,
     env_str,
     load_dotenv_file,
+    sqs_broker_options,
 )
 from core.version import VERSION
 
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "agents",
     "workspaces",
     "tasks",
+    "webhooks",
     "engine",
     "ui",
     "fakeclaude",  # only for its `fakeclaude` management command
@@ -180,7 +182,14 @@ else:
 # LocMem is only used in the single-process embedded shape (E003).
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"] + ([] if REDIS_URL else ["django_ratelimit.E003"])
 
-EMBEDDED_WORKERS = env_bool("EMBEDDED_WORKERS", not REDIS_URL)
+# The job queue: Redis (REDIS_URL) by default; BROKER_URL=sqs://... puts it on Amazon SQS instead
+# (workers beside a Lambda API function; options below, after TASK_TIMEOUT_MINUTES).
+BROKER_URL = env_str("BROKER_URL")
+if BROKER_URL and not BROKER_URL.startswith("sqs://"):
+    raise ConfigError(
+        f"BROKER_URL must start with sqs:// (leave it unset for REDIS_URL's Redis); got {BROKER_URL!r}"
+    )
+EMBEDDED_WORKERS = env_bool("EMBEDDED_WORKERS", not (REDIS_URL or BROKER_URL))
 DRAMATIQ_BROKER = {
     "BROKER": "dramatiq.brokers.redis.RedisBroker" if REDIS_URL else "dramatiq.brokers.stub.StubBroker",
     "OPTIONS": {"url": REDIS_URL} if REDIS_URL else {},
@@ -278,6 +287,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "claudeflow_site.openapi.polish",
     ],
+    # the swarm's status appears in two components (the list's Swarm, the detail's SwarmWithPlan)
+    "ENUM_NAME_OVERRIDES": {"SwarmStatusEnum": "swarms.models.SWARM_STATUSES"},
     # LocalUserAuthentication (AUTH_ENABLED=false) is a development mode, not a scheme to document
     "AUTHENTICATION_WHITELIST": [
         "access.auth.ApiKeyAuthentication",
@@ -364,6 +375,9 @@ MAX_SWARMS = env_int(
 )  # active swarms (planning/ready/executing/paused), deployment-wide
 MAX_SWARMS_PER_USER = env_int("MAX_SWARMS_PER_USER", 10, min=1)  # active swarms per owner
 READY_SWARM_TTL = env_int("READY_SWARM_TTL", 86_400, min=0)  # seconds a swarm may sit in `ready`; 0 = forever
+# seconds a plan or task output may wait for approval before the swarm fails (approval_timeout);
+# unset or 0 = no limit
+APPROVAL_TIMEOUT = env_int("APPROVAL_TIMEOUT", 0, min=0) or None
 MAX_AGENTS_PER_SWARM = env_int("CLAUDE_FLOW_MAX_AGENTS", 20, min=1, max=100)
 MAX_TASKS_PER_SWARM = env_int("MAX_TASKS_PER_SWARM", 100, min=1)  # created and planned, all statuses
 WORKSPACE_MAX_FILE_BYTES = env_int(
@@ -375,6 +389,13 @@ MAX_CONCURRENT_TASKS_PER_USER = env_int(
     "MAX_CONCURRENT_TASKS_PER_USER", max(1, MAX_CONCURRENT_TASKS // 2), min=1
 )
 TASK_TIMEOUT_MINUTES = env_float("TASK_TIMEOUT_MINUTES", 10, min=0.01)
+if BROKER_URL:
+    # a received message stays hidden from other workers for longer than its actor may run
+    # (run_task: the task timeout + 5 minutes; plan_swarm: 30 minutes), plus a minute
+    DRAMATIQ_BROKER["BROKER"] = "core.sqs.SQSBroker"
+    DRAMATIQ_BROKER["OPTIONS"] = sqs_broker_options(
+        "BROKER_URL", BROKER_URL, default_visibility=int(max(30, TASK_TIMEOUT_MINUTES + 5) * 60) + 60
+    )
 TASK_MAX_TURNS = env_int("TASK_MAX_TURNS", 12, min=1, max=200)  # Claude calls in one task's tool loop
 DEFAULT_SWARM_TIMEOUT_MS = env_int("CLAUDE_FLOW_TIMEOUT", 300_000, min=30_000, max=3_600_000)
 MEMORY_THRESHOLD = env_int("MEMORY_THRESHOLD", 1_073_741_824)  # bytes of this process's RSS
@@ -438,6 +459,18 @@ except json.JSONDecodeError:
     raise ConfigError('CLAUDE_PRICES must be JSON like {"claude-sonnet-5-5": [3, 15]}') from None
 if not ANTHROPIC_API_KEY and not ANTHROPIC_BASE_URL and FAKE_CLAUDE == "off":
     raise ConfigError("ANTHROPIC_API_KEY is required (or set ANTHROPIC_BASE_URL, or FAKE_CLAUDE=auto)")
+
+# --- webhooks and plugins ----------------------------------------------------------------------
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6, min=1, max=20)  # per delivery, first one included
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 5, min=0.1, max=60)  # seconds per attempt (connect + answer)
+WEBHOOK_RETRY_DELAY_MS = env_int("WEBHOOK_RETRY_DELAY", 5000, min=0)  # before the 2nd attempt; x4 each time
+WEBHOOK_MAX_RETRY_DELAY_MS = env_int("WEBHOOK_MAX_RETRY_DELAY", 3_600_000, min=0)
+WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 10, min=0)  # failed deliveries in a row; 0 = never
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)  # development and tests
+WEBHOOK_MAX_PER_USER = env_int("WEBHOOK_MAX_PER_USER", 20, min=1)
+WEBHOOK_SECRET_GRACE = env_int("WEBHOOK_SECRET_GRACE", 86_400, min=0)  # s the old secret still signs
+WEBHOOK_CACHE_SECONDS = env_float("WEBHOOK_CACHE_SECONDS", 2, min=0)  # how soon other processes see changes
+PLUGINS = env_list("PLUGINS")  # pkg.module:obj, besides the `claudeflow.plugins` entry points
 
 # --- logging --------------------------------------------------------------------------------
 _LEVELS = {"debug": "DEBUG", "info": "INFO", "warn": "WARNING", "warning": "WARNING", "error": "ERROR"}

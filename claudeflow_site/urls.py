@@ -17,8 +17,9 @@ from swarms.api.calls import CallDetailApi, CallListApi
 from swarms.api.events import EventListApi
 from swarms.api.strategies import StrategyDetailApi, StrategyListApi
 from swarms.api.system import SystemStatsApi
-from swarms.api.tasks import TaskAssignApi, TaskListApi
+from swarms.api.tasks import TaskApproveApi, TaskAssignApi, TaskListApi, TaskRejectApi, TaskRetryApi
 from swarms.api.workspace import WorkspaceFileApi, WorkspaceListApi, WorkspaceZipApi
+from webhooks import api as webhooks_api
 
 _SWARM = "swarm/<id:swarm_id>"
 swarm_urls = [
@@ -27,10 +28,16 @@ swarm_urls = [
     path(_SWARM + "/pause", swarms_api.SwarmPauseApi.as_view(), name="swarm-pause"),
     path(_SWARM + "/resume", swarms_api.SwarmResumeApi.as_view(), name="swarm-resume"),
     path(_SWARM + "/stop", swarms_api.SwarmStopApi.as_view(), name="swarm-stop"),
+    path(_SWARM + "/approve", swarms_api.SwarmApproveApi.as_view(), name="swarm-approve"),
+    path(_SWARM + "/reject", swarms_api.SwarmRejectApi.as_view(), name="swarm-reject"),
+    path(_SWARM + "/clone", swarms_api.SwarmCloneApi.as_view(), name="swarm-clone"),
     path(_SWARM + "/agents", AgentListApi.as_view(), name="swarm-agents"),
     path(_SWARM + "/agents/<id:agent_id>", AgentDetailApi.as_view(), name="swarm-agent"),
     path(_SWARM + "/tasks", TaskListApi.as_view(), name="swarm-tasks"),
     path(_SWARM + "/tasks/<id:task_id>/assign", TaskAssignApi.as_view(), name="swarm-task-assign"),
+    path(_SWARM + "/tasks/<id:task_id>/approve", TaskApproveApi.as_view(), name="swarm-task-approve"),
+    path(_SWARM + "/tasks/<id:task_id>/reject", TaskRejectApi.as_view(), name="swarm-task-reject"),
+    path(_SWARM + "/tasks/<id:task_id>/retry", TaskRetryApi.as_view(), name="swarm-task-retry"),
     path(_SWARM + "/results", swarms_api.SwarmResultsApi.as_view(), name="swarm-results"),
     path(_SWARM + "/metrics", swarms_api.SwarmMetricsApi.as_view(), name="swarm-metrics"),
     path(_SWARM + "/logs", swarms_api.SwarmLogsApi.as_view(), name="swarm-logs"),
@@ -55,6 +62,18 @@ api_urls = [
     path("strategies/<str:name>", StrategyDetailApi.as_view(), name="strategy"),
     path("keys", access_api.ApiKeyListApi.as_view(), name="keys"),
     path("keys/<id:key_id>", access_api.ApiKeyDetailApi.as_view(), name="key-detail"),
+    path("webhooks", webhooks_api.WebhookListApi.as_view(), name="webhooks"),
+    path("webhooks/<id:webhook_id>", webhooks_api.WebhookDetailApi.as_view(), name="webhook-detail"),
+    path(
+        "webhooks/<id:webhook_id>/rotate-secret",
+        webhooks_api.WebhookRotateSecretApi.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path(
+        "webhooks/<id:webhook_id>/deliveries",
+        webhooks_api.WebhookDeliveriesApi.as_view(),
+        name="webhook-deliveries",
+    ),
     path("auth/token", access_api.TokenObtainApi.as_view(), name="token"),
     path("auth/token/refresh", access_api.TokenRefreshApi.as_view(), name="token-refresh"),
     path("auth/logout", access_api.TokenLogoutApi.as_view(), name="logout"),

@@ -28,12 +28,17 @@ logger = logging.getLogger(__name__)
 PLAN_SWARM = "plan_swarm"
 SCHEDULE = "schedule"
 RUN_TASK = "run_task"
+SETTLE_SWARM = "settle_swarm"
 _send_failed = threading.Event()  # housekeeping re-sends unclaimed work once the broker answers
 
 
-def send(actor_name: str, *args: Any) -> None:
+def send(actor_name: str, *args: Any, delay_ms: int | None = None) -> None:
     try:
-        dramatiq.get_broker().get_actor(actor_name).send(*args)
+        actor = dramatiq.get_broker().get_actor(actor_name)
+        if delay_ms:
+            actor.send_with_options(args=args, delay=delay_ms)
+        else:
+            actor.send(*args)
     except REDIS_DOWN as exc:
         _send_failed.set()
         logger.warning(
@@ -53,19 +58,27 @@ def take_send_failure() -> bool:
 
 def require_broker() -> None:
     """Refuses (503) while the broker cannot be reached; call it before the transaction."""
-    client = getattr(dramatiq.get_broker(), "client", None)  # a RedisBroker's; the StubBroker has none
-    if client is None:
+    broker = dramatiq.get_broker()
+    client = getattr(broker, "client", None)  # a RedisBroker's; the StubBroker has none
+    ping = client.ping if client is not None else getattr(broker, "ping", None)  # core.sqs.SQSBroker
+    if ping is None:
         return
     try:
-        client.ping()
+        ping()
     except REDIS_DOWN:
         raise ServiceUnavailable(
-            "The job queue (Redis) is unavailable, so no work can start; nothing was changed. Try again shortly"
+            f"The job queue ({'SQS' if client is None else 'Redis'}) is unavailable, so no work can start;"
+            " nothing was changed. Try again shortly"
         ) from None
 
 
 def send_on_commit(actor_name: str, *args: Any) -> None:
     transaction.on_commit(lambda: send(actor_name, *args))
+
+
+def send_later_on_commit(actor_name: str, *args: Any, delay_ms: int) -> None:
+    """Sent after commit, delivered to a worker `delay_ms` later (the broker holds it meanwhile)."""
+    transaction.on_commit(lambda: send(actor_name, *args, delay_ms=delay_ms))
 
 
 def plan_on_commit(swarm_id: str) -> None:
@@ -75,3 +88,9 @@ def plan_on_commit(swarm_id: str) -> None:
 def schedule_on_commit() -> None:
     """Asks the scheduler to fill free slots (from any swarm) once this transaction commits."""
     send_on_commit(SCHEDULE)
+
+
+def settle_on_commit(swarm_id: str) -> None:
+    """Asks the engine to settle the swarm (cancel what can never run, end it when nothing is
+    left) once this transaction commits: a command that closed its last open task."""
+    send_on_commit(SETTLE_SWARM, swarm_id)

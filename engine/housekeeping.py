@@ -8,7 +8,10 @@ Each step uses conditional updates, so several processes may run it at once:
   (every assignment at once when the broker comes back after an outage);
 - swarms past their timeout fail with reason `timeout`; free slots are filled (normal progress never waits for this);
 - swarms left `ready` longer than READY_SWARM_TTL are stopped (reason `expired: …`), freeing their quota slot;
-- prompt traces older than TRACE_RETENTION_DAYS are cleared (hourly).
+- a plan or task output waiting for approval longer than APPROVAL_TIMEOUT fails its swarm (reason
+  `approval_timeout`);
+- prompt traces older than TRACE_RETENTION_DAYS are cleared (hourly);
+- webhook deliveries whose message was lost are re-sent.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from engine import resources, scheduler, settle
 from engine.claude import calls, trace
 from events.stream import SwarmGone, log, swarm_tx
 from swarms.models import Swarm
-from swarms.services import swarm_expire, swarm_fail, swarm_replan
+from swarms.services import swarm_expire, swarm_expire_approval, swarm_fail, swarm_replan
 from tasks.models import Task
 from tasks.services import task_fail, task_mark_resent, task_requeue, task_score
+from webhooks import services as webhook_services
 
 logger = logging.getLogger(__name__)
 MAX_LEASE_EXPIRIES = 3  # strikes: a task whose worker vanished this many times fails
@@ -48,9 +52,11 @@ def tick() -> None:
         resend_stale_assignments,
         resume_orphaned_planning,
         enforce_swarm_timeouts,
+        enforce_approval_timeouts,
         expire_ready_swarms,
         kick_executing_swarms,
         trace.prune_old,
+        webhook_services.resend_due,
     ):
         try:
             step()
@@ -197,12 +203,30 @@ def enforce_swarm_timeouts() -> int:
     running = Swarm.objects.filter(
         status__in=[Swarm.Status.EXECUTING, Swarm.Status.PAUSED], started_at__isnull=False
     )
-    rows = running.values_list("id", "started_at", "timeout_ms", "deferred_ms")
-    for swarm_id, started_at, timeout_ms, deferred_ms in rows:
-        # the clock stops while the resource guard defers dispatch (engine/resources.py)
-        if started_at + timedelta(milliseconds=timeout_ms + deferred_ms) < now:
+    rows = running.values_list(
+        "id", "started_at", "timeout_ms", "deferred_ms", "approval_waited_ms", "approval_since"
+    )
+    for swarm_id, started_at, timeout_ms, deferred_ms, waited_ms, waiting_since in rows:
+        # the clock stops while the resource guard defers dispatch (engine/resources.py) and
+        # while an approval gate is open (waited: closed gates; since: the one open now)
+        clock = max(waiting_since, started_at) if waiting_since else now
+        if started_at + timedelta(milliseconds=timeout_ms + deferred_ms + waited_ms) < clock:
             failed += swarm_fail(swarm_id=swarm_id, reason="timeout", details={"timeoutMs": timeout_ms})
     return failed
+
+
+def enforce_approval_timeouts() -> int:
+    """A plan or a task output that waited for approval longer than APPROVAL_TIMEOUT fails its
+    swarm (looked at again under the swarm's lock: an approval may have come meanwhile)."""
+    if not settings.APPROVAL_TIMEOUT:
+        return 0
+    cutoff = timezone.now() - timedelta(seconds=settings.APPROVAL_TIMEOUT)
+    plans = Swarm.objects.filter(status=Swarm.Status.AWAITING_APPROVAL, approval_since__lt=cutoff)
+    outputs = Task.objects.filter(status=Task.Status.AWAITING_APPROVAL, awaiting_since__lt=cutoff)
+    waiting = set(plans.values_list("id", flat=True)) | set(outputs.values_list("swarm_id", flat=True))
+    return sum(
+        swarm_expire_approval(swarm_id=swarm_id, waiting_before=cutoff) for swarm_id in sorted(waiting)
+    )
 
 
 def expire_ready_swarms() -> int:

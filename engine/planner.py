@@ -16,7 +16,7 @@ from django.db import transaction
 from agents.services import agent_spawn
 from core.errors import LimitExceeded, ValidationFailed
 from core.logging import log_context
-from engine import budget, plans
+from engine import budget, estimates, plans
 from engine.claude import Abort, Aborted, CallFailed, Exhausted, Request, Spend, call, client, estimate
 from engine.leases import Watchdog, lease_until, renew_interval, worker_identity
 from events.stream import batch, log
@@ -84,14 +84,18 @@ def ask_for_plan(swarm: Swarm, guidance: str, abort: Abort) -> plans.Plan:
     tool = plans.plan_tool(swarm, types)
     spend = Spend.of(swarm)
     system, messages = plans.plan_messages(swarm, guidance, types)
+    # each re-plan after a rejected plan is a new logical call (its repair the one after), so a
+    # stored answer of the rejected plan is never reused for it
+    first = 2 * swarm.plan_revisions
     reply = call(
         within_budget(
             Request(
-                swarm_id=swarm.id, role="planner", system=system, messages=messages, tool=tool, spend=spend
+                swarm_id=swarm.id, role="planner", system=system, messages=messages, tool=tool, spend=spend,
+                revision=first,
             )
         ),
         abort,
-    )
+    )  # fmt: skip
     result, errors = plans.validate(reply.tool_input, swarm, types)
     if not errors:
         return result
@@ -128,7 +132,7 @@ def ask_for_plan(swarm: Swarm, guidance: str, abort: Abort) -> plans.Plan:
                 system=system,
                 messages=messages,
                 tool=tool,
-                revision=1,
+                revision=first + 1,
                 spend=spend,
             )
         ),
@@ -179,11 +183,13 @@ def apply_plan(swarm_id: str, owner: str, result: plans.Plan) -> None:
                         priority=planned.priority,
                         agent_type=planned.agent_type,
                         is_synthesis=planned.is_synthesis,
+                        requires_approval=planned.requires_approval,
                         requirements={"capabilities": planned.capabilities},
                         dependencies=[created[i] for i in planned.dependencies],
                     )
                 )
-            swarm_planned(swarm, agents=len(result.agents), tasks=len(created))
+            estimate = estimates.plan_cost(swarm, result.tasks)
+            swarm_planned(swarm, agents=len(result.agents), tasks=len(created), estimate=estimate)
 
 
 def _claim_planning(swarm_id: str, owner: str) -> bool:

@@ -84,6 +84,12 @@ def plan_tool(swarm: Swarm, types: Types | None = None) -> dict[str, Any]:
                 "items": {"type": "integer", "minimum": 0},
                 "description": "indexes of earlier tasks in this list whose results this task needs",
             },
+            "requiresApproval": {
+                "type": "boolean",
+                "default": False,
+                "description": "true for a risky or costly step whose output a person must approve "
+                "before the tasks that depend on it run",
+            },
         },
     }
     return {
@@ -128,7 +134,24 @@ def plan_messages(
         )
     if options:
         lines.append(f"# Options\n{json.dumps(options)}")
+    if swarm.plan_feedback:
+        lines.append(_feedback_section(swarm))
     return SYSTEM, [{"role": "user", "content": "\n\n".join(lines)}]
+
+
+def _feedback_section(swarm: Swarm) -> str:
+    """A person rejected the previous plan: the planner sees it and why, and plans again."""
+    rejected = "\n".join(
+        f"{n}. {t.get('name')} ({t.get('agentType')})"
+        + (f", after {', '.join(map(str, t['dependsOn']))}" if t.get("dependsOn") else "")
+        for n, t in enumerate(swarm.rejected_plan or [], start=1)
+        if isinstance(t, dict)
+    )
+    return (
+        "# Feedback on the previous plan\nThe person supervising this swarm rejected the previous plan"
+        + (f":\n{rejected}" if rejected else ".")
+        + f"\n\nTheir feedback, which the new plan must address:\n{swarm.plan_feedback}"
+    )
 
 
 def _type_line(name: str, spec: AgentSpec) -> str:

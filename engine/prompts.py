@@ -68,7 +68,9 @@ def task_messages(task: Task, dependencies: list[Task]) -> tuple[str, list[dict[
                 f"- {k}: {', '.join(map(str, v))}" for k, v in requirements.items() if isinstance(v, list)
             )
         )
-    if task.review_feedback:
+    if task.review_feedback and task.feedback_from == "approver":
+        parts.append(_rejected_answer(task))
+    elif task.review_feedback:
         parts.append(
             f"# Revise your earlier answer\nThe coordinator asked for changes:\n{task.review_feedback}"
         )
@@ -82,6 +84,18 @@ def task_messages(task: Task, dependencies: list[Task]) -> tuple[str, list[dict[
             "objective, resolve contradictions, and list open issues."
         )
     return system, [{"role": "user", "content": _after_objective(parts[0], parts[1:])}]
+
+
+def _rejected_answer(task: Task) -> str:
+    """A person rejected the task's output: the revision sees what it was and why."""
+    earlier = task.output
+    share = settings.CONTEXT_CHAR_BUDGET // 2
+    if len(earlier) > share:
+        earlier = earlier[:share] + f"\n…[trimmed {len(task.output) - share} characters]"
+    return (
+        "# Revise your earlier answer\nThe person supervising this swarm rejected your earlier answer "
+        f"and asked for changes:\n{task.review_feedback}\n\n## Your earlier answer\n{earlier}"
+    )
 
 
 def _after_objective(objective: str, rest: list[str]) -> list[dict[str, Any]]:

@@ -36,11 +36,14 @@ from engine.claude.calls import record_tool_results
 from engine.leases import Watchdog, lease_until, renew_interval, worker_identity
 from events import catalogue
 from events.stream import SwarmGone, log, publish, swarm_tx
+from swarms.locks import lock_swarm
 from swarms.models import Swarm
+from swarms.services import swarm_task_gate_opened
 from tasks import artifacts
 from tasks.models import Task
 from tasks.services import (
     claimable,
+    task_await_approval,
     task_claim,
     task_complete,
     task_fail,
@@ -213,7 +216,10 @@ def _submitted(reply: Reply, results: list[dict[str, Any]]) -> str | None:
 
 
 def _wants_review(task: Task) -> bool:
-    return not task.is_synthesis and task.swarm.options.get("review") is not False
+    """The non-blocking review; a task that requires approval has a person for a reviewer."""
+    return (
+        not task.is_synthesis and not task.requires_approval and task.swarm.options.get("review") is not False
+    )
 
 
 def reviewed(task: Task, output: str, abort: Abort, spend: Spend) -> dict[str, Any]:
@@ -276,7 +282,11 @@ def finish(task: Task, owner: str, output: str, review: dict[str, Any] | None) -
 def _store_result(task: Task, owner: str, output: str, review: dict[str, Any] | None) -> None:
     try:
         with swarm_tx(task.swarm_id):
-            if review is not None and review["verdict"] == "revise":
+            gated = task.requires_approval and not (review is not None and review["verdict"] == "revise")
+            if gated:
+                done = _await_approval(task, owner, output, review)
+                outcome = "completed"
+            elif review is not None and review["verdict"] == "revise":
                 done = task_send_back(
                     task=task, owner=owner, feedback=review["feedback"], quality=review["quality"],
                     reviewer=review["reviewer"],
@@ -306,6 +316,23 @@ def _store_result(task: Task, owner: str, output: str, review: dict[str, Any] | 
         return
     except SwarmGone:
         return
+
+
+def _await_approval(task: Task, owner: str, output: str, review: dict[str, Any] | None) -> Task | None:
+    """The output waits for a person: the swarm's lock first (its timeout clock stops while a
+    gate is open, and approvals take the same lock), then the task's conditional update."""
+    try:
+        swarm = lock_swarm(task.swarm_id)
+    except Swarm.DoesNotExist:
+        raise SwarmGone(task.swarm_id) from None
+    waiting = task_await_approval(
+        task=task, owner=owner, output=output, artifacts=artifacts.extract(output),
+        quality=review["quality"] if review else None,
+    )  # fmt: skip
+    if waiting is not None:
+        swarm_task_gate_opened(swarm=swarm)
+        log(task.swarm_id, "info", SOURCE, f"Task {task.name} awaits approval of its output")
+    return waiting
 
 
 def _release_agents(task: Task, *, outcome: str | None, elapsed_ms: int = 0) -> None:

@@ -133,14 +133,46 @@ def swarm_stopped(*, reason: str) -> dict[str, Any]:
     return {"status": "stopped", "reason": reason}
 
 
+@_event("swarm.awaiting_approval")
+def swarm_awaiting_approval(*, plan: dict[str, Any]) -> dict[str, Any]:
+    """The plan (agents, tasks, dependencies, estimated cost) waits for a person's approval."""
+    return {"status": "awaiting_approval", "plan": plan}
+
+
+@_event("swarm.approved")
+def swarm_approved(*, status: str) -> dict[str, Any]:
+    return {"status": status}
+
+
+@_event("swarm.rejected")
+def swarm_rejected(*, status: str, feedback: str, replan: bool) -> dict[str, Any]:
+    """A rejected plan: planned again with the feedback (status planning), or the swarm stopped."""
+    return {"status": status, "feedback": feedback, "replan": replan}
+
+
+@_event("swarm.reopened")
+def swarm_reopened(*, previous: str, reason: str) -> dict[str, Any]:
+    """A finished swarm got work again (a new task, a retried one): executing once more."""
+    return {"status": "executing", "previousStatus": previous, "reason": reason}
+
+
+@_event("swarm.cloned")
+def swarm_cloned(*, source: str, agents: int, tasks: int) -> dict[str, Any]:
+    """A copy of another swarm's objective, options and plan: ready to start, no planning call."""
+    return {"status": "ready", "clonedFrom": source, "agents": agents, "tasks": tasks}
+
+
 @_event("budget.exceeded")
 def budget_exceeded(*, budget: dict[str, Any], spent: dict[str, Any]) -> dict[str, Any]:
     return {"budget": budget, "spend": spent}
 
 
 @_event("system.alert")
-def system_alert(*, level: str, message: str, state: dict[str, Any], resource: str = "") -> dict[str, Any]:
-    return {"type": "resources", "resource": resource, "level": level, "message": message, **state}
+def system_alert(
+    *, level: str, message: str, state: dict[str, Any], resource: str = "", kind: str = "resources"
+) -> dict[str, Any]:
+    """kind: `resources` (the resource guard) or `webhook` (a failing webhook was disabled)."""
+    return {"type": kind, "resource": resource, "level": level, "message": message, **state}
 
 
 @_event("log")
@@ -197,6 +229,22 @@ def task_reviewed(task: Any, *, feedback: str) -> dict[str, Any]:
 @_event("task.revision_requested")
 def task_revision_requested(task: Any, *, feedback: str, reviewer: str | None) -> dict[str, Any]:
     return {**task_payload(task), "feedback": feedback, "reviewer": reviewer}
+
+
+@_event("task.awaiting_approval")
+def task_awaiting_approval(task: Any) -> dict[str, Any]:
+    return task_payload(task)
+
+
+@_event("task.approved")
+def task_approved(task: Any) -> dict[str, Any]:
+    return task_payload(task)
+
+
+@_event("task.rejected")
+def task_rejected(task: Any, *, feedback: str, revise: bool) -> dict[str, Any]:
+    """revise: sent back for a revision with the feedback; else cancelled."""
+    return {**task_payload(task), "feedback": feedback, "revise": revise}
 
 
 @_event("task.failed")

@@ -17,7 +17,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -184,10 +184,28 @@ def _advance(swarm_id: str, count: int) -> int:
         raise SwarmGone(swarm_id) from None
 
 
+Subscriber = Callable[[list[Event]], None]
+_subscribers: list[Subscriber] = []
+
+
+def subscribe(subscriber: Subscriber) -> None:
+    """Calls `subscriber(events)` after each commit that wrote events (webhooks, plugin hooks).
+
+    It runs in the committing thread, so it must be quick (enqueue, hand to a thread); what it
+    raises is logged and swallowed: the commit stands and the other subscribers still run."""
+    if subscriber not in _subscribers:
+        _subscribers.append(subscriber)
+
+
 def _announce(written: list[Event]) -> None:
     for event in written:
         metrics.EVENTS.labels(event.type).inc()
         push(event)
+    for subscriber in _subscribers:
+        try:
+            subscriber(written)
+        except Exception:  # an integration never undoes or breaks the state change
+            logger.exception("event subscriber %s failed", getattr(subscriber, "__qualname__", subscriber))
 
 
 def push(event: Event) -> None:

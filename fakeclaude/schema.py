@@ -52,6 +52,8 @@ class _Generator:
         schema = self.resolve(schema)
         if "const" in schema:
             return schema["const"]
+        if "default" in schema:  # what a model leaves as is unless the prompt asks otherwise
+            return schema["default"]
         if isinstance(schema.get("enum"), list) and schema["enum"]:
             values = schema["enum"]
             return values[(ctx.index or 0) % len(values)]

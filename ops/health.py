@@ -60,6 +60,8 @@ def _check_broker() -> str:
     client = getattr(broker, "client", None)
     if client is not None:  # RedisBroker
         client.ping()
+    elif hasattr(broker, "ping"):  # core.sqs.SQSBroker
+        broker.ping()
     return type(broker).__name__
 
 

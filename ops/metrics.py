@@ -145,6 +145,8 @@ def queue_depths() -> dict[str, int]:
         client = getattr(broker, "client", None)
         if client is not None:  # RedisBroker: the queue is a list under "<namespace>:<queue>"
             depths[queue] = int(client.llen(f"{broker.namespace}:{queue}"))
+        elif hasattr(broker, "queue_depth"):  # core.sqs.SQSBroker
+            depths[queue] = broker.queue_depth(queue)
         elif hasattr(broker, "queues"):  # StubBroker
             depths[queue] = broker.queues[queue].qsize()
     return depths

@@ -15,7 +15,7 @@ from django.urls import reverse
 from agents.admin import AgentAdmin
 from agents.models import Agent
 from core.adminkit import ReadOnlyAdmin, changelist_url, links
-from core.errors import ApplicationError, flatten_errors
+from core.errors import ApplicationError, Conflict, flatten_errors
 from events.models import Event, LogEntry
 from swarms import services
 from swarms.models import Strategy, Swarm
@@ -57,7 +57,7 @@ class TaskInline(admin.TabularInline):
         return False  # tasks are added through the API (swarms.services.swarm_add_task)
 
 
-def _action(service: Callable[..., Swarm], verb: str) -> Callable[..., None]:
+def _action(service: Callable[..., Swarm], verb: str, name: str = "") -> Callable[..., None]:
     def run(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Swarm]) -> None:
         done = 0
         for swarm in queryset:
@@ -70,8 +70,45 @@ def _action(service: Callable[..., Swarm], verb: str) -> Callable[..., None]:
             modeladmin.message_user(request, f"{verb.capitalize()}: {done} swarm(s).", messages.SUCCESS)
 
     run.short_description = f"{verb.capitalize()} selected swarms"  # type: ignore[attr-defined]
-    run.__name__ = f"{verb}_swarms"
+    run.__name__ = name or f"{verb}_swarms"
     return run
+
+
+def _reject_plans(swarm_id: str) -> Swarm:
+    return services.swarm_reject(swarm_id=swarm_id, cancel=True)
+
+
+def _approve_outputs(swarm_id: str) -> Swarm:
+    """Approves every task output of the swarm that awaits approval."""
+    waiting = Task.objects.filter(swarm_id=swarm_id, status=Task.Status.AWAITING_APPROVAL)
+    ids = list(waiting.values_list("id", flat=True))
+    if not ids:
+        raise Conflict(f"Swarm {swarm_id} has no task output awaiting approval")
+    for task_id in ids:
+        services.swarm_approve_task(swarm_id=swarm_id, task_id=task_id)
+    return Swarm.objects.get(pk=swarm_id)
+
+
+def _retry_failed(swarm_id: str) -> Swarm:
+    """Retries the swarm's failed tasks (each with the tasks cancelled because of it)."""
+    failed = list(
+        Task.objects.filter(swarm_id=swarm_id, status=Task.Status.FAILED).values_list("id", flat=True)
+    )
+    if not failed:
+        raise Conflict(f"Swarm {swarm_id} has no failed task")
+    for task_id in failed:
+        services.swarm_retry_task(swarm_id=swarm_id, task_id=task_id)
+    return Swarm.objects.get(pk=swarm_id)
+
+
+@admin.action(description="Clone selected swarms (same objective, options and plan)")
+def clone_swarms(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Swarm]) -> None:
+    for swarm in queryset:
+        try:
+            clone = services.swarm_clone(swarm_id=swarm.id, owner=request.user)
+            modeladmin.message_user(request, f"Cloned {swarm.id} as {clone.id}.", messages.SUCCESS)
+        except ApplicationError as exc:
+            modeladmin.message_user(request, exc.message, messages.WARNING)
 
 
 class SwarmAddForm(forms.ModelForm):
@@ -141,6 +178,13 @@ class SwarmAdmin(admin.ModelAdmin):
         "status",
         "start_requested",
         "failure_reason",
+        "approval_since",
+        "approval_waited_ms",
+        "plan_estimate",
+        "plan_revisions",
+        "plan_feedback",
+        "rejected_plan",
+        "cloned_from",
         "created_at",
         "updated_at",
         "started_at",
@@ -155,6 +199,11 @@ class SwarmAdmin(admin.ModelAdmin):
         _action(services.swarm_pause, "pause"),
         _action(services.swarm_resume, "resume"),
         _action(services.swarm_stop, "stop"),
+        _action(services.swarm_approve, "approve the plans of", "approve_plans"),
+        _action(_reject_plans, "reject the plans of (stop)", "reject_plans"),
+        _action(_approve_outputs, "approve the task outputs awaiting approval of", "approve_outputs"),
+        _action(_retry_failed, "retry the failed tasks of", "retry_failed_tasks"),
+        clone_swarms,
     ]
     raw_id_fields = ["owner"]
     EDITABLE = ("name",)  # a label only; everything else is the objective as planned, or the engine's

@@ -6,6 +6,8 @@ Protocol (JSON text frames):
            {"type": "unsubscribe", "swarmId"}                ← {"type": "unsubscribed", "swarmId"}
            {"type": "ping"}                                  ← {"type": "pong"}
            {"type": "command", "swarmId", "action": "pause"|"resume"|"stop"} ← {"type": "command_result", …}
+           {"type": "command", "swarmId", "action": "approve", "taskId"?}  (the plan, or a task's output)
+           {"type": "command", "swarmId", "action": "reject", "taskId"?, "feedback" | "cancel": true}
   server → {"type": "swarm_event", "eventId", "seq", "swarmId", "eventType", "data", "timestamp"}
            {"type": "error", "code", "message"} for bad input (the socket stays open)
            {"type": "replay_truncated", "swarmId", "lastEventId", "message"} when more than WS_REPLAY_MAX
@@ -33,6 +35,7 @@ import logging
 import re
 import time
 import uuid
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -43,14 +46,17 @@ from django.conf import settings
 from django.db import DatabaseError
 from redis.exceptions import RedisError
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, NotFound
 from events.stream import group_name
 from ops import metrics, presence
 from swarms import services, streams
+from swarms.serializers import RejectSerializer
+from tasks.models import Task
 
 logger = logging.getLogger(__name__)
 
 COMMANDS = {"pause": services.swarm_pause, "resume": services.swarm_resume, "stop": services.swarm_stop}
+GATE_COMMANDS = ("approve", "reject")
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_SILENT = 4408
 CLOSE_POLICY = 1008  # too many sockets, a message flood
@@ -233,8 +239,16 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
 
     async def _command(self, content: dict[str, Any]) -> None:
         swarm_id, action = content.get("swarmId"), content.get("action")
-        if not isinstance(action, str) or action not in COMMANDS or not _is_swarm_id(swarm_id):
-            await self._error("bad_message", "command needs a swarmId and an action: pause, resume or stop")
+        known = isinstance(action, str) and (action in COMMANDS or action in GATE_COMMANDS)
+        if not known or not _is_swarm_id(swarm_id):
+            await self._error(
+                "bad_message",
+                "command needs a swarmId and an action: pause, resume, stop, approve or reject",
+            )
+            return
+        command = COMMANDS.get(action) or _gate_command(action, content)
+        if isinstance(command, str):
+            await self._error("bad_message", command, swarmId=swarm_id, action=action)
             return
         if not await self._allowed("write", swarm_id):
             return
@@ -242,13 +256,15 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
             await self._error("not_found", f"Swarm {swarm_id} not found", swarmId=swarm_id)
             return
         try:
-            swarm = await database_sync_to_async(COMMANDS[action])(swarm_id=swarm_id)
+            result = await database_sync_to_async(command)(swarm_id=swarm_id)
         except ApplicationError as exc:
-            await self._error("conflict", exc.message, swarmId=swarm_id, action=action)
+            code = "not_found" if exc.status_code == 404 else "conflict"
+            await self._error(code, exc.message, swarmId=swarm_id, action=action)
             return
-        await self.send_json(
-            {"type": "command_result", "swarmId": swarm_id, "action": action, "status": swarm.status}
-        )
+        reply = {"type": "command_result", "swarmId": swarm_id, "action": action, "status": result.status}
+        if content.get("taskId") is not None:
+            reply["taskId"] = result.id
+        await self.send_json(reply)
 
     # --- group messages -------------------------------------------------------------------------
 
@@ -385,6 +401,34 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
             "session_user": self.scope.get("user"),
             "session_key": session.session_key if session is not None else None,
         }
+
+
+def _gate_command(action: str, content: dict[str, Any]) -> Any:
+    """approve / reject of the plan, or of a task's output (taskId): the service to call, or
+    what is wrong with the message (checked as the REST API checks its body)."""
+    task_id = content.get("taskId")
+    if task_id is not None and not _is_swarm_id(task_id):
+        return "taskId must be a task id"
+    arguments: dict[str, Any] = {}
+    if action == "reject":
+        serializer = RejectSerializer(data={k: content[k] for k in ("feedback", "cancel") if k in content})
+        if not serializer.is_valid():
+            errors = serializer.errors
+            return "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in errors.items())
+        arguments = dict(serializer.validated_data)
+    if task_id is None:
+        service = services.swarm_approve if action == "approve" else services.swarm_reject
+        return partial(service, **arguments)
+    service = services.swarm_approve_task if action == "approve" else services.swarm_reject_task
+    return partial(_on_task, service, task_id=task_id, **arguments)
+
+
+def _on_task(service: Any, *, swarm_id: str, task_id: str, **arguments: Any) -> Any:
+    """A task of this swarm (a task of another is a 404, as in the REST API)."""
+    try:
+        return service(swarm_id=swarm_id, task_id=task_id, **arguments)
+    except Task.DoesNotExist:
+        raise NotFound(f"Task {task_id} not found in swarm {swarm_id}") from None
 
 
 def _is_swarm_id(value: Any) -> bool:

@@ -35,12 +35,16 @@ class SwarmQuerySet(models.QuerySet["Swarm"]):
 
 class SwarmStatus(models.TextChoices):
     PLANNING = "planning"
+    AWAITING_APPROVAL = "awaiting_approval"  # planned; waits for a person to approve the plan
     READY = "ready"
     EXECUTING = "executing"
     PAUSED = "paused"
     COMPLETED = "completed"
     FAILED = "failed"
     STOPPED = "stopped"
+
+
+SWARM_STATUSES = SwarmStatus.values  # the API's status enum (SPECTACULAR_SETTINGS names it SwarmStatusEnum)
 
 
 class SwarmMode(models.TextChoices):
@@ -55,7 +59,8 @@ class Swarm(models.Model):
     Status = SwarmStatus
     Mode = SwarmMode
 
-    ACTIVE = (Status.PLANNING, Status.READY, Status.EXECUTING, Status.PAUSED)
+    ACTIVE = (Status.PLANNING, Status.AWAITING_APPROVAL, Status.READY, Status.EXECUTING, Status.PAUSED)
+    REOPENABLE = (Status.COMPLETED, Status.FAILED)  # a new or retried task sends them back to work
     TERMINAL = (Status.COMPLETED, Status.FAILED, Status.STOPPED)
 
     id = models.CharField(primary_key=True, max_length=40, default=swarm_id, editable=False)
@@ -68,7 +73,7 @@ class Swarm(models.Model):
     timeout_ms = models.PositiveIntegerField(default=300_000)
     parallel = models.BooleanField(default=True)
     options = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLANNING)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLANNING)
     start_requested = models.BooleanField(default=False, help_text="start was called while planning")
     failure_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -79,6 +84,17 @@ class Swarm(models.Model):
     # up to when it was counted (so processes deferring at once do not count a second twice)
     deferred_ms = models.PositiveBigIntegerField(default=0)
     deferred_until = models.DateTimeField(null=True, blank=True)
+    # approval gates (options.approvePlan, tasks that require approval): since when one is open
+    # (oldest open gate; the timeout clock stops meanwhile) and the time waited at closed ones
+    approval_since = models.DateTimeField(null=True, blank=True)
+    approval_waited_ms = models.PositiveBigIntegerField(default=0)
+    plan_estimate = models.JSONField(default=dict, blank=True, help_text="estimated cost range of the plan")
+    plan_revisions = models.PositiveSmallIntegerField(default=0, help_text="plans rejected with feedback")
+    plan_feedback = models.TextField(blank=True, help_text="the feedback of the last rejected plan")
+    rejected_plan = models.JSONField(
+        default=list, blank=True, help_text="the tasks of the last rejected plan, shown to the planner"
+    )
+    cloned_from = models.CharField(max_length=40, blank=True, help_text="id of the swarm this is a copy of")
     # spend, kept on the row so budget checks are one read
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)

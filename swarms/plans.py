@@ -51,6 +51,7 @@ class PlannedTask:
     capabilities: list[str] = field(default_factory=list)
     dependencies: list[int] = field(default_factory=list)
     is_synthesis: bool = False
+    requires_approval: bool = False
 
 
 @dataclass
@@ -149,6 +150,7 @@ def _tasks(raw: Any, types: Mapping[str, AgentSpec], limit: int, errors: list[Pr
                 priority=PRIORITIES.get(item.get("priority"), Task.Priority.NORMAL),
                 capabilities=capabilities,
                 dependencies=sorted(set(deps)),
+                requires_approval=item.get("requiresApproval") is True,
             )
         )
     return tasks

@@ -18,6 +18,7 @@ from core.validation import (
     one_of_message,
 )
 from swarms.models import Strategy, Swarm
+from swarms.selectors import plan_summary
 
 VERBOSITY = ("minimal", "normal", "detailed")
 
@@ -60,6 +61,7 @@ class SwarmOptionsSerializer(ClosedSerializer):
     notes = serializers.CharField(
         max_length=1000, trim_whitespace=True, required=False, validators=[no_control_characters]
     )
+    approvePlan = StrictBooleanField(required=False)
 
 
 PROMPT_OPTIONS = ("includeTests", "includeDocumentation", "verbosity", "languages", "notes")
@@ -178,6 +180,8 @@ class SwarmSerializer(serializers.Serializer):
     spend = serializers.SerializerMethodField()
     failureReason = serializers.CharField(source="failure_reason", allow_null=True)
     startRequested = serializers.BooleanField(source="start_requested")
+    awaitingApprovalSince = serializers.DateTimeField(source="approval_since", allow_null=True)
+    clonedFrom = serializers.CharField(source="cloned_from", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
     startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
     completedAt = serializers.DateTimeField(source="completed_at", allow_null=True)
@@ -194,7 +198,55 @@ class SwarmSerializer(serializers.Serializer):
     def to_representation(self, swarm: Swarm) -> dict[str, Any]:
         data = super().to_representation(swarm)
         data["failureReason"] = data["failureReason"] or None
+        data["clonedFrom"] = data["clonedFrom"] or None
         return data
+
+
+class PlanSerializer(serializers.Serializer):
+    """The plan an approver judges (swarms.selectors.plan_summary)."""
+
+    agents = serializers.ListField(child=serializers.DictField())
+    tasks = serializers.ListField(
+        child=serializers.DictField(), help_text="with dependencies and requiresApproval"
+    )
+    estimatedCost = serializers.DictField(
+        allow_null=True, help_text="lowUsd, highUsd, lowTokens, highTokens, …"
+    )
+    revisions = serializers.IntegerField(help_text="plans rejected with feedback so far")
+    feedback = serializers.CharField(allow_null=True)
+
+
+class SwarmWithPlanSerializer(SwarmSerializer):
+    """GET /api/swarm/{id}: the swarm and its plan (what an approver judges; also once running)."""
+
+    plan = serializers.SerializerMethodField()
+
+    @extend_schema_field(PlanSerializer)
+    def get_plan(self, swarm: Swarm) -> dict[str, Any]:
+        return plan_summary(swarm)
+
+
+class RejectSerializer(ClosedSerializer):
+    """Body of POST …/reject: feedback (a new plan, or a revision of the task) or cancel."""
+
+    feedback = serializers.CharField(
+        max_length=4000,
+        trim_whitespace=True,
+        required=False,
+        allow_blank=True,
+        validators=[no_control_characters],
+    )
+    cancel = StrictBooleanField(required=False, default=False)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        feedback = data.get("feedback", "")
+        if data["cancel"] and feedback:
+            raise serializers.ValidationError({"cancel": ["Send either feedback or cancel, not both"]})
+        if not data["cancel"] and not feedback:
+            raise serializers.ValidationError(
+                {"feedback": ["Say what to change (feedback), or send cancel: true to stop instead"]}
+            )
+        return {"feedback": feedback, "cancel": data["cancel"]}
 
 
 class LogEntrySerializer(serializers.Serializer):

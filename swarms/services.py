@@ -1,7 +1,10 @@
 """Swarm lifecycle and the swarm commands of the API, admin, UI and WebSocket.
 
 State machine (ARCHITECTURE.md): planning → ready → executing ⇄ paused → completed | failed |
-stopped. `start` during planning is remembered and execution begins when the plan lands. Each
+stopped. `start` during planning is remembered and execution begins when the plan lands. With
+options.approvePlan the plan waits in awaiting_approval: approve → ready (or executing when start
+was requested), reject with feedback → planning again, reject with cancel → stopped. A completed or
+failed swarm given a new or retried task goes back to executing (reopened). Each
 command locks the swarm row first, writes through the task and agent services, publishes its
 events in the same transaction, and asks for work (planning, scheduling) only after commit.
 """
@@ -25,9 +28,21 @@ from events.stream import announce_deleted, batch, log, publish
 from swarms import plans
 from swarms.locks import gate, lock_swarm
 from swarms.models import Strategy, Swarm
+from swarms.selectors import plan_summary
 from swarms.strategies import STRATEGIES
 from tasks.models import Task
-from tasks.services import OPEN, task_cancel_open, task_create, task_pin, task_requeue, task_unpin
+from tasks.services import (
+    cancelled_because_of,
+    task_approve,
+    task_cancel,
+    task_cancel_open,
+    task_create,
+    task_pin,
+    task_reject,
+    task_requeue,
+    task_retry,
+    task_unpin,
+)
 
 SOURCE = "HeadlessCoordinator"
 
@@ -87,6 +102,8 @@ def swarm_start(*, swarm_id: str) -> Swarm:
     jobs.require_broker()
     with transaction.atomic():
         swarm = lock_swarm(swarm_id)
+        if swarm.status == Swarm.Status.AWAITING_APPROVAL:
+            return _request_start(swarm, "Start requested; execution begins when the plan is approved")
         if swarm.status == Swarm.Status.PLANNING:
             if swarm.start_requested:
                 raise Conflict(
@@ -106,6 +123,15 @@ def swarm_start(*, swarm_id: str) -> Swarm:
     return swarm
 
 
+def _request_start(swarm: Swarm, message: str) -> Swarm:
+    if swarm.start_requested:
+        raise Conflict(f"Start is already requested for swarm {swarm.id}; it is {swarm.status}")
+    swarm.start_requested = True
+    swarm.save(update_fields=["start_requested", "updated_at"])
+    log(swarm.id, "info", SOURCE, message)
+    return swarm
+
+
 def swarm_begin(swarm: Swarm) -> None:
     """ready → executing (also when a plan lands after an early start). Caller holds the lock."""
     swarm.status = Swarm.Status.EXECUTING
@@ -116,15 +142,268 @@ def swarm_begin(swarm: Swarm) -> None:
     jobs.schedule_on_commit()
 
 
-def swarm_planned(swarm: Swarm, *, agents: int, tasks: int) -> None:
-    """planning → ready once the plan's agents and tasks exist. Caller holds the lock."""
-    swarm.status = Swarm.Status.READY
+def swarm_planned(swarm: Swarm, *, agents: int, tasks: int, estimate: dict[str, Any] | None = None) -> None:
+    """planning → ready once the plan's agents and tasks exist, or → awaiting_approval when
+    options.approvePlan asks a person to approve it first. Caller holds the lock."""
+    gated = swarm.options.get("approvePlan") is True
+    swarm.status = Swarm.Status.AWAITING_APPROVAL if gated else Swarm.Status.READY
     swarm.plan_lease_owner, swarm.plan_lease_expires_at = "", None
-    swarm.save(update_fields=["status", "plan_lease_owner", "plan_lease_expires_at", "updated_at"])
+    swarm.plan_estimate = estimate or {}
+    swarm.save(
+        update_fields=["status", "plan_lease_owner", "plan_lease_expires_at", "plan_estimate", "updated_at"]
+    )
     publish(swarm.id, catalogue.swarm_planned(status=swarm.status, agents=agents, tasks=tasks))
     log(swarm.id, "info", SOURCE, f"Plan ready: {agents} agents, {tasks} tasks")
-    if swarm.start_requested:
+    if gated:
+        _gate_opened(swarm)
+        publish(swarm.id, catalogue.swarm_awaiting_approval(plan=plan_summary(swarm)))
+        log(swarm.id, "info", SOURCE, "The plan awaits approval (approve, or reject with feedback)")
+    elif swarm.start_requested:
         swarm_begin(swarm)
+
+
+# --- approval gates -----------------------------------------------------------------------------
+
+
+def _gate_opened(swarm: Swarm) -> None:
+    """A gate opened: the timeout clock stops (from the oldest open gate on). Caller holds the lock."""
+    if swarm.approval_since is None:
+        swarm.approval_since = timezone.now()
+        swarm.save(update_fields=["approval_since", "updated_at"])
+
+
+def _gate_closed(swarm: Swarm) -> None:
+    """A gate closed: with none left open, the time waited stops counting against the timeout
+    (time before the swarm started never counted). Caller holds the lock."""
+    if swarm.approval_since is None or _gates_open(swarm):
+        return
+    if swarm.started_at is not None:
+        since = max(swarm.approval_since, swarm.started_at)
+        swarm.approval_waited_ms += max(0, int((timezone.now() - since).total_seconds() * 1000))
+    swarm.approval_since = None
+    swarm.save(update_fields=["approval_since", "approval_waited_ms", "updated_at"])
+
+
+def _gates_open(swarm: Swarm) -> bool:
+    return (
+        swarm.status == Swarm.Status.AWAITING_APPROVAL
+        or Task.objects.filter(swarm=swarm, status=Task.Status.AWAITING_APPROVAL).exists()
+    )
+
+
+def swarm_task_gate_opened(*, swarm: Swarm) -> None:
+    """A task's output now waits for approval (the runner, holding the swarm's lock)."""
+    _gate_opened(swarm)
+
+
+def swarm_approve(*, swarm_id: str) -> Swarm:
+    """awaiting_approval → ready, or straight on to executing when start was requested."""
+    jobs.require_broker()
+    with transaction.atomic():
+        swarm = lock_swarm(swarm_id)
+        _require(swarm, (Swarm.Status.AWAITING_APPROVAL,), "approve")
+        swarm.status = Swarm.Status.READY
+        swarm.save(update_fields=["status", "updated_at"])
+        _gate_closed(swarm)
+        publish(swarm.id, catalogue.swarm_approved(status=swarm.status))
+        log(swarm.id, "info", SOURCE, "Plan approved")
+        if swarm.start_requested:
+            swarm_begin(swarm)
+    return swarm
+
+
+def swarm_reject(*, swarm_id: str, feedback: str = "", cancel: bool = False) -> Swarm:
+    """A rejected plan: with `cancel` the swarm stops; else its agents and tasks are dropped and
+    the planner asked once more, with the feedback and the rejected plan in its prompt."""
+    if not cancel:
+        jobs.require_broker()
+    with transaction.atomic():
+        swarm = lock_swarm(swarm_id)
+        _require(swarm, (Swarm.Status.AWAITING_APPROVAL,), "reject")
+        if cancel:
+            publish(swarm.id, catalogue.swarm_rejected(status="stopped", feedback=feedback, replan=False))
+            swarm_finish(swarm, Swarm.Status.STOPPED, reason="plan rejected")
+            return swarm
+        summary = plan_summary(swarm)
+        Task.objects.filter(swarm=swarm).delete()
+        Agent.objects.filter(swarm=swarm).delete()
+        swarm.status = Swarm.Status.PLANNING
+        swarm.plan_feedback = feedback
+        swarm.plan_revisions += 1
+        swarm.rejected_plan = [
+            {"name": t["name"], "agentType": t["agentType"], "dependsOn": _sequences(t, summary["tasks"])}
+            for t in summary["tasks"]
+        ]
+        swarm.plan_estimate, swarm.approval_since = {}, None
+        swarm.save()
+        publish(swarm.id, catalogue.swarm_rejected(status=swarm.status, feedback=feedback, replan=True))
+        log(swarm.id, "info", SOURCE, f"Plan rejected; planning again with the feedback: {feedback}")
+        jobs.plan_on_commit(swarm.id)
+    return swarm
+
+
+def _sequences(task: dict[str, Any], tasks: list[dict[str, Any]]) -> list[int]:
+    index = {t["id"]: t["sequence"] for t in tasks}
+    return [index[d] for d in task["dependencies"] if d in index]
+
+
+def swarm_approve_task(*, swarm_id: str, task_id: str) -> Task:
+    """A task's output is accepted: completed, and its dependents may run."""
+    with transaction.atomic():
+        swarm = lock_swarm(swarm_id)
+        task = _task_of(swarm, task_id)
+        with batch(swarm.id):
+            if task_approve(task_id=task.id) is None:
+                raise Conflict(
+                    f"Task {task.id} is {task.status}; only a task awaiting approval can be approved"
+                )
+            log(swarm.id, "info", SOURCE, f"Task {task.name} approved")
+            _gate_closed(swarm)
+        _schedule_if_executing(swarm)
+        jobs.settle_on_commit(swarm.id)  # it may have been the last task
+    return Task.objects.get(pk=task.id)
+
+
+def swarm_reject_task(*, swarm_id: str, task_id: str, feedback: str = "", cancel: bool = False) -> Task:
+    """A task's output is rejected: sent back for one revision with the feedback, or cancelled
+    (its dependents are then cancelled too, and the swarm settles)."""
+    with transaction.atomic():
+        swarm = lock_swarm(swarm_id)
+        task = _task_of(swarm, task_id)
+        if task.status != Task.Status.AWAITING_APPROVAL:
+            raise Conflict(f"Task {task.id} is {task.status}; only a task awaiting approval can be rejected")
+        with batch(swarm.id):
+            if cancel:
+                publish(swarm.id, catalogue.task_rejected(task, feedback=feedback, revise=False))
+                task_cancel(swarm_id=swarm.id, tasks=[task], reason="rejected")
+                log(swarm.id, "warn", SOURCE, f"Task {task.name} rejected and cancelled")
+                jobs.settle_on_commit(swarm.id)
+            else:
+                task_reject(task_id=task.id, feedback=feedback)
+                log(swarm.id, "info", SOURCE, f"Task {task.name} rejected; sent back for a revision")
+            _gate_closed(swarm)
+        _schedule_if_executing(swarm)
+    return Task.objects.get(pk=task.id)
+
+
+def _task_of(swarm: Swarm, task_id: str) -> Task:
+    return Task.objects.select_for_update(no_key=True).get(pk=task_id, swarm=swarm)
+
+
+# --- continue and re-run ------------------------------------------------------------------------
+
+
+def _reopen(swarm: Swarm, *, reason: str) -> None:
+    """completed | failed → executing: a new or retried task. The swarm takes an active slot again
+    and gets a fresh timeout window. Caller holds the lock."""
+    gate("swarms")  # lock: like a create, a reopen must not pass the active-swarm quotas
+    _check_swarm_quotas(swarm.owner)
+    previous = swarm.status
+    swarm.status = Swarm.Status.EXECUTING
+    swarm.failure_reason, swarm.completed_at = "", None
+    swarm.started_at = timezone.now()
+    swarm.deferred_ms, swarm.approval_waited_ms, swarm.approval_since = 0, 0, None
+    swarm.save()
+    publish(swarm.id, catalogue.swarm_reopened(previous=previous, reason=reason))
+    log(swarm.id, "info", SOURCE, f"Swarm reopened ({reason}); it was {previous}")
+    # a task that can never run (a failed dependency) must not hold the reopened swarm open
+    jobs.settle_on_commit(swarm.id)
+
+
+def _open_for_work(swarm: Swarm, action: str, reason: str) -> None:
+    """A finished swarm is reopened; a stopped one is not (clone it); an active one takes the work."""
+    if swarm.status in Swarm.REOPENABLE:
+        _reopen(swarm, reason=reason)
+    elif not swarm.is_active:
+        raise Conflict(
+            f"Cannot {action} in swarm {swarm.id}: it is {swarm.status} (only completed or failed "
+            "swarms reopen; clone it to run it again)"
+        )
+
+
+def swarm_retry_task(*, swarm_id: str, task_id: str) -> Task:
+    """Runs a failed or cancelled task again, with the tasks cancelled because of it; a finished
+    swarm reopens."""
+    jobs.require_broker()
+    with transaction.atomic():
+        swarm = lock_swarm(swarm_id)
+        task = _task_of(swarm, task_id)
+        if task.status not in (Task.Status.FAILED, Task.Status.CANCELLED):
+            raise Conflict(f"Task {task.id} is {task.status}; only a failed or cancelled task can be retried")
+        with batch(swarm.id):
+            _open_for_work(swarm, "retry a task", reason=f"task {task.id} retried")
+            dependents = cancelled_because_of(task)
+            task_retry(swarm_id=swarm.id, tasks=[task, *dependents])
+            log(
+                swarm.id, "info", SOURCE,
+                f"Task {task.name} retried" + (f" with {len(dependents)} dependent task(s)" if dependents else ""),
+            )  # fmt: skip
+        _schedule_if_executing(swarm)
+    return Task.objects.get(pk=task.id)
+
+
+def swarm_clone(*, swarm_id: str, owner: Any) -> Swarm:
+    """A new swarm with the objective, options, agents and tasks (the plan, with its dependencies)
+    of another: ready to start, no planning call. Nothing of the run (outputs, spend) is copied."""
+    jobs.require_broker()
+    with transaction.atomic():
+        gate("swarms")  # lock: two creates must not both see room for one more swarm
+        source = Swarm.objects.get(pk=swarm_id)
+        if source.status in (Swarm.Status.PLANNING,):
+            raise Conflict(f"Swarm {source.id} has no plan yet (it is planning); clone it once it is planned")
+        _check_swarm_quotas(owner)
+        clone = Swarm.objects.create(
+            owner=owner,
+            name=_name_from(f"{source.name} (copy)"),
+            objective=source.objective,
+            strategy=source.strategy,
+            mode=source.mode,
+            max_agents=source.max_agents,
+            timeout_ms=source.timeout_ms,
+            parallel=source.parallel,
+            options=dict(source.options),
+            status=Swarm.Status.READY,
+            plan_estimate=source.plan_estimate,
+            cloned_from=source.id,
+        )
+        with batch(clone.id):
+            publish(clone.id, catalogue.swarm_created(clone))
+            agents = _copy_agents(source, clone)
+            tasks = _copy_tasks(source, clone)
+            publish(clone.id, catalogue.swarm_cloned(source=source.id, agents=agents, tasks=tasks))
+            log(
+                clone.id,
+                "info",
+                SOURCE,
+                f"Swarm {clone.id} cloned from {source.id}: {agents} agents, {tasks} tasks",
+            )
+    return clone
+
+
+def _copy_agents(source: Swarm, clone: Swarm) -> int:
+    agents = Agent.objects.filter(swarm=source).exclude(status=Agent.Status.TERMINATED)
+    for agent in agents.order_by("created_at", "instance"):
+        agent_spawn(swarm=clone, type=agent.type, name=agent.name, capabilities=dict(agent.capabilities))
+    return len(agents)
+
+
+def _copy_tasks(source: Swarm, clone: Swarm) -> int:
+    copies: dict[str, Task] = {}
+    for task in Task.objects.filter(swarm=source).prefetch_related("dependencies").order_by("sequence"):
+        copies[task.id] = task_create(
+            swarm=clone,
+            sequence=task.sequence,
+            name=task.name,
+            description=task.description,
+            type=task.type,
+            priority=task.priority,
+            agent_type=task.agent_type,
+            is_synthesis=task.is_synthesis,
+            requires_approval=task.requires_approval,
+            requirements=task.requirements,
+            dependencies=[copies[d.id] for d in task.dependencies.all() if d.id in copies],
+        )
+    return len(copies)
 
 
 def swarm_claim_planning(*, swarm_id: str, owner: str, until: Any) -> bool:
@@ -200,6 +479,37 @@ def swarm_expire(*, swarm_id: str, ready_before: Any) -> bool:
     return True
 
 
+def swarm_expire_approval(*, swarm_id: str, waiting_before: Any) -> bool:
+    """A plan or task output waiting for approval since before `waiting_before` (APPROVAL_TIMEOUT)
+    fails its swarm with reason approval_timeout; False if the gate closed meanwhile."""
+    with transaction.atomic():
+        try:
+            swarm = lock_swarm(swarm_id)
+        except Swarm.DoesNotExist:  # deleted meanwhile
+            return False
+        plan_waits = (
+            swarm.status == Swarm.Status.AWAITING_APPROVAL
+            and swarm.approval_since is not None
+            and swarm.approval_since < waiting_before
+        )
+        output = None
+        if swarm.status in (Swarm.Status.EXECUTING, Swarm.Status.PAUSED):
+            output = (
+                Task.objects.filter(
+                    swarm=swarm, status=Task.Status.AWAITING_APPROVAL, awaiting_since__lt=waiting_before
+                )
+                .order_by("awaiting_since")
+                .first()
+            )
+        if not plan_waits and output is None:
+            return False
+        details: dict[str, Any] = {"approvalTimeout": settings.APPROVAL_TIMEOUT}
+        if output is not None:
+            details["taskId"] = output.id
+        swarm_finish(swarm, Swarm.Status.FAILED, reason="approval_timeout", details=details)
+    return True
+
+
 def swarm_delete(*, swarm_id: str) -> None:
     """Deletes the swarm and everything it owns; a running swarm is stopped first, so its
     workers see their tasks cancelled and abort their Claude streams."""
@@ -238,7 +548,8 @@ def swarm_finish(
         swarm.status = status
         swarm.failure_reason = reason if status != Swarm.Status.COMPLETED else ""
         swarm.completed_at = timezone.now()
-        swarm.save(update_fields=["status", "failure_reason", "completed_at", "updated_at"])
+        swarm.approval_since = None  # no gate is open once it ended (its tasks were cancelled)
+        swarm.save(update_fields=["status", "failure_reason", "completed_at", "approval_since", "updated_at"])
         if status == Swarm.Status.STOPPED:
             publish(swarm.id, catalogue.swarm_stopped(reason=reason))
         elif status == Swarm.Status.FAILED:
@@ -272,7 +583,9 @@ def swarm_terminate_agent(*, swarm_id: str, agent_id: str) -> Agent:
         agent = Agent.objects.select_for_update(no_key=True).get(pk=agent_id, swarm=swarm)
         if agent.status == Agent.Status.TERMINATED:
             raise Conflict(f"Agent {agent.id} is already terminated")
-        held = list(Task.objects.filter(assigned_agent=agent, status__in=OPEN))
+        held = list(
+            Task.objects.filter(assigned_agent=agent, status__in=(Task.Status.PENDING, *Task.IN_FLIGHT))
+        )
         with batch(swarm.id):
             for task in held:
                 if task.status == Task.Status.PENDING:  # pinned to it: unpin, or it could never run
@@ -287,9 +600,10 @@ def swarm_terminate_agent(*, swarm_id: str, agent_id: str) -> Agent:
 def swarm_add_task(*, swarm_id: str, dependencies: list[str] | None = None, **fields: Any) -> Task:
     with transaction.atomic():
         swarm = lock_swarm(swarm_id)
-        if not swarm.is_active:
-            raise Conflict(f"Cannot add a task to swarm {swarm.id}: it is {swarm.status}")
-        task = task_create(swarm=swarm, dependencies=_dependencies(swarm, dependencies or []), **fields)
+        depends_on = _dependencies(swarm, dependencies or [])
+        with batch(swarm.id):
+            _open_for_work(swarm, "add a task", reason="task added")
+            task = task_create(swarm=swarm, dependencies=depends_on, **fields)
         _schedule_if_executing(swarm)
     return task
 
@@ -333,6 +647,9 @@ def _dependencies(swarm: Swarm, ids: list[str]) -> list[Task]:
 
 
 _HINTS = {
+    ("start", Swarm.Status.AWAITING_APPROVAL): "its plan awaits approval",
+    ("approve", Swarm.Status.PLANNING): "it is still planning",
+    ("reject", Swarm.Status.PLANNING): "it is still planning",
     ("start", Swarm.Status.EXECUTING): "it is already executing",
     ("start", Swarm.Status.PAUSED): "it is paused; use resume",
     ("pause", Swarm.Status.PAUSED): "it is already paused",

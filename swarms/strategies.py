@@ -21,6 +21,7 @@ class TaskTemplate:
     capabilities: tuple[str, ...] = ()
     priority: str = "normal"
     depends_on: tuple[int, ...] = ()  # indexes into the template's task list
+    requires_approval: bool = False  # its output waits for a person's approval
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class BuiltinStrategy:
                     "agentType": t.agent_type,
                     "capabilities": list(t.capabilities),
                     "dependencies": list(t.depends_on),
+                    **({"requiresApproval": True} if t.requires_approval else {}),
                 }
                 for t in self.tasks
             ],

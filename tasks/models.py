@@ -32,6 +32,7 @@ class TaskStatus(models.TextChoices):
     PENDING = "pending"
     ASSIGNED = "assigned"
     RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"  # its output is in; a person approves or rejects it
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -61,7 +62,7 @@ class Task(models.Model):
     description = models.TextField()
     type = models.CharField(max_length=40)
     agent_type = models.CharField(max_length=40, blank=True, help_text="agent type the plan chose, if any")
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     assigned_agent = models.ForeignKey(
         "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
@@ -69,6 +70,10 @@ class Task(models.Model):
     requirements = models.JSONField(default=dict, blank=True)
     dependencies = models.ManyToManyField("self", symmetrical=False, related_name="dependents", blank=True)
     is_synthesis = models.BooleanField(default=False, help_text="hierarchical mode's final synthesis")
+    requires_approval = models.BooleanField(
+        default=False, help_text="its output waits in awaiting_approval until a person approves it"
+    )
+    awaiting_since = models.DateTimeField(null=True, blank=True, help_text="when its output began to wait")
     # result
     output = models.TextField(blank=True)
     artifacts = models.JSONField(default=list, blank=True)
@@ -82,6 +87,9 @@ class Task(models.Model):
     failure_reason = models.CharField(max_length=64, blank=True)
     revision_count = models.PositiveSmallIntegerField(default=0)
     review_feedback = models.TextField(blank=True)
+    feedback_from = models.CharField(
+        max_length=12, blank=True, help_text="who wrote review_feedback: reviewer (coordinator) or approver"
+    )
     review_pending = models.BooleanField(
         default=False, help_text="completed; its non-blocking review has not scored it yet (the swarm waits)"
     )

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.responses import SpendSerializer, spend_of
-from core.validation import no_control_characters
+from core.validation import StrictBooleanField, no_control_characters
 from tasks.models import Task
 
 TASK_TYPES = ["research", "coding", "testing", "review", "analysis", "design", "custom"]
@@ -36,6 +36,7 @@ class TaskCreateSerializer(serializers.Serializer):
     dependencies = serializers.ListField(
         child=serializers.CharField(max_length=40), default=list, max_length=100
     )
+    requiresApproval = StrictBooleanField(default=False)
 
     def validate_priority(self, value: str) -> int:
         return PRIORITIES[value]
@@ -88,6 +89,8 @@ class TaskSerializer(serializers.Serializer):
     error = serializers.CharField(allow_null=True)
     failureReason = serializers.CharField(source="failure_reason", allow_null=True)
     revisions = serializers.IntegerField(source="revision_count")
+    requiresApproval = serializers.BooleanField(source="requires_approval")
+    awaitingSince = serializers.DateTimeField(source="awaiting_since", allow_null=True)
     spend = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
     startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
@@ -105,8 +108,8 @@ class TaskSerializer(serializers.Serializer):
 
     @extend_schema_field(TaskResultSerializer(allow_null=True))
     def get_result(self, task: Task) -> dict[str, Any] | None:
-        if task.status != Task.Status.COMPLETED:
-            return None
+        if task.status not in (Task.Status.COMPLETED, Task.Status.AWAITING_APPROVAL):
+            return None  # an output awaiting approval is shown: it is what the approver judges
         return TaskResultSerializer(task).data
 
     @extend_schema_field(SpendSerializer)

@@ -5,7 +5,9 @@ state it expects) and publishes its event in the caller's transaction. Swarm com
 terminate, add) lock the swarm row first; the runner's transitions need no swarm lock (their
 conditional updates decide races) and write their events last, so locks are always taken in the
 order swarm → task → agent → event stream. State machine: pending → assigned → running → completed | failed | cancelled, with
-running → pending on a retryable hand-over, a revision or an expired lease.
+running → pending on a retryable hand-over, a revision or an expired lease. A task that requires
+approval goes running → awaiting_approval, then → completed (approved), → pending (rejected with
+feedback: one revision) or → cancelled (rejected); failed | cancelled → pending on a retry.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, Max, OuterRef, Q
+from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, When
 from django.utils import timezone
 
 from core.errors import LimitExceeded
@@ -22,12 +24,16 @@ from events.stream import publish
 from ops import metrics
 from tasks.models import Task, spend_of_calls
 
-OPEN = (Task.Status.PENDING, *Task.IN_FLIGHT)
+OPEN = (Task.Status.PENDING, *Task.IN_FLIGHT, Task.Status.AWAITING_APPROVAL)  # the swarm is not done
 
 
 def settled_spend() -> dict[str, Any]:
     """The task's spend, summed from its recorded calls (exact, whatever crashed meanwhile)."""
     return spend_of_calls("task")
+
+
+# a pinned task keeps its agent when it goes back to pending; any other may go to any agent
+_KEEP_IF_PINNED = Case(When(pinned=True, then=F("assigned_agent")), default=None)
 
 
 def _reload(task_id: str) -> Task:
@@ -194,6 +200,63 @@ def task_complete(
     return done
 
 
+def task_await_approval(
+    *, task: Task, owner: str, output: str, artifacts: list[Any], quality: float | None
+) -> Task | None:
+    """running → awaiting_approval: the output is stored and waits for a person (task_approve or
+    task_reject); None if this worker lost the lease. Its dependents wait too."""
+    now = timezone.now()
+    values = {
+        "status": Task.Status.AWAITING_APPROVAL,
+        "output": output,
+        "artifacts": artifacts,
+        "quality": quality,
+        "execution_time_ms": _elapsed_ms(task, now),
+        "awaiting_since": now,
+        "error": "",
+        "lease_owner": "",
+        "lease_expires_at": None,
+        "review_pending": False,
+    }
+    if not _running(task, owner).update(**values, **settled_spend()):
+        return None
+    waiting = _reload(task.id)
+    publish(task.swarm_id, catalogue.task_awaiting_approval(waiting))
+    return waiting
+
+
+def task_approve(*, task_id: str) -> Task | None:
+    """awaiting_approval → completed (its dependents may run); None if it was not waiting."""
+    now = timezone.now()
+    if not Task.objects.filter(pk=task_id, status=Task.Status.AWAITING_APPROVAL).update(
+        status=Task.Status.COMPLETED, completed_at=now, awaiting_since=None
+    ):
+        return None
+    done = _reload(task_id)
+    metrics.task_ended("completed", (done.execution_time_ms or 0) / 1000)
+    publish(done.swarm_id, catalogue.task_approved(done))
+    publish(done.swarm_id, catalogue.task_completed(done))
+    return done
+
+
+def task_reject(*, task_id: str, feedback: str) -> Task | None:
+    """awaiting_approval → pending for one revision whose prompt carries the feedback (and the
+    rejected output); None if it was not waiting. A revision is a new conversation (revision_count)."""
+    rows = Task.objects.filter(pk=task_id, status=Task.Status.AWAITING_APPROVAL)
+    if not rows.update(
+        status=Task.Status.PENDING,
+        revision_count=F("revision_count") + 1,
+        review_feedback=feedback,
+        feedback_from="approver",
+        awaiting_since=None,
+        assigned_agent=_KEEP_IF_PINNED,
+    ):
+        return None
+    back = _reload(task_id)
+    publish(back.swarm_id, catalogue.task_rejected(back, feedback=feedback, revise=True))
+    return back
+
+
 def task_send_back(
     *, task: Task, owner: str, feedback: str, quality: float | None, reviewer: str | None
 ) -> Task | None:
@@ -202,6 +265,7 @@ def task_send_back(
         status=Task.Status.PENDING,
         revision_count=F("revision_count") + 1,
         review_feedback=feedback,
+        feedback_from="reviewer",
         quality=quality,
         lease_owner="",
         lease_expires_at=None,
@@ -273,6 +337,55 @@ def task_requeue(
     back = _reload(task.id)
     publish(task.swarm_id, catalogue.task_retrying(back, reason=reason, attempt=back.attempts))
     return back
+
+
+def task_retry(*, swarm_id: str, tasks: list[Task]) -> int:
+    """failed | cancelled → pending, as new: a fresh conversation (revision_count moves on, so no
+    stored answer of the failed run is reused), no error, no lease strikes."""
+    if not tasks:
+        return 0
+    retried = Task.objects.filter(
+        pk__in=[t.id for t in tasks], status__in=(Task.Status.FAILED, Task.Status.CANCELLED)
+    ).update(
+        status=Task.Status.PENDING,
+        revision_count=F("revision_count") + 1,
+        review_feedback="",
+        feedback_from="",
+        error="",
+        failure_reason="",
+        output="",
+        artifacts=[],
+        quality=None,
+        completed_at=None,
+        execution_time_ms=None,
+        lease_expiries=0,
+        review_pending=False,
+        assigned_agent=_KEEP_IF_PINNED,
+    )
+    for task in Task.objects.filter(pk__in=[t.id for t in tasks]).only(*catalogue.TASK_FIELDS):
+        publish(swarm_id, catalogue.task_retrying(task, reason="retry_requested", attempt=task.attempts + 1))
+    return retried
+
+
+def cancelled_because_of(task: Task) -> list[Task]:
+    """Tasks cancelled because `task` failed (dependency_failed), transitively."""
+    found: list[Task] = []
+    frontier = [task.id]
+    while frontier:
+        level = list(
+            Task.objects.filter(
+                swarm_id=task.swarm_id,
+                status=Task.Status.CANCELLED,
+                failure_reason="dependency_failed",
+                dependencies__in=frontier,
+            )
+            .exclude(pk__in=[t.id for t in found])
+            .distinct()
+            .only("id")
+        )
+        found.extend(level)
+        frontier = [t.id for t in level]
+    return found
 
 
 def task_cancel(*, swarm_id: str, tasks: list[Task], reason: str) -> int:

@@ -27,7 +27,7 @@ def build_swarm(
     objective: str = "Build a small command-line calculator",
 ) -> Swarm:
     """`tasks` items: name, description, and optionally type, priority (int), capabilities,
-    agent_type, depends_on (indexes of earlier items), is_synthesis."""
+    agent_type, depends_on (indexes of earlier items), is_synthesis, requires_approval."""
     swarm = Swarm.objects.create(
         owner=owner,
         name="built",
@@ -54,6 +54,7 @@ def build_swarm(
                     priority=spec.get("priority", Task.Priority.NORMAL),
                     agent_type=spec.get("agent_type", ""),
                     is_synthesis=spec.get("is_synthesis", False),
+                    requires_approval=spec.get("requires_approval", False),
                     requirements={"capabilities": spec.get("capabilities", [])},
                     dependencies=[created[i] for i in spec.get("depends_on", [])],
                 )

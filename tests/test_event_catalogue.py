@@ -70,6 +70,9 @@ def test_every_task_event_carries_the_same_task_snapshot(alice):
         catalogue.task_failed(task, reason="r"),
         catalogue.task_cancelled(task, reason="r"),
         catalogue.task_retrying(task, reason="r", attempt=1),
+        catalogue.task_awaiting_approval(task),
+        catalogue.task_approved(task),
+        catalogue.task_rejected(task, feedback="f", revise=True),
     ]
     assert {b.type for b in built} == {t for t in catalogue.TYPES if t.startswith("task.")}
     assert all(base <= set(b.data) for b in built)

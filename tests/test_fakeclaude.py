@@ -287,6 +287,7 @@ def test_enum_cycles_by_array_index(claude: anthropic.Anthropic) -> None:
         ({"type": ["null", "boolean"]}, True),
         ({"oneOf": [{"type": "integer", "minimum": 7}, {"type": "string"}]}, 7),
         ({"const": "fixed"}, "fixed"),
+        ({"type": "boolean", "default": False}, False),  # a default is what a model leaves as is
         ({"type": "string", "maxLength": 5}, "Value"),
         ({"type": "string", "format": "date"}, "2025-01-01"),
         ({"allOf": [{"type": "object", "properties": {"a": {"type": "boolean"}}}]}, {"a": True}),

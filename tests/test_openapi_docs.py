@@ -23,6 +23,7 @@ TAGS = {
     "Agent types",
     "Strategies",
     "API keys",
+    "Webhooks",
     "Authentication",
     "System",
 }

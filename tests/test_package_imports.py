@@ -20,9 +20,10 @@ PACKAGES = sorted(
 )
 
 LAYERS = {
-    "claudeflow_site": 10,  # composition root: settings, urls, asgi, routing
-    "ui": 9,  # the browser UI
-    "engine": 8,  # the runtime
+    "claudeflow_site": 11,  # composition root: settings, urls, asgi, routing
+    "ui": 10,  # the browser UI
+    "engine": 9,  # the runtime
+    "webhooks": 8,  # signed HTTP deliveries of the event stream
     "swarms": 7,  # the swarm aggregate: lifecycle, its REST API, admin, WebSocket consumer
     "agents": 6,
     "workspaces": 5,  # a swarm's files, written by its agents' tools

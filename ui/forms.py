@@ -21,6 +21,7 @@ from core.validation import validated
 from swarms.models import Swarm
 from swarms.selectors import strategies_visible
 from swarms.serializers import SwarmCreateSerializer
+from webhooks.serializers import WebhookCreateSerializer
 
 
 def strategy_choices(user: Any = None) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -88,6 +89,7 @@ class SwarmCreateForm(ApiValidatedForm):
         label="Budget: max cost (USD)", required=False, widget=forms.NumberInput(attrs={"step": "any"})
     )
     start_now = forms.BooleanField(label="Start as soon as planned", required=False, initial=True)
+    approve_plan = forms.BooleanField(label="I approve the plan before it runs", required=False)
 
     def payload(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -96,13 +98,16 @@ class SwarmCreateForm(ApiValidatedForm):
             for key, field in (("maxTokens", "max_tokens"), ("maxCostUsd", "max_cost_usd"))
             if data.get(field) is not None
         }
+        options: dict[str, Any] = {"budget": budget} if budget else {}
+        if data.get("approve_plan"):
+            options["approvePlan"] = True
         return {
             "objective": data["objective"],
             "strategy": data["strategy"],
             "mode": data["mode"],
             "maxAgents": data["max_agents"],
             "parallel": data["parallel"],
-            "options": {"budget": budget} if budget else {},
+            "options": options,
         }
 
 
@@ -182,3 +187,36 @@ class AgentTypeCreateForm(ApiValidatedForm):
             "tools": data.get("tools") or [],
             "maxTurns": data.get("max_turns"),
         }
+
+
+class WebhookCreateForm(ApiValidatedForm):
+    serializer_class = WebhookCreateSerializer
+    field_map = {"url": "url", "events": "events", "swarmId": "swarm_id", "description": "description"}
+
+    url = forms.CharField(
+        label="Target URL",
+        max_length=2000,
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/claudeflow-hook"}),
+    )
+    events = forms.CharField(
+        label="Event types",
+        initial="swarm.*, task.completed",
+        help_text="Comma separated; globs like task.* or * for every event.",
+    )
+    swarm_id = forms.CharField(
+        label="Only this swarm (optional)", required=False, help_text="A swarm id of yours; empty for all."
+    )
+    description = forms.CharField(max_length=200, required=False)
+
+    def payload(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "url": data["url"],
+            "events": [item.strip() for item in data["events"].split(",") if item.strip()],
+            "swarmId": data.get("swarm_id", "").strip(),
+            "description": data.get("description", ""),
+        }
+
+    def add_service_errors(self, error: ValidationFailed) -> None:
+        for detail in error.details or []:
+            self.add_error(self.field_map.get(detail["field"]), detail["message"])

@@ -33,13 +33,14 @@ from agents.selectors import agent_types_visible
 from agents.serializers import AgentTypeCreateSerializer
 from agents.services import agent_type_create
 from core.errors import ApplicationError, NotFound
+from core.validation import validated
 from events.models import Event, LogEntry
 from swarms import reports, services
 from swarms.access import access_swarm
 from swarms.budget import budget_of
 from swarms.models import Swarm
-from swarms.selectors import strategies_visible
-from swarms.serializers import SwarmCreateSerializer, progress_of, spend_of
+from swarms.selectors import plan_summary, strategies_visible
+from swarms.serializers import RejectSerializer, SwarmCreateSerializer, progress_of, spend_of
 from tasks.models import ClaudeCall, Task
 from ui.forms import AgentTypeCreateForm, ApiKeyCreateForm, SwarmCreateForm
 from ui.markdown import render_markdown
@@ -53,9 +54,13 @@ NEW_KEY_SESSION_KEY = "ui.new_api_key"
 TASK_GROUPS = {  # the swarm page's columns, by task status
     "pending": ("pending",),
     "running": ("assigned", "running"),
+    "awaiting": ("awaiting_approval",),
     "completed": ("completed",),
     "failed": ("failed", "cancelled"),
 }
+
+
+GROUP_TITLES = {"failed": "Failed / cancelled", "awaiting": "Awaiting approval"}
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -166,6 +171,9 @@ def swarm_detail(request: HttpRequest, swarm_id: str) -> HttpResponse:
     context = {
         "swarm": swarm,
         "state": state,
+        "plan": plan_view(swarm) if swarm.status == Swarm.Status.AWAITING_APPROVAL else None,
+        "awaiting": awaiting_outputs(swarm),
+        "retryable": retryable(state["tasks"], swarm),
         "groups": group_tasks(state["tasks"]),
         "progress": progress_of(swarm),
         "last_event_id": last_event_id or 0,
@@ -173,6 +181,30 @@ def swarm_detail(request: HttpRequest, swarm_id: str) -> HttpResponse:
         "terminal": swarm.status in Swarm.TERMINAL,
     }
     return render(request, "ui/swarm.html", context)
+
+
+def plan_view(swarm: Swarm) -> dict[str, Any]:
+    """The plan as the API shows it, each task's dependencies as the numbers of the list."""
+    plan = plan_summary(swarm)
+    number = {t["id"]: n for n, t in enumerate(plan["tasks"], start=1)}
+    for task in plan["tasks"]:
+        task["after"] = [number[d] for d in task["dependencies"] if d in number]
+    return plan
+
+
+def retryable(tasks: list[dict[str, Any]], swarm: Swarm) -> list[dict[str, Any]]:
+    """Failed and cancelled tasks, where a retry can run them (not in a stopped swarm)."""
+    if swarm.status == Swarm.Status.STOPPED:
+        return []
+    return [t for t in tasks if t["status"] in (Task.Status.FAILED, Task.Status.CANCELLED)]
+
+
+def awaiting_outputs(swarm: Swarm) -> list[dict[str, Any]]:
+    """Task outputs waiting for the user's approval, rendered for reading."""
+    return [
+        {"id": t.id, "name": t.name, "description": t.description, "html": render_markdown(t.output)}
+        for t in Task.objects.filter(swarm=swarm, status=Task.Status.AWAITING_APPROVAL).order_by("sequence")
+    ]
 
 
 def swarm_state(swarm: Swarm) -> dict[str, Any]:
@@ -229,7 +261,7 @@ def task_state(task: Task, names: dict[str, str]) -> dict[str, Any]:
 
 def group_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        {"key": key, "title": "Failed / cancelled" if key == "failed" else key.capitalize(),
+        {"key": key, "title": GROUP_TITLES.get(key, key.capitalize()),
          "tasks": [t for t in tasks if t["status"] in statuses]}
         for key, statuses in TASK_GROUPS.items()
     ]  # fmt: skip
@@ -256,6 +288,85 @@ def swarm_start(request: HttpRequest, swarm_id: str) -> HttpResponse:
     swarm = visible_swarm(request.user, swarm_id)
     start_or_warn(request, swarm.id)
     return redirect("ui:swarm", swarm_id=swarm.id)
+
+
+def _command(request: HttpRequest, swarm_id: str, run: Any, done: str) -> HttpResponse:
+    """Runs a swarm or task command for the page, with the API's rules and messages; back to the
+    swarm's page (a clone's own page for a clone)."""
+    swarm = visible_swarm(request.user, swarm_id)
+    try:
+        result = run(swarm)
+    except ApplicationError as exc:
+        details = "; ".join(d["message"] for d in (exc.details or []) if isinstance(d, dict))
+        messages.warning(request, details or exc.message)
+        return redirect("ui:swarm", swarm_id=swarm.id)
+    except Task.DoesNotExist:
+        raise Http404("Task not found") from None
+    messages.success(request, done)
+    target = result.id if isinstance(result, Swarm) else swarm.id
+    return redirect("ui:swarm", swarm_id=target)
+
+
+def _reject_arguments(request: HttpRequest) -> dict[str, Any]:
+    if request.POST.get("cancel"):
+        return {"cancel": True}
+    return validated(RejectSerializer, {"feedback": request.POST.get("feedback", "")})
+
+
+@login_required
+@require_POST
+def swarm_approve(request: HttpRequest, swarm_id: str) -> HttpResponse:
+    def run(swarm: Swarm) -> Swarm:
+        if request.POST.get("start") and not swarm.start_requested:
+            services.swarm_start(swarm_id=swarm.id)  # remembered: it begins as the plan is approved
+        return services.swarm_approve(swarm_id=swarm.id)
+
+    return _command(request, swarm_id, run, "Plan approved.")
+
+
+@login_required
+@require_POST
+def swarm_reject(request: HttpRequest, swarm_id: str) -> HttpResponse:
+    def run(swarm: Swarm) -> Swarm:
+        return services.swarm_reject(swarm_id=swarm.id, **_reject_arguments(request))
+
+    return _command(request, swarm_id, run, "Plan rejected.")
+
+
+@login_required
+@require_POST
+def swarm_clone(request: HttpRequest, swarm_id: str) -> HttpResponse:
+    def run(swarm: Swarm) -> Swarm:
+        return services.swarm_clone(swarm_id=swarm.id, owner=request.user)
+
+    return _command(request, swarm_id, run, "Cloned: this copy is ready to start.")
+
+
+@login_required
+@require_POST
+def task_approve(request: HttpRequest, swarm_id: str, task_id: str) -> HttpResponse:
+    def run(swarm: Swarm) -> Task:
+        return services.swarm_approve_task(swarm_id=swarm.id, task_id=task_id)
+
+    return _command(request, swarm_id, run, "Output approved.")
+
+
+@login_required
+@require_POST
+def task_reject(request: HttpRequest, swarm_id: str, task_id: str) -> HttpResponse:
+    def run(swarm: Swarm) -> Task:
+        return services.swarm_reject_task(swarm_id=swarm.id, task_id=task_id, **_reject_arguments(request))
+
+    return _command(request, swarm_id, run, "Output rejected.")
+
+
+@login_required
+@require_POST
+def task_retry(request: HttpRequest, swarm_id: str, task_id: str) -> HttpResponse:
+    def run(swarm: Swarm) -> Task:
+        return services.swarm_retry_task(swarm_id=swarm.id, task_id=task_id)
+
+    return _command(request, swarm_id, run, "Task queued to run again.")
 
 
 # --- results ------------------------------------------------------------------------------------

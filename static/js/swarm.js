@@ -3,15 +3,22 @@
 // ever set with textContent, never parsed as HTML.
 
 const TERMINAL = new Set(["completed", "failed", "stopped"]);
-const ACTIVE = new Set(["planning", "ready", "executing", "paused"]);
+const ACTIVE = new Set(["planning", "awaiting_approval", "ready", "executing", "paused"]);
 const GROUP_OF = {
-  pending: "pending", assigned: "running", running: "running",
+  pending: "pending", assigned: "running", running: "running", awaiting_approval: "awaiting",
   completed: "completed", failed: "failed", cancelled: "failed",
 };
 const TASK_STATUS_OF_EVENT = {
   "task.assigned": "assigned", "task.started": "running", "task.completed": "completed",
   "task.failed": "failed", "task.cancelled": "cancelled", "task.revision_requested": "pending",
+  "task.awaiting_approval": "awaiting_approval", "task.approved": "completed", "task.rejected": "pending",
 };
+// a gate opened or closed, or the swarm reopened: the page's approval forms are rendered by the
+// server, so it is loaded again
+const RELOAD_ON = new Set([
+  "swarm.awaiting_approval", "swarm.approved", "swarm.rejected", "swarm.reopened",
+  "task.awaiting_approval", "task.approved", "task.rejected",
+]);
 const LOG_CAP = 500;
 const PING_MS = 15000; // the server closes clients silent for two heartbeats (30 s by default)
 const MAX_BACKOFF_MS = 30000;
@@ -33,6 +40,7 @@ const state = {
   socket: null,
   attempt: 0,
   pingTimer: null,
+  reloading: false,
   gone: false, // deleted, or the session ended: reconnecting would not help
   settling: false, // the run ended: its figures are being fetched until settled
 };
@@ -122,7 +130,7 @@ function taskItem(task) {
 }
 
 function renderTasks() {
-  const groups = { pending: [], running: [], completed: [], failed: [] };
+  const groups = { pending: [], running: [], awaiting: [], completed: [], failed: [] };
   const ordered = [...state.tasks.values()].sort((a, b) => (a.sequence || 0) - (b.sequence || 0));
   for (const task of ordered) groups[GROUP_OF[task.status] || "pending"].push(taskItem(task));
   for (const [key, items] of Object.entries(groups)) {
@@ -299,6 +307,10 @@ function applyBudget(data) {
 
 function applyEvent(message) {
   const { eventType: type, data = {} } = message;
+  if (RELOAD_ON.has(type) && !state.reloading) {
+    state.reloading = true;
+    setTimeout(() => window.location.reload(), 200);
+  }
   if (type === "log") appendLog(data, message.timestamp);
   else if (type.startsWith("task.")) applyTask(type, data);
   else if (type.startsWith("agent.")) applyAgent(type, data);

@@ -20,8 +20,10 @@ from swarms.models import Swarm
 from swarms.serializers import (
     LogEntrySerializer,
     LogQuerySerializer,
+    RejectSerializer,
     SwarmCreateSerializer,
     SwarmSerializer,
+    SwarmWithPlanSerializer,
 )
 
 ERRORS = {
@@ -133,7 +135,7 @@ class SwarmDetailApi(APIView):
                 "SwarmDetail",
                 {
                     "swarmId": serializers.CharField(),
-                    "data": SwarmSerializer(),
+                    "data": SwarmWithPlanSerializer(),
                     "timestamp": serializers.DateTimeField(),
                 },
             ),
@@ -142,7 +144,7 @@ class SwarmDetailApi(APIView):
     )
     def get(self, request: Request, swarm_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
-        return envelope(swarmId=swarm.id, data=SwarmSerializer(swarm).data)
+        return envelope(swarmId=swarm.id, data=SwarmWithPlanSerializer(swarm).data)
 
     @extend_schema(responses={200: ActionResponseSchema, **ERRORS})
     def delete(self, request: Request, swarm_id: str) -> Response:
@@ -188,6 +190,61 @@ class SwarmResumeApi(_SwarmActionApi):
 class SwarmStopApi(_SwarmActionApi):
     service = staticmethod(services.swarm_stop)
     message = "Swarm stopped: pending tasks cancelled, running tasks aborted"
+
+
+class SwarmApproveApi(_SwarmActionApi):
+    service = staticmethod(services.swarm_approve)
+
+    def message_for(self, swarm: Swarm) -> str:
+        if swarm.status == Swarm.Status.EXECUTING:
+            return "Plan approved: the swarm is executing"
+        return "Plan approved: the swarm is ready; start it to run the plan"
+
+
+class SwarmRejectApi(APIView):
+    @extend_schema(request=RejectSerializer, responses={200: ActionResponseSchema, **ERRORS})
+    def post(self, request: Request, swarm_id: str) -> Response:
+        access_swarm(user=request.user, swarm_id=swarm_id)
+        data = validated(RejectSerializer, request.data)
+        swarm = services.swarm_reject(swarm_id=swarm_id, **data)
+        message = (
+            "Plan rejected: the swarm is stopped"
+            if data["cancel"]
+            else "Plan rejected: planning again with your feedback"
+        )
+        return envelope(swarmId=swarm.id, status=swarm.status, message=message)
+
+
+class SwarmCloneApi(APIView):
+    throttle_classes = [GeneralRateLimit, SwarmCreateRateLimit]
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: inline_serializer(
+                "SwarmCloned",
+                {
+                    "swarmId": serializers.CharField(),
+                    "clonedFrom": serializers.CharField(),
+                    "status": serializers.CharField(),
+                    "message": serializers.CharField(),
+                    "timestamp": serializers.DateTimeField(),
+                },
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, swarm_id: str) -> Response:
+        source = access_swarm(user=request.user, swarm_id=swarm_id)
+        with counted_creation(request):  # a clone is a create: it uses up SWARM_CREATE_RATE
+            clone = services.swarm_clone(swarm_id=source.id, owner=request.user)
+        return envelope(
+            201,
+            swarmId=clone.id,
+            clonedFrom=source.id,
+            status=clone.status,
+            message="Swarm cloned: same objective, options and plan; start it to run",
+        )
 
 
 class SwarmResultsApi(APIView):

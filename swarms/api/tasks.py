@@ -14,6 +14,7 @@ from core.validation import validated
 from swarms import services
 from swarms.access import access_agent, access_swarm, access_task
 from swarms.api.swarms import ERRORS
+from swarms.serializers import RejectSerializer
 from tasks.models import Task
 from tasks.serializers import TaskAssignSerializer, TaskCreateSerializer, TaskSerializer
 
@@ -67,6 +68,7 @@ class TaskListApi(APIView):
             priority=data["priority"],
             requirements=dict(data["requirements"]),
             dependencies=data["dependencies"],
+            requires_approval=data["requiresApproval"],
         )
         return envelope(
             201,
@@ -111,3 +113,64 @@ class TaskAssignApi(APIView):
             status=task.status,
             message=f"Task assigned to {agent.name}",
         )
+
+
+TASK_COMMAND_RESPONSE = inline_serializer(
+    "TaskCommandResult",
+    {
+        "swarmId": serializers.CharField(),
+        "taskId": serializers.CharField(),
+        "status": serializers.CharField(),
+        "message": serializers.CharField(),
+        "data": TaskSerializer(),
+        "timestamp": serializers.DateTimeField(),
+    },
+)
+
+
+class _TaskCommandApi(APIView):
+    """POST /api/swarm/{id}/tasks/{taskId}/<command>: one service call on one task."""
+
+    message: str
+
+    def run(self, request: Request, swarm_id: str, task_id: str) -> Task:
+        raise NotImplementedError
+
+    @extend_schema(request=None, responses={200: TASK_COMMAND_RESPONSE, **ERRORS})
+    def post(self, request: Request, swarm_id: str, task_id: str) -> Response:
+        swarm = access_swarm(user=request.user, swarm_id=swarm_id)
+        task = access_task(user=request.user, swarm=swarm, task_id=task_id)
+        task = self.run(request, swarm.id, task.id)
+        return envelope(
+            swarmId=swarm.id,
+            taskId=task.id,
+            status=task.status,
+            message=self.message,
+            data=TaskSerializer(task).data,
+        )
+
+
+class TaskApproveApi(_TaskCommandApi):
+    message = "Task output approved: the task is completed and its dependents may run"
+
+    def run(self, request: Request, swarm_id: str, task_id: str) -> Task:
+        return services.swarm_approve_task(swarm_id=swarm_id, task_id=task_id)
+
+
+class TaskRejectApi(_TaskCommandApi):
+    message = "Task output rejected"
+
+    @extend_schema(request=RejectSerializer, responses={200: TASK_COMMAND_RESPONSE, **ERRORS})
+    def post(self, request: Request, swarm_id: str, task_id: str) -> Response:
+        return super().post(request, swarm_id, task_id)
+
+    def run(self, request: Request, swarm_id: str, task_id: str) -> Task:
+        data = validated(RejectSerializer, request.data)
+        return services.swarm_reject_task(swarm_id=swarm_id, task_id=task_id, **data)
+
+
+class TaskRetryApi(_TaskCommandApi):
+    message = "Task queued to run again"
+
+    def run(self, request: Request, swarm_id: str, task_id: str) -> Task:
+        return services.swarm_retry_task(swarm_id=swarm_id, task_id=task_id)
