@@ -20,6 +20,7 @@ from access.lockout import is_locked_out, lockout_seconds
 from access.models import ApiKey
 from access.services import apikey_create, apikey_revoke, refresh_token_rotate, refresh_token_use
 from core.errors import NotFound
+from core.pagination import PAGE_PARAMETERS, page_fields, paginate
 from core.responses import ErrorSchema
 from core.validation import StrictIntegerField, validated
 
@@ -54,16 +55,14 @@ class ApiKeyListApi(APIView):
         return "read" if self.request.method == "GET" else "admin"
 
     @extend_schema(
+        parameters=PAGE_PARAMETERS,
         responses={
-            200: inline_serializer(
-                "ApiKeyList", {"keys": ApiKeySerializer(many=True), "count": serializers.IntegerField()}
-            )
-        }
+            200: inline_serializer("ApiKeyList", {"keys": ApiKeySerializer(many=True), **page_fields()})
+        },
     )
     def get(self, request: Request) -> Response:
-        keys = ApiKey.objects.for_owner(request.user)
-        data = ApiKeySerializer(keys, many=True).data
-        return Response({"keys": data, "count": len(data)})
+        page, fields = paginate(request, ApiKey.objects.for_owner(request.user).order_by("-created_at", "id"))
+        return Response({"keys": ApiKeySerializer(page, many=True).data, **fields})
 
     @extend_schema(
         request=ApiKeyCreateSerializer,

@@ -23,6 +23,9 @@ from access.models import ApiKey, hash_key
 from access.ratelimits import refuse_failed_authentication
 
 ALL_PERMISSIONS = ("read", "write", "admin")
+# the code of an AuthenticationFailed whose message says why a key was refused (core.errors renders
+# it); not imported from core.errors, which DRF's settings import while loading this module
+CREDENTIALS_REFUSED = "credentials_refused"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,21 @@ def authenticate_api_key(raw_key: str) -> tuple[Any, ApiKey | EnvApiKey] | None:
     return key.owner, key
 
 
+def why_refused(raw_key: str) -> str:
+    """Why a key is refused, for its holder: the key itself is proof enough to learn its state."""
+    key = ApiKey.objects.select_related("owner").filter(key_hash=hash_key(raw_key)).first()
+    if key is None:
+        return (
+            "Unknown API key: no key has this value (check it was copied whole; keys start with cf_ "
+            "and are 67 characters long)"
+        )
+    if key.revoked_at is not None:
+        return f"This API key ({key.prefix}…) was revoked at {key.revoked_at.isoformat(timespec='seconds')}"
+    if key.expires_at is not None and key.expires_at <= timezone.now():
+        return f"This API key ({key.prefix}…) expired at {key.expires_at.isoformat(timespec='seconds')}"
+    return f"This API key ({key.prefix}…) belongs to a deactivated account"
+
+
 def permissions_of(auth: Any) -> tuple[str, ...]:
     if isinstance(auth, ApiKey | EnvApiKey):
         return tuple(auth.permissions)
@@ -72,7 +90,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         result = authenticate_api_key(raw_key.strip())
         if result is None:
             refuse_failed_authentication(request)
-            raise AuthenticationFailed("Invalid API key")
+            raise AuthenticationFailed(why_refused(raw_key.strip()), code=CREDENTIALS_REFUSED)
         return result
 
     def authenticate_header(self, request: Request) -> str:

@@ -10,11 +10,15 @@ from django.http import HttpRequest
 from agents.models import Agent, AgentType
 from agents.serializers import AgentTypeCreateSerializer
 from agents.services import AGENT_TYPE_FIELDS, agent_type_create, agent_type_delete, agent_type_update
+from core.adminkit import ReadOnlyAdmin, changelist_url, links
 from core.errors import ApplicationError, flatten_errors
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(ReadOnlyAdmin):
+    """The engine's record of an agent: read-only. Spawn agents through the API; terminate them
+    through the API or the "Terminate" action (swarms.admin adds it: it needs the swarm service)."""
+
     list_display = [
         "id",
         "name",
@@ -31,6 +35,7 @@ class AgentAdmin(admin.ModelAdmin):
     search_fields = ["id", "name", "swarm__id"]
     list_select_related = ["swarm"]
     readonly_fields = [
+        "related",
         "id",
         "swarm",
         "instance",
@@ -44,6 +49,15 @@ class AgentAdmin(admin.ModelAdmin):
         "idle_since",
         "terminated_at",
     ]
+
+    @admin.display(description="Related")
+    def related(self, agent: Agent) -> str:
+        return links(
+            [
+                ("its tasks", changelist_url("tasks.task", assigned_agent__id__exact=agent.id)),
+                ("the swarm's agents", changelist_url("agents.agent", swarm__id__exact=agent.swarm_id)),
+            ]
+        )
 
 
 class AgentTypeForm(forms.ModelForm):

@@ -12,7 +12,13 @@ from agents.models import Agent, AgentType
 from agents.registry import TOOL_NAMES, WRITE_TOOLS
 from core.claude_models import known_models
 from core.responses import SpendSerializer, spend_of
-from core.validation import NAME_PATTERN, JSONObjectField, StrictIntegerField, no_control_characters
+from core.validation import (
+    NAME_PATTERN,
+    JSONObjectField,
+    StrictIntegerField,
+    no_control_characters,
+    one_of_message,
+)
 
 _SLUG_MESSAGE = "Use letters, digits, '-' and '_' only, starting with a letter or digit"
 
@@ -31,9 +37,12 @@ class AgentSpawnSerializer(serializers.Serializer):
     capabilities = JSONObjectField(required=False, default=dict)
 
     def validate_type(self, value: str) -> str:
-        if not AgentType.objects.visible_to(self.context.get("owner")).filter(name=value).exists():
+        usable = sorted(
+            set(AgentType.objects.visible_to(self.context.get("owner")).values_list("name", flat=True))
+        )
+        if value not in usable:
             raise serializers.ValidationError(
-                f"{value!r} is not an agent type you can use (GET /api/agent-types lists them)"
+                one_of_message("type", usable, value) + " (GET /api/agent-types describes them)"
             )
         return value
 

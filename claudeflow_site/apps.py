@@ -18,3 +18,17 @@ class SiteConfig(AppConfig):
         from core.ids import IdConverter
 
         register_converter(IdConverter, "id")  # before any URLconf loads
+        configure_admin_site()
+
+
+def configure_admin_site() -> None:
+    """The admin's header, and no "Django Dramatiq › Tasks" page: it lists what django_dramatiq's
+    AdminMiddleware records, which this project does not use (jobs are tasks, calls and events)."""
+    from django.contrib import admin
+    from django_dramatiq.models import Task as DramatiqTask
+
+    admin.site.site_header = "Claude-Flow server administration"
+    admin.site.site_title = "Claude-Flow admin"
+    admin.site.index_title = "Swarms, their agents, tasks, Claude calls and events"
+    if admin.site.is_registered(DramatiqTask):
+        admin.site.unregister(DramatiqTask)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
@@ -44,3 +44,59 @@ def check_webhook_networks(app_configs: Any = None, **kwargs: Any) -> list[Warni
             id="claudeflow.W001",
         )
     ]
+
+
+# The installed wheel's top-level packages: design names kept from the repository (see the README's
+# "Installing the package"). tests/test_package_imports.py keeps this list equal to its LAYERS.
+PROJECT_PACKAGES = (
+    "claudeflow_site",
+    "access",
+    "core",
+    "ops",
+    "events",
+    "engine",
+    "swarms",
+    "agents",
+    "tasks",
+    "workspaces",
+    "ui",
+    "fakeclaude",
+    "webhooks",
+)
+DISTRIBUTION = "claudeflow-server"
+
+
+@register()
+def check_top_level_packages(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Generic names such as `tasks` or `agents` may be claimed by another distribution in the same
+    environment: it would overwrite our files, or shadow our package. Both are reported."""
+    import importlib
+    from importlib.metadata import packages_distributions
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent.parent
+    owners = packages_distributions()
+    problems: list[CheckMessage] = []
+    for name in PROJECT_PACKAGES:
+        others = sorted({owner for owner in owners.get(name, []) if owner.lower() != DISTRIBUTION})
+        if others:
+            problems.append(
+                Warning(
+                    f"The top-level package {name!r} is also installed by {', '.join(others)}: "
+                    "one overwrites the other's files.",
+                    hint=f"Install {DISTRIBUTION} into a virtual environment of its own (python -m venv, pipx).",
+                    id="claudeflow.W010",
+                )
+            )
+        module = importlib.import_module(name)
+        location = Path(module.__file__ or "").resolve().parent.parent
+        if location != here:
+            problems.append(
+                Error(
+                    f"The package {name!r} is imported from {location}, not from {here} as the rest of "
+                    "this server: another package of that name shadows it.",
+                    hint=f"Install {DISTRIBUTION} into a virtual environment of its own (python -m venv, pipx).",
+                    id="claudeflow.E010",
+                )
+            )
+    return problems

@@ -23,6 +23,28 @@ class ConfigError(ImproperlyConfigured):
     """A bad environment variable; its message is one line that names it."""
 
 
+DOTENV_OFF = {"off", "0", "false", "no"}
+
+
+def load_dotenv_file(default: Path) -> Path | None:
+    """Reads a `.env` file into os.environ, so `manage.py` commands see the values `bin/run` uses.
+
+    Variables already in the environment win. `CLAUDEFLOW_DOTENV` names another file, or turns the
+    file off (`off`); by default `default` is read when it exists. Returns the file read, if any."""
+    from dotenv import load_dotenv
+
+    setting = os.environ.get("CLAUDEFLOW_DOTENV", "").strip()
+    if setting.lower() in DOTENV_OFF and setting:
+        return None
+    path = Path(setting) if setting else default
+    if not path.is_file():
+        if setting:
+            raise ConfigError(f"CLAUDEFLOW_DOTENV: no file at {str(path)!r}")
+        return None
+    load_dotenv(path, override=False)
+    return path
+
+
 def env_raw(name: str) -> str | None:
     file_path = os.environ.get(f"{name}_FILE")
     if file_path:
@@ -76,6 +98,20 @@ def env_float(name: str, default: float, *, min: float | None = None, max: float
         raise ConfigError(f"{name} must be a number; got {value!r}") from None
     _check_range(name, number, min, max)
     return number
+
+
+def env_range(name: str, default: tuple[int, int], *, max: int) -> tuple[int, int]:
+    """`N` or `LOW-HIGH` (integers, 0 ≤ LOW ≤ HIGH ≤ max), e.g. `1000-3000`."""
+    value = env_raw(name)
+    if value in (None, ""):
+        return default
+    low, _, high = value.partition("-")
+    if not low.strip().isdigit() or (high and not high.strip().isdigit()):
+        raise ConfigError(f"{name} must be a number or a range like 1000-3000; got {value!r}")
+    bounds = (int(low), int(high or low))
+    if bounds[0] > bounds[1] or bounds[1] > max:
+        raise ConfigError(f"{name} must be LOW-HIGH with LOW ≤ HIGH ≤ {max}; got {value!r}")
+    return bounds
 
 
 def env_list(name: str, default: list[str] | None = None) -> list[str]:

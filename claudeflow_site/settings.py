@@ -21,14 +21,24 @@ from claudeflow_site.config import (
     env_int,
     env_list,
     env_networks,
+    env_range,
     env_rate,
     env_raw,
     env_str,
+    load_dotenv_file,
     sqs_broker_options,
 )
+from core.version import VERSION
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("CLAUDEFLOW_VAR_DIR", str(BASE_DIR / "var")))
+# A source checkout (manage.py beside the packages) keeps .env, var/, templates/ and static/ in it. An
+# installed wheel (`claudeflow-server`) has its templates and static files in claudeflow_site/assets
+# and uses the working directory for .env, var/ and staticfiles/.
+SOURCE_CHECKOUT = (BASE_DIR / "manage.py").is_file()
+PROJECT_DIR = BASE_DIR if SOURCE_CHECKOUT else Path.cwd()
+ASSETS_DIR = BASE_DIR if SOURCE_CHECKOUT else Path(__file__).resolve().parent / "assets"
+DOTENV_FILE = load_dotenv_file(PROJECT_DIR / ".env")
+VAR_DIR = Path(env_str("CLAUDEFLOW_VAR_DIR", str(PROJECT_DIR / "var")))
 
 # --- core Django -------------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
@@ -100,7 +110,7 @@ WSGI_APPLICATION = None
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [ASSETS_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -114,6 +124,8 @@ TEMPLATES = [
 
 # --- database --------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+if not env_raw("DATABASE_URL"):  # the embedded shape's SQLite file: var/ may not exist yet
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
 except ValueError as exc:
@@ -265,11 +277,16 @@ SIMPLE_JWT = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Claude-Flow server API",
     "DESCRIPTION": "Plan an objective with Claude, run a swarm of agents, follow it live.",
-    "VERSION": "1.0.0",
+    "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # summaries, operationIds, tags, 415/503 and examples: claudeflow_site/openapi.py
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "claudeflow_site.openapi.polish",
+    ],
     # the swarm's status appears in two components (the list's Swarm, the detail's SwarmWithPlan)
     "ENUM_NAME_OVERRIDES": {"SwarmStatusEnum": "swarms.models.SWARM_STATUSES"},
     # LocalUserAuthentication (AUTH_ENABLED=false) is a development mode, not a scheme to document
@@ -325,8 +342,8 @@ if SECURE_SSL:
 
 # --- static files ----------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [ASSETS_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(PROJECT_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -421,6 +438,8 @@ DEFAULT_BUDGET = {
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
 ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL")
 FAKE_CLAUDE = env_str("FAKE_CLAUDE", "auto", choices=("auto", "on", "off"))
+# the embedded fake Claude's delay before each answer, ms: `N` or a random `LOW-HIGH` (bin/run: 1000-3000)
+FAKE_CLAUDE_LATENCY_MS = env_range("FAKE_CLAUDE_LATENCY_MS", (300, 300), max=600_000)
 CLAUDE_MODEL = env_str("CLAUDE_MODEL", "claude-sonnet-5-5")
 CLAUDE_MODELS = {
     "planner": env_str("CLAUDE_PLANNER_MODEL", CLAUDE_MODEL),

@@ -25,6 +25,9 @@ from rest_framework.views import exception_handler as drf_exception_handler
 logger = logging.getLogger(__name__)
 
 AUTH_REQUIRED = {"error": "Authentication required", "message": "Provide valid API key or JWT token"}
+# AuthenticationFailed(message, code=CREDENTIALS_REFUSED) (access.auth): credentials were sent and
+# refused, and the message says why (an unknown, revoked or expired key); the 401 body carries it.
+CREDENTIALS_REFUSED = "credentials_refused"
 
 
 class ApplicationError(Exception):
@@ -129,6 +132,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # simplejwt looks the token's user up with .get(): a deleted user's refresh token lands here
         message = "No active account found for the given token"
         return Response({"error": "Authentication failed", "message": message}, status=401)
+    if isinstance(exc, exceptions.AuthenticationFailed) and exc.get_codes() == CREDENTIALS_REFUSED:
+        body = {"error": AUTH_REQUIRED["error"], "message": _detail(exc)}
+        return Response(body, status=401, headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'})
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         return Response(AUTH_REQUIRED, status=401, headers={"WWW-Authenticate": 'ApiKey header="X-API-Key"'})
     if isinstance(exc, exceptions.Throttled):

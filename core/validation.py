@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
 
-from core.errors import ValidationFailed, flatten_errors
+from core.errors import ValidationFailed, _jsonable, flatten_errors
 
 _ALLOWED_WHITESPACE = {"\n", "\r", "\t"}
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -25,10 +27,103 @@ def no_control_characters(value: str) -> str:
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any, **context: Any) -> dict[str, Any]:
+    """The serializer's validated data, or ValidationFailed listing every problem: a choice's error
+    lists the valid values, and a field the API does not know but resembles one it does
+    (`max_agents`, `objectve`) is reported with the field meant instead of being ignored."""
     serializer = serializer_class(data=data, context=context)
-    if not serializer.is_valid():
-        raise ValidationFailed("Request is invalid", details=flatten_errors(serializer.errors, data))
+    details = (
+        [] if serializer.is_valid() else flatten_errors(explain_choices(serializer, serializer.errors), data)
+    )
+    reported = {item["field"] for item in details}
+    details += [item for item in misspelled_fields(serializer, data) if item["field"] not in reported]
+    if details:
+        raise ValidationFailed("Request is invalid", details=details)
     return serializer.validated_data
+
+
+CHOICES_SHOWN = 20  # a longer list is cut short with "…"
+
+
+def choices_message(name: str, field: serializers.ChoiceField, value: Any) -> str:
+    return one_of_message(name, [str(choice) for choice in field.choices], value)
+
+
+def one_of_message(name: str, choices: list[str], value: Any) -> str:
+    """`strategy must be one of auto, research, …; got "developement" (did you mean "development"?)`."""
+    listed = ", ".join(choices[:CHOICES_SHOWN]) + (", …" if len(choices) > CHOICES_SHOWN else "")
+    got = str(value)[:100]
+    message = f'{name} must be one of {listed}; got "{got}"'
+    close = difflib.get_close_matches(got, choices, n=1, cutoff=0.75)
+    return message + (f' (did you mean "{close[0]}"?)' if close else "")
+
+
+def explain_choices(field: Any, errors: Any, value: Any = None, name: str = "") -> Any:
+    """DRF's errors with every `"x" is not a valid choice.` replaced by one that lists the choices."""
+    if isinstance(field, serializers.ListSerializer | serializers.ListField) and isinstance(errors, dict):
+        child = field.child
+        return {
+            index: explain_choices(
+                child, sub, value[index] if isinstance(value, list) and index < len(value) else None, name
+            )
+            for index, sub in errors.items()
+        }
+    if isinstance(field, serializers.Serializer) and isinstance(errors, dict):
+        fields = field.fields
+        data = value if value is not None else getattr(field, "initial_data", None)
+        return {
+            key: explain_choices(
+                fields.get(key), sub, data.get(key) if isinstance(data, Mapping) else None, str(key)
+            )
+            if key in fields
+            else sub
+            for key, sub in errors.items()
+        }
+    if isinstance(field, serializers.ChoiceField) and isinstance(errors, list):
+        return [
+            choices_message(name or "value", field, value)
+            if getattr(error, "code", "") == "invalid_choice"
+            else error
+            for error in errors
+        ]
+    return errors
+
+
+def _normalised(name: str) -> str:
+    return name.replace("_", "").replace("-", "").lower()
+
+
+def misspelled_fields(
+    serializer: serializers.Serializer, data: Any, prefix: str = ""
+) -> list[dict[str, Any]]:
+    """Keys of `data` the serializer does not know that look like a field it does: `max_agents` or
+    `maxagents` for `maxAgents`, `objectve` for `objective`. Other unknown keys stay ignored."""
+    if not isinstance(data, Mapping):
+        return []
+    fields = {name: field for name, field in serializer.fields.items() if not field.read_only}
+    by_normalised = {_normalised(name): name for name in fields}
+    found: list[dict[str, Any]] = []
+    for key in list(data.keys())[:200]:
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if key in fields:
+            if isinstance(fields[key], serializers.Serializer):
+                found += misspelled_fields(fields[key], data[key], path)
+            continue
+        meant = by_normalised.get(_normalised(str(key)))
+        if meant is None or meant in data:
+            close = difflib.get_close_matches(
+                str(key), [name for name in fields if name not in data], n=1, cutoff=0.85
+            )
+            meant = close[0] if close else None
+        if meant is not None:
+            qualified = f"{prefix}.{meant}" if prefix else meant
+            found.append(
+                {
+                    "field": path[:200],
+                    "message": f'Unknown field "{str(key)[:100]}"; did you mean "{qualified}"?',
+                    "value": _jsonable(data[key]),
+                }
+            )
+    return found
 
 
 class StrictBooleanField(serializers.BooleanField):

@@ -32,11 +32,18 @@ def needs_fake_claude() -> bool:
 def start_fake_claude() -> str:
     from fakeclaude import FakeClaude
 
-    fake = FakeClaude(latency_ms=300, chunk_delay_ms=15)
+    low, high = settings.FAKE_CLAUDE_LATENCY_MS
+    # plausible: objective-specific plans, so the offline demo reads like a real run
+    fake = FakeClaude(latency_ms=low, latency_max_ms=high, chunk_delay_ms=15, plausible=True)
     url = fake.start()
     settings.ANTHROPIC_BASE_URL = url
     settings.ANTHROPIC_API_KEY = settings.ANTHROPIC_API_KEY or "fake-key"
-    logger.warning("No ANTHROPIC_API_KEY: using the local fake Claude at %s (answers are canned)", url)
+    logger.warning(
+        "No ANTHROPIC_API_KEY: using the local fake Claude at %s (answers are canned, %d-%d ms each)",
+        url,
+        low,
+        high,
+    )
     return url
 
 

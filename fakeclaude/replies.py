@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fakeclaude.agent import is_tool_loop, loop_blocks
+from fakeclaude.demo import plausible_plan
 from fakeclaude.directives import (
     ERROR_MESSAGES,
     ERROR_TYPES,
@@ -110,8 +111,11 @@ def build_reply(
     fires: list[Directive],
     scripted: dict[str, Any] | None,
     words: list[str],
+    *,
+    plausible: bool = False,
 ) -> tuple[dict[str, Any], str]:
-    """Return the complete message for a successful reply and its outcome label."""
+    """Return the complete message for a successful reply and its outcome label. `plausible`: a
+    forced plan tool gets an objective-specific plan (fakeclaude.demo) instead of generated values."""
     names = {d.name for d in fires}
     malformed = "malformed" in names and scripted is None
     tool = forced_tool(body)
@@ -119,7 +123,8 @@ def build_reply(
         block, output = _scripted_block(n, body, scripted, tool)
         content = [block]
     elif tool is not None:
-        block, output = _tool_block(n, tool, fires, words, malformed)
+        prompt = last_user_text(body) if plausible else None
+        block, output = _tool_block(n, tool, fires, words, malformed, prompt)
         content = [block]
     elif is_tool_loop(_tools(body)) and not malformed:  # a turn of a task's tool loop
         content = loop_blocks(n, body, names)
@@ -158,12 +163,19 @@ def _scripted_block(
 
 
 def _tool_block(
-    n: int, tool: dict[str, Any], fires: list[Directive], words: list[str], malformed: bool
+    n: int,
+    tool: dict[str, Any],
+    fires: list[Directive],
+    words: list[str],
+    malformed: bool,
+    prompt: str | None = None,
 ) -> tuple[dict[str, Any], str]:
+    schema = tool.get("input_schema") or {"type": "object"}
     if malformed:
         tool_input: Any = dict(MALFORMED_INPUT)
     else:
-        tool_input = generate_instance(tool.get("input_schema") or {"type": "object"}, words)
+        plan = plausible_plan(schema, prompt) if prompt is not None else None
+        tool_input = plan if plan is not None else generate_instance(schema, words)
         if isinstance(tool_input, dict):
             tool_input.update({d.field: d.value for d in fires if d.name == "override" and d.field})
     block = {

@@ -6,6 +6,7 @@ to be shaped exactly like the real API's: JSON messages, SSE streams and error b
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -45,9 +46,24 @@ class Plan:
 class FakeClaude:
     """Fake Anthropic Messages API server; see the package README section for the directive table."""
 
-    def __init__(self, latency_ms: int = 0, chunk_delay_ms: int = 0, *, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        latency_ms: int = 0,
+        chunk_delay_ms: int = 0,
+        *,
+        verbose: bool = False,
+        latency_max_ms: int | None = None,
+        plausible: bool = False,
+    ) -> None:
+        """`latency_max_ms`: each call waits a random time between latency_ms and it (a demo that a
+        person can watch). `plausible`: planning calls get objective-specific plans (fakeclaude.demo)."""
         self._defaults = {"latency_ms": int(latency_ms), "chunk_delay_ms": int(chunk_delay_ms)}
         self._config = dict(self._defaults)
+        self._latency_max_default = (
+            max(int(latency_max_ms), int(latency_ms)) if latency_max_ms is not None else None
+        )
+        self._latency_max_ms = self._latency_max_default
+        self.plausible = plausible
         self.verbose = verbose
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
@@ -121,6 +137,7 @@ class FakeClaude:
         with self._lock:
             if latency_ms is not None:
                 self._config["latency_ms"] = _non_negative(latency_ms, "latency_ms")
+                self._latency_max_ms = None  # an explicit latency replaces a random range
             if chunk_delay_ms is not None:
                 self._config["chunk_delay_ms"] = _non_negative(chunk_delay_ms, "chunk_delay_ms")
             return dict(self._config)
@@ -139,6 +156,7 @@ class FakeClaude:
             self._counters.clear()
             self._seq = 0
             self._config = dict(self._defaults)
+            self._latency_max_ms = self._latency_max_default
             self.prompt_cache.clear()
             hung, self._hang_event = self._hang_event, threading.Event()
         hung.set()
@@ -174,7 +192,10 @@ class FakeClaude:
         else:
             plan = self._plan_valid(body, record)
         directives = parse_directives(record["text"])
-        plan.latency_ms = _setting(directives, "latency", config["latency_ms"])
+        latency = config["latency_ms"]
+        if self._latency_max_ms is not None:
+            latency = random.randint(latency, self._latency_max_ms)
+        plan.latency_ms = _setting(directives, "latency", latency)
         plan.chunk_delay_ms = _setting(directives, "slow", config["chunk_delay_ms"])
         with self._lock:
             record["status"] = plan.error.status if plan.error else (None if plan.hang else 200)
@@ -193,7 +214,9 @@ class FakeClaude:
             error = ErrorReply(int(scripted["error"]), str(scripted.get("message", "")), _retry(scripted))
             return Plan("scripted", error=error)
         fires = self._firing(directives, digest, commit=plan is None and scripted is None)
-        message, outcome = build_reply(record["n"], body, fires, scripted, task_words_of(body))
+        message, outcome = build_reply(
+            record["n"], body, fires, scripted, task_words_of(body), plausible=self.plausible
+        )
         message["usage"].update(self.prompt_cache.usage(body, message["usage"]["input_tokens"]))
         if plan is not None:
             plan.message = message

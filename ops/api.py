@@ -13,10 +13,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.responses import now_iso
+from core.version import VERSION
 from ops import health, trust
 
 STARTED = time.monotonic()
-VERSION = "1.0.0"
 
 
 class PublicApi(APIView):

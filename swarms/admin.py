@@ -1,4 +1,5 @@
-"""Operators' view of swarms: agents and tasks inline, lifecycle actions through the services."""
+"""Operators' view of swarms: agents and tasks inline; every change goes through the services
+(create, lifecycle actions, delete); the engine's records (events, logs) are read-only."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
+from agents.admin import AgentAdmin
 from agents.models import Agent
-from core.errors import ApplicationError, Conflict
+from core.adminkit import ReadOnlyAdmin, changelist_url, links
+from core.errors import ApplicationError, Conflict, flatten_errors
 from events.models import Event, LogEntry
 from swarms import services
 from swarms.models import Strategy, Swarm
+from swarms.serializers import SwarmCreateSerializer
 from tasks.models import Task
 
 
@@ -25,6 +30,9 @@ class AgentInline(admin.TabularInline):
     readonly_fields = fields
     show_change_link = True
     can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # agents are spawned through the API (swarms.services.swarm_spawn_agent)
 
 
 class TaskInline(admin.TabularInline):
@@ -44,6 +52,9 @@ class TaskInline(admin.TabularInline):
     readonly_fields = fields
     show_change_link = True
     can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # tasks are added through the API (swarms.services.swarm_add_task)
 
 
 def _action(service: Callable[..., Swarm], verb: str, name: str = "") -> Callable[..., None]:
@@ -100,6 +111,51 @@ def clone_swarms(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Q
             modeladmin.message_user(request, exc.message, messages.WARNING)
 
 
+class SwarmAddForm(forms.ModelForm):
+    """The "Add swarm" form: the API's validation (SwarmCreateSerializer), choices instead of free text."""
+
+    strategy = forms.ChoiceField(initial="auto", help_text="a built-in strategy, or one of the owner's")
+    mode = forms.ChoiceField(choices=Swarm.Mode.choices, initial=Swarm.Mode.CENTRALIZED)
+    max_agents = forms.IntegerField(min_value=1, initial=5, label="Max agents")
+    timeout_ms = forms.IntegerField(
+        required=False, label="Timeout (ms)", help_text="30000–3600000; empty: the default"
+    )
+    name = forms.CharField(required=False, max_length=200, help_text="Empty: made from the objective")
+
+    class Meta:
+        model = Swarm
+        fields = ["owner", "objective", "name", "strategy", "mode", "max_agents", "timeout_ms", "parallel"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # every strategy name; the API's validation then checks the chosen owner may use it
+        names = sorted(set(Strategy.objects.values_list("name", flat=True)))
+        self.fields["strategy"].choices = [(name, name) for name in names]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        payload = {
+            "objective": data.get("objective") or "",
+            "strategy": data.get("strategy"),
+            "mode": data.get("mode"),
+            "maxAgents": data.get("max_agents"),
+            "parallel": bool(data.get("parallel")),
+        }
+        if data.get("name"):
+            payload["name"] = data["name"]
+        if data.get("timeout_ms") is not None:
+            payload["timeout"] = data["timeout_ms"]
+        serializer = SwarmCreateSerializer(data=payload, context={"owner": data.get("owner")})
+        if not serializer.is_valid():
+            fields = {"maxAgents": "max_agents", "timeout": "timeout_ms"}
+            for item in flatten_errors(serializer.errors, payload):
+                field = fields.get(item["field"], item["field"])
+                self.add_error(field if field in self.fields else None, item["message"])
+        else:
+            self.service_arguments = SwarmCreateSerializer.service_arguments(serializer.validated_data)
+        return data
+
+
 @admin.register(Swarm)
 class SwarmAdmin(admin.ModelAdmin):
     list_display = [
@@ -149,10 +205,71 @@ class SwarmAdmin(admin.ModelAdmin):
         _action(_retry_failed, "retry the failed tasks of", "retry_failed_tasks"),
         clone_swarms,
     ]
+    raw_id_fields = ["owner"]
+    EDITABLE = ("name",)  # a label only; everything else is the objective as planned, or the engine's
+
+    def get_form(self, request: HttpRequest, obj: Swarm | None = None, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = SwarmAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Swarm | None = None) -> list[str]:
+        if obj is None:
+            return list(SwarmAddForm.Meta.fields)
+        return ["related", *[f.name for f in Swarm._meta.fields if f.name not in ("id",)], "id"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Swarm | None = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["related", *[f.name for f in Swarm._meta.fields if f.name not in self.EDITABLE]]
+
+    def get_inlines(self, request: HttpRequest, obj: Swarm | None) -> list[Any]:
+        return list(self.inlines) if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Swarm, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)  # the name only (the rest is read-only)
+            return
+        created = services.swarm_create(owner=form.cleaned_data["owner"], **form.service_arguments)
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except ApplicationError as exc:  # a quota, or no broker to plan it: said, nothing created
+            self.message_user(request, f"Swarm not created: {exc.message}", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+
+    def delete_model(self, request: HttpRequest, obj: Swarm) -> None:
+        services.swarm_delete(swarm_id=obj.id)  # a running swarm is stopped first
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Swarm]) -> None:
+        for swarm_id in list(queryset.values_list("id", flat=True)):
+            services.swarm_delete(swarm_id=swarm_id)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        # the swarm service deletes its audit trail with it (as DELETE /api/swarm/{id} does), so the
+        # read-only records (events, logs, calls, files) need no delete permission of their own
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected
+
+    @admin.display(description="Related")
+    def related(self, swarm: Swarm) -> str:
+        by_swarm = {"swarm__id__exact": swarm.id}
+        items = [
+            (f"{swarm.tasks.count()} tasks", changelist_url("tasks.task", **by_swarm)),
+            (f"{swarm.agents.count()} agents", changelist_url("agents.agent", **by_swarm)),
+            (f"{swarm.claude_calls.count()} Claude calls", changelist_url("tasks.claudecall", **by_swarm)),
+            (f"{swarm.events.count()} events", changelist_url("events.event", **by_swarm)),
+            (f"{swarm.logs.count()} log lines", changelist_url("events.logentry", **by_swarm)),
+            ("live page", reverse("ui:swarm", args=[swarm.id])),
+        ]
+        return links(items)
 
 
 @admin.register(LogEntry)
-class LogEntryAdmin(admin.ModelAdmin):
+class LogEntryAdmin(ReadOnlyAdmin):
     list_display = ["timestamp", "swarm", "level", "source", "message"]
     list_filter = ["level", "source"]
     search_fields = ["message", "swarm__id"]
@@ -161,7 +278,7 @@ class LogEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     list_display = ["id", "swarm", "seq", "type", "created_at"]
     list_filter = ["type"]
     search_fields = ["swarm__id", "type"]
@@ -240,3 +357,26 @@ class StrategyAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Strategy]) -> None:
         for row in queryset:
             self.delete_model(request, row)
+
+
+class SwarmAgentAdmin(AgentAdmin):
+    """agents.admin's page plus the terminate action, which needs the swarm service (swarms sits
+    above agents, so the action is added here)."""
+
+    actions = ["terminate_agents"]
+
+    @admin.action(description="Terminate selected agents (their running tasks go back to pending)")
+    def terminate_agents(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        done = 0
+        for agent in queryset.only("id", "swarm_id"):
+            try:
+                services.swarm_terminate_agent(swarm_id=agent.swarm_id, agent_id=agent.id)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+        if done:
+            self.message_user(request, f"Terminated {done} agent(s).", messages.SUCCESS)
+
+
+admin.site.unregister(Agent)
+admin.site.register(Agent, SwarmAgentAdmin)

@@ -15,6 +15,7 @@ from core.validation import (
     StrictIntegerField,
     StrictNumberField,
     no_control_characters,
+    one_of_message,
 )
 from swarms.models import Strategy, Swarm
 from swarms.selectors import plan_summary
@@ -97,9 +98,12 @@ class SwarmCreateSerializer(serializers.Serializer):
 
     def validate_strategy(self, value: str) -> str:
         """Context `owner`: whose strategies count besides the built-ins."""
-        if not Strategy.objects.visible_to(self.context.get("owner")).filter(name=value).exists():
+        usable = sorted(
+            set(Strategy.objects.visible_to(self.context.get("owner")).values_list("name", flat=True))
+        )
+        if value not in usable:
             raise serializers.ValidationError(
-                f"{value!r} is not a strategy you can use (GET /api/strategies lists them)"
+                one_of_message("strategy", usable, value) + " (GET /api/strategies describes them)"
             )
         return value
 
@@ -258,6 +262,7 @@ class LogEntrySerializer(serializers.Serializer):
 class LogQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
     level = serializers.ChoiceField(choices=["debug", "info", "warn", "error"], required=False)
+    before = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
 
 
 # --- strategies ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from core.adminkit import ReadOnlyAdmin, change_url, changelist_url, links
 from tasks.models import ClaudeCall, Task
 
 TRACE_FIELDS = (
@@ -34,6 +35,10 @@ class ClaudeCallInline(admin.TabularInline):
     ]
     readonly_fields = fields
     can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # calls are the engine's record
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ClaudeCall]:
         return super().get_queryset(request).defer(*TRACE_FIELDS)
@@ -57,10 +62,19 @@ class TaskAdmin(admin.ModelAdmin):
     list_filter = ["status", "priority", "type"]
     search_fields = ["id", "name", "description", "swarm__id"]
     list_select_related = ["swarm", "assigned_agent"]
-    raw_id_fields = ["swarm", "assigned_agent"]
-    filter_horizontal = ["dependencies"]
-    # results are written by the engine only
+    # What the task asks (name, description, priority) may be edited; its place in the graph (swarm,
+    # dependencies, type, assignment) and its results are the planner's and the engine's: assign,
+    # add or remove tasks through the API, whose services check the graph.
     readonly_fields = [
+        "related",
+        "swarm",
+        "sequence",
+        "type",
+        "agent_type",
+        "requirements",
+        "dependencies",
+        "assigned_agent",
+        "pinned",
         "id",
         "status",
         "output",
@@ -85,9 +99,34 @@ class TaskAdmin(admin.ModelAdmin):
     ]
     inlines = [ClaudeCallInline]
 
+    EDITABLE = ("name", "description", "priority")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # every field but EDITABLE, including any field added to Task later
+        model_fields = [f.name for f in [*Task._meta.fields, *Task._meta.many_to_many]]
+        listed = [name for name in self.readonly_fields if name not in model_fields]
+        return [*listed, *(name for name in model_fields if name not in self.EDITABLE)]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # POST /api/swarm/{id}/tasks (swarms.services.swarm_add_task) checks the graph
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a task leaves with its swarm; deleting one would tear the graph
+
+    @admin.display(description="Related")
+    def related(self, task: Task) -> str:
+        return links(
+            [
+                ("swarm", change_url(task.swarm)),
+                ("its Claude calls", changelist_url("tasks.claudecall", task__id__exact=task.id)),
+                ("the swarm's tasks", changelist_url("tasks.task", swarm__id__exact=task.swarm_id)),
+                ("the swarm's events", changelist_url("events.event", swarm__id__exact=task.swarm_id)),
+            ]
+        )
+
 
 @admin.register(ClaudeCall)
-class ClaudeCallAdmin(admin.ModelAdmin):
+class ClaudeCallAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "created_at",

@@ -14,6 +14,7 @@ if os.environ.get("REDIS_URL"):
     os.environ.setdefault("TEST_REDIS_URL", os.environ.pop("REDIS_URL"))
 
 _TEST_ENV = {
+    "CLAUDEFLOW_DOTENV": "off",  # a developer's .env (bin/run writes one) must not reach the tests
     "SECRET_KEY": "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
     "DEBUG": "false",
     "SECURE_SSL": "false",

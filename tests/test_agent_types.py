@@ -114,7 +114,7 @@ def test_defaults_are_the_deployments(client_of_alice):
         ({"capabilities": ["has space"]}, "capabilities.0", "letters"),
         ({"capabilities": "sql"}, "capabilities", "list"),
         ({"model": "gpt-4"}, "model", "claude-sonnet-5-5"),
-        ({"tools": ["rm_rf"]}, "tools.0", "not a valid choice"),
+        ({"tools": ["rm_rf"]}, "tools.0", "tools must be one of list_files"),
         ({"maxTurns": 0}, "maxTurns", "greater than or equal to 1"),
         ({"maxTurns": 1000}, "maxTurns", "TASK_MAX_TURNS"),
         ({"maxTurns": "3"}, "maxTurns", "integer"),

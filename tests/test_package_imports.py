@@ -87,3 +87,9 @@ def test_no_two_packages_import_each_other_directly_or_through_others():
     for package in sorted(LAYERS):
         if package not in state:
             visit(package, [package])
+
+
+def test_the_collision_check_knows_every_package():
+    from claudeflow_site.checks import PROJECT_PACKAGES
+
+    assert set(PROJECT_PACKAGES) == set(LAYERS)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import posixpath
 import unicodedata
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -39,7 +41,7 @@ from swarms.budget import budget_of
 from swarms.models import Swarm
 from swarms.selectors import plan_summary, strategies_visible
 from swarms.serializers import RejectSerializer, SwarmCreateSerializer, progress_of, spend_of
-from tasks.models import Task
+from tasks.models import ClaudeCall, Task
 from ui.forms import AgentTypeCreateForm, ApiKeyCreateForm, SwarmCreateForm
 from ui.markdown import render_markdown
 from ui.workspace import workspace_context
@@ -272,10 +274,12 @@ def recent_logs(swarm: Swarm) -> list[LogEntry]:
 @login_required
 @require_safe
 def swarm_state_json(request: HttpRequest, swarm_id: str) -> JsonResponse:
-    """Exact spend once a run ends: task events carry task spend, not the planner's or reviewer's."""
+    """Exact spend: task events carry task spend, not the planner's or reviewer's, and a stopped run's
+    cut-off calls are settled after the stop; the live page fetches this to catch up."""
     swarm = visible_swarm(request.user, swarm_id)
     state = swarm_state(swarm)
-    return JsonResponse({"swarm": state["swarm"], "agents": state["agents"]})
+    tasks = [{"id": task["id"], "spend": task["spend"]} for task in state["tasks"]]
+    return JsonResponse({"swarm": state["swarm"], "agents": state["agents"], "tasks": tasks})
 
 
 @login_required
@@ -379,13 +383,38 @@ def swarm_results(request: HttpRequest, swarm_id: str) -> HttpResponse:
         "swarm": swarm,
         "figures": figures(results, metrics),
         "task_spend": [(t.name, spend_view(t)) for t in tasks],
-        "agent_spend": [(a.name, spend_view(a)) for a in agents],
+        "agent_spend": [(a.name, spend_view(a)) for a in agents] + calls_of_no_agent(swarm),
         "total_spend": spend_view(swarm),
         "tasks": [task_result(swarm, t) for t in tasks],
         "terminal": swarm.status in Swarm.TERMINAL,
         "workspace": workspace_context(swarm.id, request, tasks),
     }
     return render(request, "ui/results.html", context)
+
+
+NO_AGENT_LABELS = {
+    ClaudeCall.Role.PLANNER: "Planning (no agent)",
+    ClaudeCall.Role.REVIEWER: "Reviews (no agent)",
+    ClaudeCall.Role.AGENT: "Calls of agents since removed",
+}
+
+
+def calls_of_no_agent(swarm: Swarm) -> list[tuple[str, dict[str, Any]]]:
+    """ "Spend by agent" rows for the calls no agent made: the planner's, and the reviews outside
+    hierarchical mode (there the coordinator agent reviews and is billed), so the table adds up."""
+    rows = (
+        ClaudeCall.objects.filter(swarm=swarm, agent__isnull=True)
+        .values("role")
+        .annotate(
+            input_tokens=Sum("input_tokens"), output_tokens=Sum("output_tokens"), cost_usd=Sum("cost_usd")
+        )
+        .order_by("role")
+    )
+    return [
+        (NO_AGENT_LABELS.get(row["role"], row["role"]), spend_view(SimpleNamespace(**row)))
+        for row in rows
+        if row["input_tokens"] or row["output_tokens"] or row["cost_usd"]
+    ]
 
 
 def task_result(swarm: Swarm, task: Task) -> dict[str, Any]:

@@ -26,3 +26,23 @@ document.addEventListener("click", async (event) => {
   }
   if (status) status.textContent = copied ? "Copied." : "Select the key and copy it by hand.";
 });
+
+// Flash messages ("Swarm created; Claude is planning it."): each can be closed, and good news goes
+// away by itself after a few seconds. Errors and warnings stay until closed.
+const MESSAGE_SECONDS = 6;
+for (const message of document.querySelectorAll(".messages .message")) {
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "message-close";
+  close.setAttribute("aria-label", "Dismiss");
+  close.textContent = "×";
+  close.addEventListener("click", () => dismiss(message));
+  message.append(close);
+  if (message.matches(".message-success, .message-info")) setTimeout(() => dismiss(message), MESSAGE_SECONDS * 1000);
+}
+
+function dismiss(message) {
+  const list = message.parentElement;
+  message.remove();
+  if (list && !list.children.length) list.remove();
+}

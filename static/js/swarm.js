@@ -42,6 +42,7 @@ const state = {
   pingTimer: null,
   reloading: false,
   gone: false, // deleted, or the session ended: reconnecting would not help
+  settling: false, // the run ended: its figures are being fetched until settled
 };
 
 // --- small DOM helpers --------------------------------------------------------------------------
@@ -271,11 +272,29 @@ function applyAgent(type, data) {
   renderAgents();
 }
 
+// After a run ends, the calls a stop cut off are settled (their tokens counted) a moment later, with
+// no event of their own: the figures are fetched again until they can no longer change.
+const SETTLE_AFTER_END_MS = [1500, 5000, 15000];
+
 function applySwarm(type, data) {
   if (data.status) state.status = data.status;
   if (type === "swarm.failed" || type === "swarm.stopped") state.failureReason = data.reason || state.failureReason;
   renderStatus();
-  if (TERMINAL.has(state.status)) reconcile();
+  if (TERMINAL.has(state.status)) settleFigures();
+  else if (type.startsWith("swarm.") && type !== "swarm.command") reconcile(); // e.g. the planner's spend
+}
+
+function settleFigures() {
+  reconcile();
+  if (state.settling) return;
+  state.settling = true;
+  const last = SETTLE_AFTER_END_MS.at(-1);
+  for (const delay of SETTLE_AFTER_END_MS) {
+    setTimeout(async () => {
+      await reconcile();
+      if (delay === last) root.dataset.settled = "true"; // the figures are final
+    }, delay);
+  }
 }
 
 function applyBudget(data) {
@@ -301,7 +320,7 @@ function applyEvent(message) {
 }
 
 async function reconcile() {
-  // task events carry task spend only; the planner's calls show up here, once the run is over
+  // task events carry task spend only; the planner's and reviewers' calls show up here
   try {
     const response = await fetch(root.dataset.stateUrl, { headers: { Accept: "application/json" } });
     if (!response.ok) return;
@@ -311,8 +330,14 @@ async function reconcile() {
       const known = state.agents.get(agent.id);
       if (known) Object.assign(known, { spend: { ...agent.spend }, tasksCompleted: agent.tasksCompleted });
     }
+    // task spend too, so a later task event adds only what is new since this snapshot
+    for (const task of fresh.tasks || []) {
+      const known = state.tasks.get(task.id);
+      if (known) known.spend = { ...task.spend };
+    }
     renderProgress();
     renderAgents();
+    renderTasks();
   } catch {
     // offline: the figures from the events stay
   }

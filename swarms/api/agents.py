@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from agents.models import Agent
 from agents.serializers import AgentSerializer, AgentSpawnSerializer
+from core.pagination import PAGE_PARAMETERS, page_fields, paginate
 from core.responses import envelope
 from core.validation import validated
 from swarms import services
@@ -29,14 +30,11 @@ _AGENT_ENVELOPE = {
 class AgentListApi(APIView):
     @extend_schema(
         operation_id="swarm_agents_list",
+        parameters=[OpenApiParameter("status", str, enum=Agent.Status.values), *PAGE_PARAMETERS],
         responses={
             200: inline_serializer(
                 "AgentList",
-                {
-                    "swarmId": serializers.CharField(),
-                    "agents": AgentSerializer(many=True),
-                    "count": serializers.IntegerField(),
-                },
+                {"swarmId": serializers.CharField(), "agents": AgentSerializer(many=True), **page_fields()},
             ),
             **ERRORS,
         },
@@ -46,8 +44,8 @@ class AgentListApi(APIView):
         agents = Agent.objects.filter(swarm=swarm)
         if request.query_params.get("status") in Agent.Status.values:
             agents = agents.filter(status=request.query_params["status"])
-        data = AgentSerializer(agents, many=True).data
-        return Response({"swarmId": swarm.id, "agents": data, "count": len(data)})
+        page, fields = paginate(request, agents.order_by("created_at", "instance", "id"))
+        return Response({"swarmId": swarm.id, "agents": AgentSerializer(page, many=True).data, **fields})
 
     @extend_schema(
         request=AgentSpawnSerializer,

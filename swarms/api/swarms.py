@@ -287,6 +287,11 @@ class SwarmLogsApi(APIView):
             OpenApiParameter(
                 "level", str, enum=["debug", "info", "warn", "error"], description="minimum level"
             ),
+            OpenApiParameter(
+                "before",
+                int,
+                description="only lines older than this log id (the `before` of the previous page)",
+            ),
         ],
         responses={
             200: inline_serializer(
@@ -295,6 +300,9 @@ class SwarmLogsApi(APIView):
                     "swarmId": serializers.CharField(),
                     "logs": LogEntrySerializer(many=True),
                     "count": serializers.IntegerField(),
+                    "before": serializers.IntegerField(
+                        allow_null=True, help_text="pass as ?before= for the older lines; null: none older"
+                    ),
                 },
             ),
             **ERRORS,
@@ -306,7 +314,16 @@ class SwarmLogsApi(APIView):
         entries = LogEntry.objects.filter(swarm=swarm)
         if "level" in query:
             entries = entries.filter(level__gte=LogEntry.Level[query["level"].upper()])
-        latest = list(entries.order_by("-id")[: query["limit"]])[::-1]
+        if "before" in query:
+            entries = entries.filter(id__lt=query["before"])
+        latest = list(entries.order_by("-id")[: query["limit"] + 1])[::-1]  # one more: are there older lines?
+        older = len(latest) > query["limit"]
+        latest = latest[1:] if older else latest
         return Response(
-            {"swarmId": swarm.id, "logs": LogEntrySerializer(latest, many=True).data, "count": len(latest)}
+            {
+                "swarmId": swarm.id,
+                "logs": LogEntrySerializer(latest, many=True).data,
+                "count": len(latest),
+                "before": latest[0].id if older else None,
+            }
         )

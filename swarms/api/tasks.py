@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.pagination import PAGE_PARAMETERS, page_fields, paginate
 from core.responses import envelope
 from core.validation import validated
 from swarms import services
@@ -20,15 +21,11 @@ from tasks.serializers import TaskAssignSerializer, TaskCreateSerializer, TaskSe
 
 class TaskListApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=Task.Status.values)],
+        parameters=[OpenApiParameter("status", str, enum=Task.Status.values), *PAGE_PARAMETERS],
         responses={
             200: inline_serializer(
                 "TaskList",
-                {
-                    "swarmId": serializers.CharField(),
-                    "tasks": TaskSerializer(many=True),
-                    "count": serializers.IntegerField(),
-                },
+                {"swarmId": serializers.CharField(), "tasks": TaskSerializer(many=True), **page_fields()},
             ),
             **ERRORS,
         },
@@ -40,8 +37,8 @@ class TaskListApi(APIView):
         )
         if request.query_params.get("status") in Task.Status.values:
             tasks = tasks.filter(status=request.query_params["status"])
-        data = TaskSerializer(tasks, many=True).data
-        return Response({"swarmId": swarm.id, "tasks": data, "count": len(data)})
+        page, fields = paginate(request, tasks.order_by("sequence", "id"))
+        return Response({"swarmId": swarm.id, "tasks": TaskSerializer(page, many=True).data, **fields})
 
     @extend_schema(
         request=TaskCreateSerializer,

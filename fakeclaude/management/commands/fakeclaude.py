@@ -22,13 +22,26 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8765)
         parser.add_argument("--latency-ms", type=int, default=0, help="delay before the first byte")
+        parser.add_argument(
+            "--latency-max-ms",
+            type=int,
+            default=None,
+            help="wait a random time between --latency-ms and this",
+        )
         parser.add_argument("--chunk-delay-ms", type=int, default=0, help="delay between stream deltas")
+        parser.add_argument(
+            "--plausible",
+            action="store_true",
+            help="objective-specific plans (for demos) instead of generated ones",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         fake = FakeClaude(
             latency_ms=options["latency_ms"],
             chunk_delay_ms=options["chunk_delay_ms"],
             verbose=options["verbosity"] > 1,
+            latency_max_ms=options["latency_max_ms"],
+            plausible=options["plausible"],
         )
         done = threading.Event()
         self._install_signal_handlers(done)
