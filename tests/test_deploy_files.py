@@ -51,7 +51,7 @@ REQUIRED_IN_ENV_EXAMPLE = ("SECRET_KEY", "ANTHROPIC_API_KEY", "ALLOWED_HOSTS", "
 
 _NAME = r"([A-Za-z_][A-Za-z0-9_]*)"
 _READ_PATTERNS = [
-    re.compile(r"\benv_(?:str|int|float|bool|list|rate|raw|networks)\(\s*[\"']" + _NAME + "[\"']"),
+    re.compile(r"\benv_(?:str|int|float|bool|list|rate|raw|networks|range)\(\s*[\"']" + _NAME + "[\"']"),
     re.compile(r"\bos\.environ\.get\(\s*[\"']" + _NAME + "[\"']"),
     re.compile(r"\bos\.environ\[\s*[\"']" + _NAME + r"[\"']\s*\]"),
     re.compile(r"\bos\.getenv\(\s*[\"']" + _NAME + "[\"']"),
