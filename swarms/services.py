@@ -334,6 +334,11 @@ def swarm_retry_task(*, swarm_id: str, task_id: str) -> Task:
             _open_for_work(swarm, "retry a task", reason=f"task {task.id} retried")
             dependents = cancelled_because_of(task)
             task_retry(swarm_id=swarm.id, tasks=[task, *dependents])
+            stranded = Task.objects.filter(pk__in=[t.id for t in (task, *dependents)], pinned=True).filter(
+                Q(assigned_agent__isnull=True) | Q(assigned_agent__status=Agent.Status.TERMINATED)
+            )
+            for pinned_id in stranded.values_list("id", flat=True):  # pinned to an agent now gone
+                task_unpin(task_id=pinned_id)
             log(
                 swarm.id, "info", SOURCE,
                 f"Task {task.name} retried" + (f" with {len(dependents)} dependent task(s)" if dependents else ""),

@@ -130,6 +130,27 @@ def test_retrying_a_failed_task_reruns_it_and_what_was_cancelled_for_it(workers,
     assert list(reasons) == ["retry_requested"] * 3
 
 
+def test_a_retried_task_pinned_to_an_agent_since_terminated_goes_to_any_agent(workers, fake_claude, alice):
+    from django.db import transaction
+
+    from agents.models import Agent
+    from agents.services import agent_spawn
+    from events.stream import batch
+
+    swarm = failed_chain(alice)
+    build = Task.objects.get(swarm=swarm, name="Build")
+    gone = Agent.objects.filter(swarm=swarm).first()
+    with transaction.atomic(), batch(swarm.id):
+        agent_spawn(swarm=swarm, type="coder", name="coder-two")
+    Task.objects.filter(pk=build.id).update(pinned=True, assigned_agent=gone)
+    Agent.objects.filter(pk=gone.pk).update(status="terminated")
+    response = client_for(alice).post(f"/api/swarm/{swarm.id}/tasks/{build.id}/retry")
+    assert response.status_code == 200
+    wait_for_status(swarm.id, "completed")  # it did not wait for the terminated agent for ever
+    build.refresh_from_db()
+    assert build.status == "completed" and not build.pinned and build.assigned_agent_id != gone.pk
+
+
 def test_only_a_failed_or_cancelled_task_can_be_retried(alice):
     client = client_for(alice)
     swarm = finished_swarm(alice)
