@@ -20,7 +20,9 @@ from swarms.models import Swarm
 from swarms.serializers import (
     LogEntrySerializer,
     LogQuerySerializer,
+    MetricsSerializer,
     RejectSerializer,
+    ResultsSerializer,
     SwarmCreateSerializer,
     SwarmSerializer,
     SwarmWithPlanSerializer,
@@ -254,8 +256,8 @@ class SwarmResultsApi(APIView):
                 "SwarmResults",
                 {
                     "swarmId": serializers.CharField(),
-                    "status": serializers.CharField(),
-                    "results": serializers.DictField(),
+                    "status": serializers.ChoiceField(choices=Swarm.Status.values),
+                    "results": ResultsSerializer(),
                 },
             ),
             **ERRORS,
@@ -270,7 +272,7 @@ class SwarmMetricsApi(APIView):
     @extend_schema(
         responses={
             200: inline_serializer(
-                "SwarmMetrics", {"swarmId": serializers.CharField(), "metrics": serializers.DictField()}
+                "SwarmMetrics", {"swarmId": serializers.CharField(), "metrics": MetricsSerializer()}
             ),
             **ERRORS,
         }
