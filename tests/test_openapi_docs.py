@@ -171,7 +171,9 @@ def test_every_documented_example_is_accepted_by_the_live_endpoint(
         content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
         for name, example in content.get("examples", {}).items():
             names = {"swarm_id": swarm_of_alice.id, **world.get((method, path), {}), **world}
-            url = re.sub(r"\{([a-z_]+)\}", lambda m: str(fill("{" + m.group(1) + "}", names)), path)
+            url = re.sub(
+                r"\{([a-z_]+)\}", lambda m, names=names: str(fill("{" + m.group(1) + "}", names)), path
+            )
             body = fill(example["value"], names)
             client = anon_client if path.startswith("/api/auth/") else client_of_alice
             response = getattr(client, method)(url, body, format="json")
