@@ -211,16 +211,46 @@ class SwarmSerializer(serializers.Serializer):
         return data
 
 
+class PlanAgentSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    type = serializers.CharField()
+
+
+class PlanTaskSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    sequence = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    type = serializers.CharField()
+    agentType = serializers.CharField(help_text="empty: any agent with the capabilities")
+    dependencies = serializers.ListField(child=serializers.CharField(), help_text="task ids")
+    requiresApproval = serializers.BooleanField()
+
+
+class EstimateModelsSerializer(serializers.Serializer):
+    agent = serializers.CharField()
+    reviewer = serializers.CharField()
+
+
+class PlanEstimateSerializer(serializers.Serializer):
+    """engine/estimates.py: what running the plan may cost, low and high."""
+
+    lowUsd = serializers.FloatField()
+    highUsd = serializers.FloatField()
+    lowTokens = serializers.IntegerField()
+    highTokens = serializers.IntegerField()
+    tasks = serializers.IntegerField()
+    models = EstimateModelsSerializer()
+    planningSpentUsd = serializers.FloatField(help_text="what planning has cost so far")
+
+
 class PlanSerializer(serializers.Serializer):
     """The plan an approver judges (swarms.selectors.plan_summary)."""
 
-    agents = serializers.ListField(child=serializers.DictField())
-    tasks = serializers.ListField(
-        child=serializers.DictField(), help_text="with dependencies and requiresApproval"
-    )
-    estimatedCost = serializers.DictField(
-        allow_null=True, help_text="lowUsd, highUsd, lowTokens, highTokens, …"
-    )
+    agents = PlanAgentSerializer(many=True)
+    tasks = PlanTaskSerializer(many=True, help_text="with dependencies and requiresApproval")
+    estimatedCost = PlanEstimateSerializer(allow_null=True, help_text="null until planned")
     revisions = serializers.IntegerField(help_text="plans rejected with feedback so far")
     feedback = serializers.CharField(allow_null=True)
 

@@ -53,6 +53,7 @@ def test_the_typed_components_leave_nothing_free_form(anon_client, db):
     assert components["SwarmResults"]["properties"]["results"] == {"$ref": "#/components/schemas/Results"}
     assert components["SwarmMetrics"]["properties"]["metrics"] == {"$ref": "#/components/schemas/Metrics"}
     assert components["Swarm"]["properties"]["options"] == {"$ref": "#/components/schemas/SwarmOptions"}
+    assert components["Plan"]["properties"]["tasks"]["items"] == {"$ref": "#/components/schemas/PlanTask"}
     assert set(components["SwarmOptions"]["properties"]) == {
         "budget",
         "review",
@@ -65,7 +66,16 @@ def test_the_typed_components_leave_nothing_free_form(anon_client, db):
     }
     checks = components["Checks"]["properties"]
     assert set(checks) == {"database", "redis", "broker"}
-    for name in ("Results", "Metrics", "ResultsSpend", "Checks", "Ready", "SwarmOptions"):
+    for name in (
+        "Results",
+        "Metrics",
+        "ResultsSpend",
+        "Checks",
+        "Ready",
+        "SwarmOptions",
+        "Plan",
+        "SwarmCreated",
+    ):
         for field, spec in components[name]["properties"].items():
             assert spec.get("additionalProperties") not in ({}, True), (name, field)
 
@@ -103,6 +113,8 @@ def test_a_completed_swarm_answers_as_documented(workers, fake_claude, client_of
     assert metrics["reliability"] == 1.0 and metrics["latency"] is not None
     swarm = check(schema, "get", "/api/swarm/{swarm_id}", client_of_alice.get(f"/api/swarm/{swarm_id}"))
     assert swarm["data"]["options"]["budget"] == {"maxCostUsd": 5}
+    plan = swarm["data"]["plan"]
+    assert plan["agents"] and plan["tasks"] and plan["estimatedCost"]["highUsd"] > 0
     check(schema, "get", "/api/swarms", client_of_alice.get("/api/swarms"))
 
 

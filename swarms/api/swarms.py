@@ -49,9 +49,20 @@ class SwarmCreateApi(APIView):
                 "SwarmCreated",
                 {
                     "swarmId": serializers.CharField(),
-                    "status": serializers.CharField(),
+                    "status": serializers.ChoiceField(choices=Swarm.Status.values),
                     "message": serializers.CharField(),
-                    "data": serializers.DictField(),
+                    "data": inline_serializer(
+                        "SwarmCreatedData",
+                        {
+                            "objective": serializers.CharField(),
+                            "strategy": serializers.CharField(),
+                            "mode": serializers.ChoiceField(choices=Swarm.Mode.values),
+                            "maxAgents": serializers.IntegerField(),
+                            "timeout": serializers.IntegerField(),
+                            "parallel": serializers.BooleanField(),
+                            "name": serializers.CharField(),
+                        },
+                    ),
                     "timestamp": serializers.DateTimeField(),
                 },
             ),
