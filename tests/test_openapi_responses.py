@@ -122,6 +122,13 @@ def test_a_completed_swarm_answers_as_documented(workers, fake_claude, client_of
     plan = swarm["data"]["plan"]
     assert plan["agents"] and plan["tasks"] and plan["estimatedCost"]["highUsd"] > 0
     check(schema, "get", "/api/swarms", client_of_alice.get("/api/swarms"))
+    for part in ("agents", "tasks", "logs", "calls", "workspace"):
+        check(
+            schema,
+            "get",
+            f"/api/swarm/{{swarm_id}}/{part}",
+            client_of_alice.get(f"/api/swarm/{swarm_id}/{part}"),
+        )
 
 
 @pytest.mark.django_db
@@ -174,3 +181,14 @@ def test_a_swarm_before_any_work_answers_as_documented(client_of_alice, swarm_of
     assert metrics["metrics"]["reliability"] is None and metrics["metrics"]["latency"] is None
     detail = check(schema, "get", "/api/swarm/{swarm_id}", client_of_alice.get(base))
     assert detail["data"]["plan"]["estimatedCost"] is None
+
+
+@pytest.mark.django_db
+def test_an_unready_server_answers_as_documented(anon_client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1: the redis check fails
+    schema = fetch_schema(anon_client)
+    response = anon_client.get("/api/ready")
+    assert response.status_code == 503
+    body = check(schema, "get", "/api/ready", response)
+    assert body["status"] == "unavailable" and body["down"] == ["redis"]
+    assert body["checks"]["redis"]["ok"] is False and body["checks"]["redis"]["detail"]
