@@ -192,3 +192,16 @@ def test_an_unready_server_answers_as_documented(anon_client, settings):
     body = check(schema, "get", "/api/ready", response)
     assert body["status"] == "unavailable" and body["down"] == ["redis"]
     assert body["checks"]["redis"]["ok"] is False and body["checks"]["redis"]["detail"]
+
+
+@pytest.mark.django_db
+def test_errors_answer_as_documented(client_of_alice, swarm_of_alice, anon_client):
+    schema = fetch_schema(client_of_alice)
+    bad = client_of_alice.post(
+        "/api/swarm/create", {"objective": "short", "strategy": "nope", "maxAgents": 0}, format="json"
+    )
+    assert bad.status_code == 400
+    body = check(schema, "post", "/api/swarm/create", bad)
+    assert {item["field"] for item in body["details"]} >= {"objective", "strategy", "maxAgents"}
+    check(schema, "get", "/api/swarm/{swarm_id}", client_of_alice.get("/api/swarm/swarm_missing"))
+    check(schema, "get", "/api/swarm/{swarm_id}", anon_client.get(f"/api/swarm/{swarm_of_alice.id}"))
