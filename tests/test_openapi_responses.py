@@ -205,3 +205,26 @@ def test_errors_answer_as_documented(client_of_alice, swarm_of_alice, anon_clien
     assert {item["field"] for item in body["details"]} >= {"objective", "strategy", "maxAgents"}
     check(schema, "get", "/api/swarm/{swarm_id}", client_of_alice.get("/api/swarm/swarm_missing"))
     check(schema, "get", "/api/swarm/{swarm_id}", anon_client.get(f"/api/swarm/{swarm_of_alice.id}"))
+
+
+@pytest.mark.django_db
+def test_a_task_added_by_hand_answers_as_documented(client_of_alice, swarm_of_alice):
+    schema = fetch_schema(client_of_alice)
+    added = client_of_alice.post(
+        f"/api/swarm/{swarm_of_alice.id}/tasks",
+        {
+            "name": "Write the API documentation",
+            "description": "Document every endpoint with an example request and response",
+            "type": "custom",
+            "requirements": {"capabilities": ["documentation"], "permissions": ["read", "write"]},
+        },
+        format="json",
+    )
+    check(schema, "post", "/api/swarm/{swarm_id}/tasks", added)
+    listed = check(
+        schema,
+        "get",
+        "/api/swarm/{swarm_id}/tasks",
+        client_of_alice.get(f"/api/swarm/{swarm_of_alice.id}/tasks"),
+    )
+    assert listed["tasks"][0]["requirements"]["permissions"] == ["read", "write"]
