@@ -228,3 +228,10 @@ def test_a_task_added_by_hand_answers_as_documented(client_of_alice, swarm_of_al
         client_of_alice.get(f"/api/swarm/{swarm_of_alice.id}/tasks"),
     )
     assert listed["tasks"][0]["requirements"]["permissions"] == ["read", "write"]
+
+
+@pytest.mark.django_db
+def test_system_stats_answer_as_documented(client_of_alice, swarm_of_alice):
+    schema = fetch_schema(client_of_alice)
+    stats = check(schema, "get", "/api/system/stats", client_of_alice.get("/api/system/stats"))
+    assert stats["server"]["activeSwarms"] >= 1 and stats["system"]["memory"]["rss"] > 0
