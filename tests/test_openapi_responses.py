@@ -122,7 +122,7 @@ def test_a_completed_swarm_answers_as_documented(workers, fake_claude, client_of
     plan = swarm["data"]["plan"]
     assert plan["agents"] and plan["tasks"] and plan["estimatedCost"]["highUsd"] > 0
     check(schema, "get", "/api/swarms", client_of_alice.get("/api/swarms"))
-    for part in ("agents", "tasks", "logs", "calls", "workspace"):
+    for part in ("agents", "tasks", "logs", "calls", "workspace", "events"):
         check(
             schema,
             "get",
