@@ -1,7 +1,8 @@
 """Finishing touches to the generated OpenAPI schema (a drf-spectacular postprocessing hook), kept in
 one place rather than on every view: each operation gets a summary, a clean operationId and a tag by
 resource; every operation documents 503 (a backing service is down) and every one with a body 415;
-the create call carries a working example (tests/test_openapi_docs.py sends every example)."""
+every operation with a body carries a working example (tests/test_openapi_docs.py sends
+every example to the live endpoint)."""
 
 from __future__ import annotations
 
@@ -146,7 +147,33 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "description": "Design the API contract before any code",
         "guidance": "Start with an OpenAPI contract task; every implementation task depends on it.",
     },
+    ("patch", "/api/agent-types/{name}"): {
+        "description": "Designs schemas, reviews migrations and writes fast, correct SQL",
+        "capabilities": ["codeGeneration", "analysis", "review"],
+    },
+    ("patch", "/api/strategies/{name}"): {
+        "guidance": "Start with an OpenAPI contract task and a test plan; implementation tasks depend on both.",
+    },
+    ("post", "/api/swarm/{swarm_id}/reject"): {
+        "feedback": "Split the API work into one task per resource and add a task for the tests",
+    },
+    ("post", "/api/swarm/{swarm_id}/tasks/{task_id}/assign"): {"agentId": "{agent_id}"},
+    ("post", "/api/swarm/{swarm_id}/tasks/{task_id}/reject"): {
+        "feedback": "Handle an empty request body and add a test for it",
+    },
+    ("post", "/api/auth/token"): {"username": "alice", "password": "correct-horse-battery-staple"},
+    ("post", "/api/auth/token/refresh"): {"refresh": "{refresh_token}"},
+    ("post", "/api/auth/logout"): {"refresh": "{refresh_token}"},
+    ("post", "/api/webhooks"): {
+        "url": "https://hooks.example.com/claudeflow",
+        "events": ["swarm.completed", "swarm.failed", "task.failed"],
+        "description": "Notify CI when a swarm finishes",
+    },
+    ("patch", "/api/webhooks/{webhook_id}"): {"events": ["swarm.*"], "description": "Every swarm event"},
 }
+
+# `{name}` in an example's value stands for a value of your own (an agent's id, a refresh token)
+PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorSchema"}
 EXTRA_RESPONSES = {
@@ -177,7 +204,10 @@ def polish(result: dict[str, Any], generator: Any, request: Any, public: bool) -
             if example is not None and "requestBody" in operation:
                 content = operation["requestBody"].get("content", {}).get("application/json")
                 if content is not None:
-                    content["examples"] = {"typical": {"summary": "A typical request", "value": example}}
+                    entry: dict[str, Any] = {"summary": "A typical request", "value": example}
+                    if PLACEHOLDER.search(repr(example)):
+                        entry["description"] = "Replace each `{…}` with your own value"
+                    content["examples"] = {"typical": entry}
     return result
 
 

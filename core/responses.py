@@ -26,10 +26,19 @@ class ActionResponseSchema(serializers.Serializer):
     timestamp = serializers.DateTimeField()
 
 
+class ErrorDetailSchema(serializers.Serializer):
+    """One problem of a 400: where (a dotted path into the body, or `body`), what, and the value sent."""
+
+    field = serializers.CharField()
+    message = serializers.CharField()
+    value = serializers.JSONField(allow_null=True, help_text="the value sent (cut to a sane size)")
+
+
 class ErrorSchema(serializers.Serializer):
     error = serializers.CharField()
     message = serializers.CharField()
-    details = serializers.ListField(child=serializers.DictField(), required=False)
+    details = ErrorDetailSchema(many=True, required=False, help_text="400: one item per problem")
+    retryAfter = serializers.IntegerField(required=False, help_text="429: seconds to wait")
 
 
 class SpendSerializer(serializers.Serializer):

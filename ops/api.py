@@ -56,16 +56,39 @@ class HealthApi(PublicApi):
         )
 
 
+class CheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    latencyMs = serializers.FloatField()
+    detail = serializers.CharField(help_text="what answered (e.g. the database vendor), or the error")
+
+
+class ChecksSerializer(serializers.Serializer):
+    database = CheckSerializer()
+    redis = CheckSerializer(required=False, help_text="only when REDIS_URL is set")
+    broker = CheckSerializer()
+
+
+class ReadySerializer(serializers.Serializer):
+    """GET /api/ready, 200 when every check passes, 503 otherwise."""
+
+    status = serializers.ChoiceField(choices=["ready", "unavailable"])
+    timestamp = serializers.DateTimeField()
+    checks = ChecksSerializer(required=False, help_text="operators only")
+    down = serializers.ListField(
+        child=serializers.ChoiceField(choices=["database", "redis", "broker"]),
+        required=False,
+        help_text="operators only, when not ready: the failed checks",
+    )
+
+
 class ReadyApi(PublicApi):
     """Anyone gets the status (200/503); operators — METRICS_TOKEN, a request from this machine, or a
     staff session — also get each check's latency and error."""
 
     @extend_schema(
-        responses={
-            200: inline_serializer(
-                "Ready", {"status": serializers.CharField(), "checks": serializers.DictField()}
-            )
-        }
+        responses={200: ReadySerializer, 503: ReadySerializer},
+        description="`checks` and `down` are in the answer for operators only (METRICS_TOKEN, a request "
+        "from this machine, or a staff session).",
     )
     def get(self, request: Request) -> Response:
         checks = health.check_dependencies()

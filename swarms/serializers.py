@@ -19,6 +19,9 @@ from core.validation import (
 )
 from swarms.models import Strategy, Swarm
 from swarms.selectors import plan_summary
+from tasks.models import TaskStatus
+from tasks.serializers import ArtifactSerializer
+from workspaces.serializers import WorkspaceEntrySerializer
 
 VERBOSITY = ("minimal", "normal", "detailed")
 
@@ -162,6 +165,12 @@ def progress_of(swarm: Swarm) -> dict[str, int]:
     }
 
 
+@extend_schema_field(SwarmOptionsSerializer)
+class OptionsField(serializers.DictField):
+    """The stored options as they are (swarms created before validation may hold other keys),
+    documented as the options a create accepts."""
+
+
 class SwarmSerializer(serializers.Serializer):
     """The `data` object of GET /api/swarm/{id} and each item of GET /api/swarms (read only)."""
 
@@ -175,7 +184,7 @@ class SwarmSerializer(serializers.Serializer):
     maxAgents = serializers.IntegerField(source="max_agents")
     timeout = serializers.IntegerField(source="timeout_ms")
     parallel = serializers.BooleanField()
-    options = serializers.DictField()
+    options = OptionsField()
     progress = serializers.SerializerMethodField()
     spend = serializers.SerializerMethodField()
     failureReason = serializers.CharField(source="failure_reason", allow_null=True)
@@ -202,16 +211,46 @@ class SwarmSerializer(serializers.Serializer):
         return data
 
 
+class PlanAgentSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    type = serializers.CharField()
+
+
+class PlanTaskSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    sequence = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    type = serializers.CharField()
+    agentType = serializers.CharField(help_text="empty: any agent with the capabilities")
+    dependencies = serializers.ListField(child=serializers.CharField(), help_text="task ids")
+    requiresApproval = serializers.BooleanField()
+
+
+class EstimateModelsSerializer(serializers.Serializer):
+    agent = serializers.CharField()
+    reviewer = serializers.CharField()
+
+
+class PlanEstimateSerializer(serializers.Serializer):
+    """engine/estimates.py: what running the plan may cost, low and high."""
+
+    lowUsd = serializers.FloatField()
+    highUsd = serializers.FloatField()
+    lowTokens = serializers.IntegerField()
+    highTokens = serializers.IntegerField()
+    tasks = serializers.IntegerField()
+    models = EstimateModelsSerializer()
+    planningSpentUsd = serializers.FloatField(help_text="what planning has cost so far")
+
+
 class PlanSerializer(serializers.Serializer):
     """The plan an approver judges (swarms.selectors.plan_summary)."""
 
-    agents = serializers.ListField(child=serializers.DictField())
-    tasks = serializers.ListField(
-        child=serializers.DictField(), help_text="with dependencies and requiresApproval"
-    )
-    estimatedCost = serializers.DictField(
-        allow_null=True, help_text="lowUsd, highUsd, lowTokens, highTokens, …"
-    )
+    agents = PlanAgentSerializer(many=True)
+    tasks = PlanTaskSerializer(many=True, help_text="with dependencies and requiresApproval")
+    estimatedCost = PlanEstimateSerializer(allow_null=True, help_text="null until planned")
     revisions = serializers.IntegerField(help_text="plans rejected with feedback so far")
     feedback = serializers.CharField(allow_null=True)
 
@@ -322,3 +361,77 @@ class StrategySerializer(serializers.Serializer):
 
     def get_guidance(self, strategy: Strategy) -> str | None:
         return strategy.guidance or None
+
+
+# ---- response shapes of GET …/results and …/metrics (swarms/reports.py builds them; these only
+# document them, and tests/test_openapi_docs.py validates a real swarm's answers against the schema)
+
+
+# tasks by status: every status, 0 when none (built from the statuses, so a new one is documented)
+TaskCountsSerializer = type(
+    "TaskCountsSerializer",
+    (serializers.Serializer,),
+    {status: serializers.IntegerField() for status in TaskStatus.values},
+)
+
+
+class ResultsSpendSerializer(SpendSerializer):
+    byTask = serializers.DictField(child=SpendSerializer(), help_text="by task id")
+    byAgent = serializers.DictField(child=SpendSerializer(), help_text="by agent id")
+
+
+class ResultsSerializer(serializers.Serializer):
+    outputs = serializers.DictField(
+        child=serializers.CharField(), help_text="each completed task's output, by task id"
+    )
+    artifacts = serializers.DictField(
+        child=ArtifactSerializer(many=True),
+        help_text="files extracted from completed tasks' answers, by task id (tasks with none left out)",
+    )
+    workspace = WorkspaceEntrySerializer(many=True, help_text="the workspace's files, latest version each")
+    overallQuality = serializers.FloatField(
+        allow_null=True, help_text="mean reviewer score 0–1; null if none"
+    )
+    totalExecutionTime = serializers.IntegerField(help_text="makespan, ms")
+    taskExecutionTime = serializers.IntegerField(help_text="sum of completed tasks' execution times, ms")
+    efficiency = serializers.FloatField(
+        allow_null=True, help_text="kept tokens ÷ all tokens; null before any call"
+    )
+    tasks = TaskCountsSerializer()
+    spend = ResultsSpendSerializer()
+
+
+class TokensSerializer(serializers.Serializer):
+    input = serializers.IntegerField()
+    output = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class ClaudeCallCountsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    retries = serializers.IntegerField()
+
+
+class ResourceUtilizationSerializer(serializers.Serializer):
+    memory = serializers.IntegerField(help_text="resident bytes of this server process")
+    cpu = serializers.FloatField(help_text="cores busy since the last reading")
+
+
+class MetricsSerializer(serializers.Serializer):
+    throughput = serializers.FloatField(help_text="completed tasks per minute of makespan")
+    latency = serializers.IntegerField(
+        allow_null=True, help_text="mean execution time of completed tasks, ms"
+    )
+    efficiency = serializers.FloatField(allow_null=True)
+    reliability = serializers.FloatField(
+        allow_null=True, help_text="completed ÷ finished; null before any finished"
+    )
+    averageQuality = serializers.FloatField(allow_null=True)
+    resourceUtilization = ResourceUtilizationSerializer()
+    agentUtilization = serializers.FloatField()
+    tasks = TaskCountsSerializer()
+    tokens = TokensSerializer()
+    costUsd = serializers.FloatField()
+    claudeCalls = ClaudeCallCountsSerializer()
+    makespan = serializers.IntegerField(help_text="ms")

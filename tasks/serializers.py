@@ -27,6 +27,12 @@ class RequirementsSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field(RequirementsSerializer)
+class RequirementsField(serializers.DictField):
+    """The stored requirements as they are (a planned task has only `capabilities`), documented
+    as the requirements a create accepts."""
+
+
 class TaskCreateSerializer(serializers.Serializer):
     name = serializers.CharField(min_length=3, max_length=200, validators=[no_control_characters])
     description = serializers.CharField(min_length=10, max_length=1000, validators=[no_control_characters])
@@ -83,7 +89,7 @@ class TaskSerializer(serializers.Serializer):
     assignedTo = serializers.SerializerMethodField()
     pinned = serializers.BooleanField()
     dependencies = serializers.SerializerMethodField()
-    requirements = serializers.DictField()
+    requirements = RequirementsField()
     result = serializers.SerializerMethodField()
     attempts = serializers.IntegerField()
     error = serializers.CharField(allow_null=True)

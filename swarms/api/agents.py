@@ -17,14 +17,18 @@ from swarms import services
 from swarms.access import access_agent, access_swarm
 from swarms.api.swarms import ERRORS
 
-_AGENT_ENVELOPE = {
-    "swarmId": serializers.CharField(),
-    "agentId": serializers.CharField(),
-    "status": serializers.CharField(),
-    "message": serializers.CharField(),
-    "data": AgentSerializer(),
-    "timestamp": serializers.DateTimeField(),
-}
+
+def _agent_envelope() -> dict[str, serializers.Field]:
+    """Fresh fields per component: drf-spectacular drops a second inline serializer built from the
+    same field instances (DELETE was documented as "No response body")."""
+    return {
+        "swarmId": serializers.CharField(),
+        "agentId": serializers.CharField(),
+        "status": serializers.CharField(),
+        "message": serializers.CharField(),
+        "data": AgentSerializer(),
+        "timestamp": serializers.DateTimeField(),
+    }
 
 
 class AgentListApi(APIView):
@@ -49,7 +53,7 @@ class AgentListApi(APIView):
 
     @extend_schema(
         request=AgentSpawnSerializer,
-        responses={201: inline_serializer("AgentSpawned", _AGENT_ENVELOPE), **ERRORS},
+        responses={201: inline_serializer("AgentSpawned", _agent_envelope()), **ERRORS},
     )
     def post(self, request: Request, swarm_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
@@ -87,7 +91,7 @@ class AgentDetailApi(APIView):
         agent = access_agent(user=request.user, swarm=swarm, agent_id=agent_id)
         return envelope(swarmId=swarm.id, data=AgentSerializer(agent).data)
 
-    @extend_schema(responses={200: inline_serializer("AgentTerminated", _AGENT_ENVELOPE), **ERRORS})
+    @extend_schema(responses={200: inline_serializer("AgentTerminated", _agent_envelope()), **ERRORS})
     def delete(self, request: Request, swarm_id: str, agent_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
         access_agent(user=request.user, swarm=swarm, agent_id=agent_id)

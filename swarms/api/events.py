@@ -45,7 +45,21 @@ class EventListApi(APIView):
                 "EventList",
                 {
                     "swarmId": serializers.CharField(),
-                    "events": serializers.ListField(child=serializers.DictField()),
+                    "events": inline_serializer(
+                        "EventEnvelope",
+                        {
+                            "type": serializers.ChoiceField(choices=["swarm_event"]),
+                            "eventId": serializers.IntegerField(),
+                            "seq": serializers.IntegerField(help_text="the swarm's own event counter"),
+                            "swarmId": serializers.CharField(),
+                            "eventType": serializers.CharField(help_text="e.g. task.completed"),
+                            "data": serializers.DictField(
+                                help_text="the event's payload; its fields depend on eventType"
+                            ),
+                            "timestamp": serializers.DateTimeField(),
+                        },
+                        many=True,
+                    ),
                     "nextAfterId": serializers.IntegerField(help_text="afterId of the next page"),
                     "hasMore": serializers.BooleanField(),
                 },

@@ -20,7 +20,9 @@ from swarms.models import Swarm
 from swarms.serializers import (
     LogEntrySerializer,
     LogQuerySerializer,
+    MetricsSerializer,
     RejectSerializer,
+    ResultsSerializer,
     SwarmCreateSerializer,
     SwarmSerializer,
     SwarmWithPlanSerializer,
@@ -47,9 +49,20 @@ class SwarmCreateApi(APIView):
                 "SwarmCreated",
                 {
                     "swarmId": serializers.CharField(),
-                    "status": serializers.CharField(),
+                    "status": serializers.ChoiceField(choices=Swarm.Status.values),
                     "message": serializers.CharField(),
-                    "data": serializers.DictField(),
+                    "data": inline_serializer(
+                        "SwarmCreatedData",
+                        {
+                            "objective": serializers.CharField(),
+                            "strategy": serializers.CharField(),
+                            "mode": serializers.ChoiceField(choices=Swarm.Mode.values),
+                            "maxAgents": serializers.IntegerField(),
+                            "timeout": serializers.IntegerField(),
+                            "parallel": serializers.BooleanField(),
+                            "name": serializers.CharField(),
+                        },
+                    ),
                     "timestamp": serializers.DateTimeField(),
                 },
             ),
@@ -254,8 +267,8 @@ class SwarmResultsApi(APIView):
                 "SwarmResults",
                 {
                     "swarmId": serializers.CharField(),
-                    "status": serializers.CharField(),
-                    "results": serializers.DictField(),
+                    "status": serializers.ChoiceField(choices=Swarm.Status.values),
+                    "results": ResultsSerializer(),
                 },
             ),
             **ERRORS,
@@ -270,7 +283,7 @@ class SwarmMetricsApi(APIView):
     @extend_schema(
         responses={
             200: inline_serializer(
-                "SwarmMetrics", {"swarmId": serializers.CharField(), "metrics": serializers.DictField()}
+                "SwarmMetrics", {"swarmId": serializers.CharField(), "metrics": MetricsSerializer()}
             ),
             **ERRORS,
         }

@@ -21,7 +21,49 @@ class SystemStatsApi(APIView):
     @extend_schema(
         responses={
             200: inline_serializer(
-                "SystemStats", {"system": serializers.DictField(), "server": serializers.DictField()}
+                "SystemStats",
+                {
+                    "system": inline_serializer(
+                        "SystemInfo",
+                        {
+                            "pythonVersion": serializers.CharField(),
+                            "platform": serializers.CharField(),
+                            "architecture": serializers.CharField(),
+                            "uptime": serializers.IntegerField(
+                                help_text="seconds since this process started"
+                            ),
+                            "memory": inline_serializer(
+                                "SystemMemory",
+                                {
+                                    "rss": serializers.IntegerField(help_text="bytes, this process"),
+                                    "vms": serializers.IntegerField(),
+                                    "systemTotal": serializers.IntegerField(),
+                                    "systemAvailable": serializers.IntegerField(),
+                                },
+                            ),
+                            "cpu": inline_serializer(
+                                "SystemCpu",
+                                {
+                                    "processPercent": serializers.FloatField(),
+                                    "systemPercent": serializers.FloatField(),
+                                    "count": serializers.IntegerField(allow_null=True),
+                                },
+                            ),
+                        },
+                    ),
+                    "server": inline_serializer(
+                        "ServerInfo",
+                        {
+                            "activeSwarms": serializers.IntegerField(),
+                            "connectedClients": serializers.IntegerField(),
+                            "resourceGuard": serializers.DictField(
+                                help_text="the resource guard's state: deferring, enabled, thresholds and, "
+                                "while monitoring, the latest readings (README: resource guard)"
+                            ),
+                        },
+                    ),
+                    "timestamp": serializers.DateTimeField(),
+                },
             )
         }
     )
