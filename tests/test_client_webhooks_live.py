@@ -95,6 +95,9 @@ def test_a_swarm_filter_must_name_your_own_swarm(client: Client, server: str, bo
     with Client(server, api_key=key_of(bob)) as other, pytest.raises(ValidationError) as refused:
         other.webhooks.create(UNUSED_URL, events=["*"], swarm_id=swarm.id)
     assert refused.value.details[0]["field"] == "swarmId"
+    # the server plans the swarm meanwhile: let it finish before the test's flush, which its writes
+    # would otherwise deadlock
+    wait_for(lambda: client.swarms.get(swarm.id).status != "planning", 60)
 
 
 def test_another_users_webhook_is_not_found(client: Client, server: str, bob: Any) -> None:
@@ -300,6 +303,7 @@ def test_cli_webhooks_create_ls_deliveries_rm(env: dict[str, str], client: Clien
     assert [w["id"] for w in cli_json(env, "webhooks", "ls")] == [created["data"]["id"]]
     gone = cli(env, "webhooks", "rm", first["id"])
     assert gone.returncode == 1 and "404" in gone.stderr
+    wait_for(lambda: client.swarms.get(swarm.id).status != "planning", 60)  # no writes left at the flush
 
 
 def test_cli_webhooks_refusals_exit_2(env: dict[str, str]) -> None:
