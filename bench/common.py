@@ -218,6 +218,47 @@ def query_kinds(directory: Path) -> dict[str, int]:
     return kinds
 
 
+def _role(process: Any) -> str | None:
+    if process.pid == os.getpid():
+        return "bench"
+    name = process.info["name"] or ""
+    command = " ".join(process.info["cmdline"] or [])
+    if name.startswith("postgres"):
+        return "postgres"
+    if name.startswith("redis"):
+        return "redis"
+    if "fakeclaude" in command:
+        return "fake claude"
+    if "rundramatiq" in command or "dramatiq" in command:
+        return "workers"
+    if "daphne" in command:
+        return "web"
+    return None
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) so far of the processes a run involves, by role: subtract two readings."""
+    import psutil
+
+    totals: dict[str, float] = {}
+    for process in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        role = _role(process)
+        times = process.info["cpu_times"]
+        if role and times:
+            totals[role] = totals.get(role, 0.0) + times.user + times.system
+    return totals
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float], wall: float) -> dict[str, float]:
+    """Cores each role kept busy on average during `wall` seconds (a process that exited is not counted)."""
+    return {role: round((after[role] - before.get(role, 0.0)) / wall, 2) for role in after if wall > 0}
+
+
+def print_cpu(cores: dict[str, float]) -> None:
+    busy = ", ".join(f"{role} {value:.2f}" for role, value in sorted(cores.items(), key=lambda kv: -kv[1]))
+    print(f"cpu       cores busy on average: {busy} (of {os.cpu_count()})")
+
+
 def percentile(values: list[float], fraction: float) -> float | None:
     """Linear interpolation between the nearest ranks; None for no values."""
     if not values:

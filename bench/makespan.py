@@ -40,9 +40,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     add_common_arguments,
+    cpu_seconds,
+    cpu_used,
     django_environment,
     flush_redis,
     percentile,
+    print_cpu,
     print_json,
     query_kinds,
     query_total,
@@ -184,20 +187,22 @@ def start_production_workers(
     return counter
 
 
-def run(swarm_id: str, counter: Any) -> tuple[float, int]:
-    """Starts the swarm and waits for its end: (makespan in s, SQL statements of the engine)."""
+def run(swarm_id: str, counter: Any) -> tuple[float, int, dict[str, float]]:
+    """Starts the swarm and waits for its end: (makespan in s, SQL statements of the engine, cores busy)."""
     from swarms.models import Swarm
     from swarms.services import swarm_start
 
     time.sleep(0.5)  # the shim's files hold the workers' start-up statements by now
     before = counter.total()
+    cpu_before = cpu_seconds()
     started = time.monotonic()
     swarm_start(swarm_id=swarm_id)
     while Swarm.objects.values_list("status", flat=True).get(pk=swarm_id) not in Swarm.TERMINAL:
         time.sleep(0.02)
     makespan = time.monotonic() - started
+    cores = cpu_used(cpu_before, cpu_seconds(), makespan)
     time.sleep(0.5)  # and the statements of the last task's end
-    return makespan, counter.total() - before
+    return makespan, counter.total() - before, cores
 
 
 def task_figures(swarm_id: str) -> dict[str, Any]:
@@ -234,7 +239,7 @@ def measure(args: argparse.Namespace, stack: ModuleType, database_url: str) -> d
             counter = start_production_workers(exits, stack, args, claude_url)
         else:
             counter = start_in_process_workers(exits, args)
-        makespan, queries = run(swarm_id, counter)
+        makespan, queries, cores = run(swarm_id, counter)
         figures = task_figures(swarm_id)
         if os.environ.get("BENCH_QUERY_KINDS") and isinstance(counter, ShimCounter):
             kinds = sorted(query_kinds(counter.directory).items(), key=lambda kv: -kv[1])
@@ -255,7 +260,7 @@ def measure(args: argparse.Namespace, stack: ModuleType, database_url: str) -> d
             "housekeepingInterval": args.housekeeping_interval,
         },
         **{"makespanS": makespan, "idealS": ideal, "ratio": makespan / ideal},
-        **{"queries": queries, "queriesPerTask": queries / args.tasks},
+        **{"queries": queries, "queriesPerTask": queries / args.tasks, "coresBusy": cores},
     }
 
 
@@ -281,6 +286,7 @@ def report(f: dict[str, Any]) -> None:
     )
     where = "in the worker processes" if f["processes"] else "on the worker threads"
     print(f"queries   {f['queriesPerTask']:.1f} per task ({f['queries']} {where}, whole task lifecycle)")
+    print_cpu(f["coresBusy"])
     for kind, per_task in f.get("queryKindsPerTask", {}).items():
         print(f"  {per_task:6.2f}  {kind}")
 
