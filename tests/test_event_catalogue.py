@@ -14,7 +14,11 @@ from tasks.models import Task
 from tests.builders import build_swarm
 
 ROOT = Path(__file__).resolve().parent.parent
-CODE = [p for p in ROOT.glob("*/**/*.py") if p.parts[len(ROOT.parts)] not in ("tests", "bench", ".venv")]
+CODE = [
+    p
+    for p in ROOT.glob("*/**/*.py")
+    if p.parts[len(ROOT.parts)] not in ("tests", "bench") and not p.parts[len(ROOT.parts)].startswith(".")
+]  # hidden folders: .venv, .venv-py3.13 (CI's other interpreters), caches
 
 
 def publish_calls():

@@ -30,7 +30,9 @@ test = []
 [tool.setuptools]
 py-modules = []
 """
-PYTHON = f"python{sys.version_info.major}.{sys.version_info.minor}"
+PYTHON = sys.executable  # a path: pyenv's shims refuse a `python3.x` that is not the selected version
+VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+OTHER_VERSION = "3.12" if VERSION == "3.13" else "3.13"
 
 
 @pytest.fixture
@@ -98,10 +100,10 @@ def test_setup_recreates_a_broken_or_too_old_venv(project, script, reason):
 
 def test_setup_recreates_a_venv_of_another_version_than_python_names(project):
     assert setup(project).returncode == 0
-    fake_interpreter(project, "echo 3.13")  # a .venv made by Python 3.13
+    fake_interpreter(project, f"echo {OTHER_VERSION}")  # a .venv made by another Python
     result = setup(project, PYTHON=PYTHON)
     assert result.returncode == 0, result.stderr
-    assert f".venv runs Python 3.13, PYTHON={PYTHON} is {PYTHON[6:]}" in result.stdout
+    assert f".venv runs Python {OTHER_VERSION}, PYTHON={PYTHON} is {VERSION}" in result.stdout
 
 
 def test_setup_recreates_a_venv_the_install_fails_in(project):
