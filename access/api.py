@@ -20,7 +20,8 @@ from access.lockout import is_locked_out, lockout_seconds
 from access.models import ApiKey
 from access.services import apikey_create, apikey_revoke, refresh_token_rotate, refresh_token_use
 from core.errors import NotFound
-from core.pagination import PAGE_PARAMETERS, page_fields, paginate
+from core.lists import ListApi
+from core.pagination import page_fields, paginate
 from core.responses import ErrorSchema
 from core.validation import StrictIntegerField, validated
 
@@ -49,19 +50,21 @@ class ApiKeySerializer(serializers.Serializer):
     active = serializers.BooleanField(source="is_active")
 
 
-class ApiKeyListApi(APIView):
+class ApiKeyListApi(ListApi):
+    queryset = ApiKey.objects.none()  # paged, no filters
+
     @property
     def required_permission(self) -> str:
         return "read" if self.request.method == "GET" else "admin"
 
     @extend_schema(
-        parameters=PAGE_PARAMETERS,
         responses={
             200: inline_serializer("ApiKeyList", {"keys": ApiKeySerializer(many=True), **page_fields()})
         },
     )
     def get(self, request: Request) -> Response:
-        page, fields = paginate(request, ApiKey.objects.for_owner(request.user).order_by("-created_at", "id"))
+        keys, window = self.query(ApiKey.objects.for_owner(request.user))
+        page, fields = paginate(request, keys.order_by("-created_at", "id"), window)
         return Response({"keys": ApiKeySerializer(page, many=True).data, **fields})
 
     @extend_schema(

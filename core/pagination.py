@@ -1,26 +1,22 @@
 """limit/offset pages for the API's lists, in the shape GET /api/swarms has always had:
 `{<items>, count (the total), limit, offset, next, previous}`. The defaults are large enough that a
-swarm's tasks or agents still come in one page unless the caller asks for less."""
+swarm's tasks or agents still come in one page unless the caller asks for less.
+
+The page's parameters are a list's *window* (core.lists.ListApi.window_class), not filters: they
+are validated together with the list's FilterSet and documented in /api/schema from these
+serializers (their bounds and defaults included)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from core.validation import validated
-
-MAX_OFFSET = 1_000_000_000
+MAX_OFFSET = 1_000_000_000  # far past any real list, far below PostgreSQL's bigint OFFSET
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
-
-PAGE_PARAMETERS = [
-    OpenApiParameter("limit", int, description=f"page size, 1–{MAX_LIMIT} (default {DEFAULT_LIMIT})"),
-    OpenApiParameter("offset", int, description=f"items to skip, 0–{MAX_OFFSET:,} (default 0)"),
-]
 
 
 def page_fields() -> dict[str, serializers.Field]:
@@ -35,17 +31,28 @@ def page_fields() -> dict[str, serializers.Field]:
 
 
 class PageQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
-    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+    """A page of a swarm's tasks, agents or calls, or of your API keys."""
 
-
-def paginate(request: Request, queryset: QuerySet[Any]) -> tuple[list[Any], dict[str, Any]]:
-    """(the page's rows, the page fields); `queryset` must be ordered. Bad limit/offset → 400."""
-    query = validated(
-        PageQuerySerializer, {k: v for k, v in request.query_params.items() if k in ("limit", "offset")}
+    limit = serializers.IntegerField(
+        min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT, help_text="page size"
     )
-    limit, offset = query["limit"], query["offset"]
-    total = queryset.count()
+    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0, help_text="items to skip")
+
+
+class ShortPageQuerySerializer(PageQuerySerializer):
+    """A page of your swarms or of a webhook's deliveries: 20 by default, at most 100."""
+
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=20, help_text="page size")
+
+
+def paginate(
+    request: Request, queryset: QuerySet[Any], window: dict[str, Any], *, counted: QuerySet[Any] | None = None
+) -> tuple[list[Any], dict[str, Any]]:
+    """(the page's rows, the page fields) for a validated `window` ({limit, offset}); `queryset`
+    must be ordered. `counted`, when given, is what is counted instead (the same rows without
+    annotations a count does not need)."""
+    limit, offset = window["limit"], window["offset"]
+    total = (queryset if counted is None else counted).count()
     rows = list(queryset[offset : offset + limit])
     return rows, {
         "count": total,

@@ -92,6 +92,32 @@ def _normalised(name: str) -> str:
     return name.replace("_", "").replace("-", "").lower()
 
 
+def _meant(key: str, names: list[str], data: Mapping[str, Any]) -> str | None:
+    """The known name an unknown `key` looks like (one not also sent), or None."""
+    meant = {_normalised(name): name for name in names}.get(_normalised(key))
+    if meant is None or meant in data:
+        close = difflib.get_close_matches(key, [name for name in names if name not in data], n=1, cutoff=0.85)
+        meant = close[0] if close else None
+    return meant
+
+
+def misspelled_parameters(known: list[str], params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Query parameters the endpoint does not take that look like one it does (`stauts` for
+    `status`, `after_id` for `afterId`), in the same shape as `misspelled_fields`."""
+    found = []
+    for key in list(params.keys())[:200]:
+        meant = None if key in known else _meant(str(key), known, params)
+        if meant is not None:
+            found.append(
+                {
+                    "field": str(key)[:200],
+                    "message": f'Unknown field "{str(key)[:100]}"; did you mean "{meant}"?',
+                    "value": _jsonable(params.get(key)),
+                }
+            )
+    return found
+
+
 def misspelled_fields(
     serializer: serializers.Serializer, data: Any, prefix: str = ""
 ) -> list[dict[str, Any]]:
@@ -100,7 +126,6 @@ def misspelled_fields(
     if not isinstance(data, Mapping):
         return []
     fields = {name: field for name, field in serializer.fields.items() if not field.read_only}
-    by_normalised = {_normalised(name): name for name in fields}
     found: list[dict[str, Any]] = []
     for key in list(data.keys())[:200]:
         path = f"{prefix}.{key}" if prefix else str(key)
@@ -108,12 +133,7 @@ def misspelled_fields(
             if isinstance(fields[key], serializers.Serializer):
                 found += misspelled_fields(fields[key], data[key], path)
             continue
-        meant = by_normalised.get(_normalised(str(key)))
-        if meant is None or meant in data:
-            close = difflib.get_close_matches(
-                str(key), [name for name in fields if name not in data], n=1, cutoff=0.85
-            )
-            meant = close[0] if close else None
+        meant = _meant(str(key), list(fields), data)
         if meant is not None:
             qualified = f"{prefix}.{meant}" if prefix else meant
             found.append(

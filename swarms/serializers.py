@@ -298,10 +298,16 @@ class LogEntrySerializer(serializers.Serializer):
     data = serializers.DictField()
 
 
-class LogQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
-    level = serializers.ChoiceField(choices=["debug", "info", "warn", "error"], required=False)
-    before = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+class LogWindowSerializer(serializers.Serializer):
+    """Which of a swarm's log lines (its filters: events.filters.LogFilter) one answer holds."""
+
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100, help_text="lines")
+    before = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        required=False,
+        help_text="only lines older than this log id (the `before` of the previous answer)",
+    )
 
 
 # --- strategies ----------------------------------------------------------------------------------

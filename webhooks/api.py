@@ -3,19 +3,21 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.lists import ListApi
+from core.pagination import ShortPageQuerySerializer, paginate
 from core.responses import ErrorSchema
 from core.validation import validated
 from webhooks import services
+from webhooks.filters import DeliveryFilter
 from webhooks.models import Delivery, Webhook
 from webhooks.selectors import access_webhook, delivery_log
 from webhooks.serializers import (
-    DeliveryQuerySerializer,
     DeliverySerializer,
     WebhookCreateSerializer,
     WebhookSerializer,
@@ -111,14 +113,13 @@ class WebhookDetailApi(APIView):
         )
 
 
-class WebhookDeliveriesApi(APIView):
+class WebhookDeliveriesApi(ListApi):
+    queryset = Delivery.objects.none()
+    filterset_class = DeliveryFilter
+    window_class = ShortPageQuerySerializer
+
     @extend_schema(
         operation_id="webhook_deliveries_list",
-        parameters=[
-            OpenApiParameter("status", str, enum=Delivery.Status.values),
-            OpenApiParameter("limit", int, description="page size, 1–100 (default 20)"),
-            OpenApiParameter("offset", int, description="default 0"),
-        ],
         responses={
             200: inline_serializer(
                 "WebhookDeliveries",
@@ -134,16 +135,14 @@ class WebhookDeliveriesApi(APIView):
     )
     def get(self, request: Request, webhook_id: str) -> Response:
         webhook = access_webhook(user=request.user, webhook_id=webhook_id)
-        query = validated(DeliveryQuerySerializer, request.query_params)
-        deliveries = delivery_log(webhook, status=query.get("status"))
-        limit, offset = query["limit"], query["offset"]
-        page = deliveries[offset : offset + limit]
+        deliveries, window = self.query(delivery_log(webhook))
+        page, fields = paginate(request, deliveries, window)
+        # no next/previous links here (the log's shape predates them): the next page exists
+        # while offset + len(deliveries) < count
         return Response(
             {
                 "deliveries": DeliverySerializer(page, many=True).data,
-                "count": deliveries.count(),
-                "limit": limit,
-                "offset": offset,
+                **{name: fields[name] for name in ("count", "limit", "offset")},
             }
         )
 

@@ -18,11 +18,10 @@ def access_webhook(*, user: Any, webhook_id: str) -> Webhook:
     return webhook
 
 
-def delivery_log(webhook: Webhook, *, status: str | None = None) -> QuerySet[Delivery]:
+def delivery_log(webhook: Webhook) -> QuerySet[Delivery]:
     """Newest first, each with its attempts (two queries per page, whatever its size)."""
-    deliveries = Delivery.objects.filter(webhook=webhook).order_by("-id")
-    if status:
-        deliveries = deliveries.filter(status=status)
-    return deliveries.prefetch_related(
-        Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("number"))
+    return (
+        Delivery.objects.filter(webhook=webhook)
+        .order_by("-id")
+        .prefetch_related(Prefetch("attempt_log", queryset=DeliveryAttempt.objects.order_by("number")))
     )

@@ -91,9 +91,3 @@ class DeliverySerializer(serializers.Serializer):
         if delivery.status != Delivery.Status.PENDING:
             return None
         return serializers.DateTimeField().to_representation(delivery.next_attempt_at)
-
-
-class DeliveryQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Delivery.Status.values, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-    offset = serializers.IntegerField(min_value=0, max_value=1_000_000_000, default=0)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents.filters import AgentFilter
 from agents.models import Agent
 from agents.serializers import AgentSerializer, AgentSpawnSerializer
-from core.pagination import PAGE_PARAMETERS, page_fields, paginate
+from core.lists import ListApi
+from core.pagination import page_fields, paginate
 from core.responses import envelope
 from core.validation import validated
 from swarms import services
@@ -31,10 +33,12 @@ def _agent_envelope() -> dict[str, serializers.Field]:
     }
 
 
-class AgentListApi(APIView):
+class AgentListApi(ListApi):
+    queryset = Agent.objects.none()
+    filterset_class = AgentFilter
+
     @extend_schema(
         operation_id="swarm_agents_list",
-        parameters=[OpenApiParameter("status", str, enum=Agent.Status.values), *PAGE_PARAMETERS],
         responses={
             200: inline_serializer(
                 "AgentList",
@@ -45,10 +49,8 @@ class AgentListApi(APIView):
     )
     def get(self, request: Request, swarm_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
-        agents = Agent.objects.filter(swarm=swarm)
-        if request.query_params.get("status") in Agent.Status.values:
-            agents = agents.filter(status=request.query_params["status"])
-        page, fields = paginate(request, agents.order_by("created_at", "instance", "id"))
+        agents, window = self.query(Agent.objects.filter(swarm=swarm))
+        page, fields = paginate(request, agents.order_by("created_at", "instance", "id"), window)
         return Response({"swarmId": swarm.id, "agents": AgentSerializer(page, many=True).data, **fields})
 
     @extend_schema(

@@ -3,18 +3,18 @@ request and response as stored (owner-only like every swarm object; a read key m
 
 from __future__ import annotations
 
-from typing import Any
-
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.validation import validated
+from core.lists import ListApi
+from core.pagination import page_fields, paginate
 from swarms import calls
 from swarms.access import access_swarm
-from swarms.api.swarms import ERRORS, MAX_OFFSET, _page_url
+from swarms.api.swarms import ERRORS
+from tasks.filters import CallFilter
 from tasks.models import ClaudeCall
 
 
@@ -57,54 +57,25 @@ class CallTraceSerializer(CallSerializer):
     truncated = serializers.BooleanField(source="trace_truncated", help_text="cut to TRACE_MAX_BYTES")
 
 
-class CallListQuerySerializer(serializers.Serializer):
-    taskId = serializers.CharField(max_length=40, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
-    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
+class CallListApi(ListApi):
+    queryset = ClaudeCall.objects.none()
+    filterset_class = CallFilter
 
-
-class CallListApi(APIView):
     @extend_schema(
         operation_id="swarm_calls_list",
-        parameters=[
-            OpenApiParameter("taskId", str, description="only this task's calls"),
-            OpenApiParameter("limit", int, description="page size, 1–500 (default 100)"),
-            OpenApiParameter("offset", int, description=f"0–{MAX_OFFSET:,} (default 0)"),
-        ],
         responses={
             200: inline_serializer(
                 "CallList",
-                {
-                    "swarmId": serializers.CharField(),
-                    "calls": CallSerializer(many=True),
-                    "count": serializers.IntegerField(),
-                    "limit": serializers.IntegerField(),
-                    "offset": serializers.IntegerField(),
-                    "next": serializers.CharField(allow_null=True),
-                    "previous": serializers.CharField(allow_null=True),
-                },
+                {"swarmId": serializers.CharField(), "calls": CallSerializer(many=True), **page_fields()},
             ),
             **ERRORS,
         },
     )
     def get(self, request: Request, swarm_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
-        query = validated(CallListQuerySerializer, request.query_params)
-        rows = calls.calls_of(swarm, task_id=query.get("taskId"))
-        limit, offset = query["limit"], query["offset"]
-        total = rows.count()
-        page: Any = rows[offset : offset + limit]
-        return Response(
-            {
-                "swarmId": swarm.id,
-                "calls": CallSerializer(page, many=True).data,
-                "count": total,
-                "limit": limit,
-                "offset": offset,
-                "next": _page_url(request, limit, offset + limit) if offset + limit < total else None,
-                "previous": _page_url(request, limit, max(0, offset - limit)) if offset else None,
-            }
-        )
+        rows, window = self.query(calls.calls_of(swarm))
+        page, fields = paginate(request, rows, window)
+        return Response({"swarmId": swarm.id, "calls": CallSerializer(page, many=True).data, **fields})
 
 
 class CallDetailApi(APIView):

@@ -7,39 +7,38 @@ that cannot hold a socket (a cron job, a webhook receiver catching up) reads the
 
 from __future__ import annotations
 
-import fnmatch
-
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from core.validation import validated
+from core.lists import ListApi
+from events.filters import EventFilter
+from events.models import Event
+from events.stream import envelope
 from swarms.access import access_swarm
 from swarms.api.swarms import ERRORS
-from swarms.streams import events_after_id
 
 MAX_LIMIT = 500
 
 
-class EventListQuerySerializer(serializers.Serializer):
-    afterId = serializers.IntegerField(min_value=0, default=0)
-    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=100)
-    type = serializers.CharField(max_length=60, required=False, help_text="an event type or a glob: task.*")
+class EventWindowSerializer(serializers.Serializer):
+    """Which events one answer covers (its filter: events.filters.EventFilter)."""
+
+    afterId = serializers.IntegerField(
+        min_value=0, default=0, help_text="events with a greater id (default 0: from the start)"
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=100, help_text="page size")
 
 
-class EventListApi(APIView):
+class EventListApi(ListApi):
+    queryset = Event.objects.none()
+    filterset_class = EventFilter
+    window_class = EventWindowSerializer
+
     @extend_schema(
         operation_id="swarm_events_list",
         summary="Read the swarm's event stream after an event id",
-        parameters=[
-            OpenApiParameter(
-                "afterId", int, description="events with a greater id (default 0: from the start)"
-            ),
-            OpenApiParameter("limit", int, description=f"page size, 1–{MAX_LIMIT} (default 100)"),
-            OpenApiParameter("type", str, description="only this type, or a glob such as task.*"),
-        ],
         responses={
             200: inline_serializer(
                 "EventList",
@@ -69,12 +68,17 @@ class EventListApi(APIView):
     )
     def get(self, request: Request, swarm_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
-        query = validated(EventListQuerySerializer, request.query_params)
-        after, limit, kind = query["afterId"], query["limit"], query.get("type")
-        page = events_after_id(swarm.id, after, limit=limit + 1)
-        has_more = len(page) > limit
-        page = page[:limit]
-        next_after = page[-1]["eventId"] if page else after
-        if kind:  # filtered after paging, so nextAfterId still moves past the events left out
-            page = [event for event in page if fnmatch.fnmatchcase(event["eventType"], kind)]
-        return Response({"swarmId": swarm.id, "events": page, "nextAfterId": next_after, "hasMore": has_more})
+        events, window = self.query(Event.objects.filter(swarm_id=swarm.id))
+        after, limit = window["afterId"], window["limit"]
+        # the page is the next `limit` events and the filters choose among them, so nextAfterId
+        # still moves past the events a filter leaves out
+        ids = (
+            Event.objects.filter(swarm_id=swarm.id, id__gt=after).order_by("id").values_list("id", flat=True)
+        )
+        window_ids = list(ids[: limit + 1])  # one more: is there a next page?
+        last = window_ids[:limit][-1] if window_ids else after
+        rows = events.filter(id__gt=after, id__lte=last).order_by("id") if window_ids else []
+        page = [envelope(event) for event in rows]
+        return Response(
+            {"swarmId": swarm.id, "events": page, "nextAfterId": last, "hasMore": len(window_ids) > limit}
+        )

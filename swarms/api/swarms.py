@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.ratelimits import GeneralRateLimit, SwarmCreateRateLimit, counted_creation
+from core.lists import ListApi
+from core.pagination import ShortPageQuerySerializer, page_fields, paginate
 from core.responses import ActionResponseSchema, ErrorSchema, envelope
 from core.validation import validated
+from events.filters import LogFilter
 from events.models import LogEntry
 from swarms import reports, services
 from swarms.access import access_swarm
+from swarms.filters import SwarmFilter
 from swarms.models import Swarm
 from swarms.serializers import (
     LogEntrySerializer,
-    LogQuerySerializer,
+    LogWindowSerializer,
     MetricsSerializer,
     RejectSerializer,
     ResultsSerializer,
@@ -36,7 +40,6 @@ ERRORS = {
     409: ErrorSchema,
     429: ErrorSchema,
 }
-MAX_OFFSET = 1_000_000_000  # far past any real list, far below PostgreSQL's bigint OFFSET
 
 
 class SwarmCreateApi(APIView):
@@ -87,58 +90,23 @@ class SwarmCreateApi(APIView):
         )
 
 
-class SwarmListApi(APIView):
+class SwarmListApi(ListApi):
+    queryset = Swarm.objects.none()
+    filterset_class = SwarmFilter
+    window_class = ShortPageQuerySerializer
+
     @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=Swarm.Status.values),
-            OpenApiParameter("limit", int, description="page size, 1–100 (default 20)"),
-            OpenApiParameter("offset", int, description=f"0–{MAX_OFFSET:,} (default 0)"),
-        ],
         responses={
-            200: inline_serializer(
-                "SwarmList",
-                {
-                    "swarms": SwarmSerializer(many=True),
-                    "count": serializers.IntegerField(),
-                    "limit": serializers.IntegerField(),
-                    "offset": serializers.IntegerField(),
-                    "next": serializers.CharField(allow_null=True),
-                    "previous": serializers.CharField(allow_null=True),
-                },
-            ),
+            200: inline_serializer("SwarmList", {"swarms": SwarmSerializer(many=True), **page_fields()}),
             **ERRORS,
         },
     )
     def get(self, request: Request) -> Response:
-        query = validated(SwarmListQuerySerializer, request.query_params)
-        swarms = Swarm.objects.visible_to(request.user)
-        if "status" in query:
-            swarms = swarms.filter(status=query["status"])
-        limit, offset = query["limit"], query["offset"]
-        total = swarms.count()
-        page = swarms.with_progress().order_by("-created_at")[offset : offset + limit]
-        return Response(
-            {
-                "swarms": SwarmSerializer(page, many=True).data,
-                "count": total,
-                "limit": limit,
-                "offset": offset,
-                "next": _page_url(request, limit, offset + limit) if offset + limit < total else None,
-                "previous": _page_url(request, limit, max(0, offset - limit)) if offset else None,
-            }
+        swarms, window = self.query(Swarm.objects.visible_to(request.user))
+        page, fields = paginate(
+            request, swarms.with_progress().order_by("-created_at"), window, counted=swarms
         )
-
-
-class SwarmListQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Swarm.Status.values, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=20)
-    offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, default=0)
-
-
-def _page_url(request: Request, limit: int, offset: int) -> str:
-    params = request.query_params.copy()
-    params["limit"], params["offset"] = str(limit), str(offset)
-    return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+        return Response({"swarms": SwarmSerializer(page, many=True).data, **fields})
 
 
 class SwarmDetailApi(APIView):
@@ -293,19 +261,14 @@ class SwarmMetricsApi(APIView):
         return Response({"swarmId": swarm.id, "metrics": reports.metrics(swarm)})
 
 
-class SwarmLogsApi(APIView):
+class SwarmLogsApi(ListApi):
+    """The latest lines, then older ones page by page with ?before= (a cursor, not an offset)."""
+
+    queryset = LogEntry.objects.none()
+    filterset_class = LogFilter
+    window_class = LogWindowSerializer
+
     @extend_schema(
-        parameters=[
-            OpenApiParameter("limit", int, description="1–1000, default 100"),
-            OpenApiParameter(
-                "level", str, enum=["debug", "info", "warn", "error"], description="minimum level"
-            ),
-            OpenApiParameter(
-                "before",
-                int,
-                description="only lines older than this log id (the `before` of the previous page)",
-            ),
-        ],
         responses={
             200: inline_serializer(
                 "SwarmLogs",
@@ -323,14 +286,12 @@ class SwarmLogsApi(APIView):
     )
     def get(self, request: Request, swarm_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
-        query = validated(LogQuerySerializer, request.query_params)
-        entries = LogEntry.objects.filter(swarm=swarm)
-        if "level" in query:
-            entries = entries.filter(level__gte=LogEntry.Level[query["level"].upper()])
-        if "before" in query:
-            entries = entries.filter(id__lt=query["before"])
-        latest = list(entries.order_by("-id")[: query["limit"] + 1])[::-1]  # one more: are there older lines?
-        older = len(latest) > query["limit"]
+        entries, window = self.query(LogEntry.objects.filter(swarm=swarm))
+        if "before" in window:
+            entries = entries.filter(id__lt=window["before"])
+        limit = window["limit"]
+        latest = list(entries.order_by("-id")[: limit + 1])[::-1]  # one more: are there older lines?
+        older = len(latest) > limit
         latest = latest[1:] if older else latest
         return Response(
             {

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.pagination import PAGE_PARAMETERS, page_fields, paginate
+from core.lists import ListApi
+from core.pagination import page_fields, paginate
 from core.responses import envelope
 from core.validation import validated
 from swarms import services
 from swarms.access import access_agent, access_swarm, access_task
 from swarms.api.swarms import ERRORS
 from swarms.serializers import RejectSerializer
+from tasks.filters import TaskFilter
 from tasks.models import Task
 from tasks.serializers import TaskAssignSerializer, TaskCreateSerializer, TaskSerializer
 
 
-class TaskListApi(APIView):
+class TaskListApi(ListApi):
+    queryset = Task.objects.none()
+    filterset_class = TaskFilter
+
     @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=Task.Status.values), *PAGE_PARAMETERS],
         responses={
             200: inline_serializer(
                 "TaskList",
@@ -32,12 +36,10 @@ class TaskListApi(APIView):
     )
     def get(self, request: Request, swarm_id: str) -> Response:
         swarm = access_swarm(user=request.user, swarm_id=swarm_id)
-        tasks = (
+        tasks, window = self.query(
             Task.objects.filter(swarm=swarm).select_related("assigned_agent").prefetch_related("dependencies")
         )
-        if request.query_params.get("status") in Task.Status.values:
-            tasks = tasks.filter(status=request.query_params["status"])
-        page, fields = paginate(request, tasks.order_by("sequence", "id"))
+        page, fields = paginate(request, tasks.order_by("sequence", "id"), window)
         return Response({"swarmId": swarm.id, "tasks": TaskSerializer(page, many=True).data, **fields})
 
     @extend_schema(
