@@ -65,6 +65,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16, help="agents and MAX_CONCURRENT_TASKS")
+    parser.add_argument(
+        "--tools",
+        choices=("loop", "none"),
+        default="loop",
+        help="loop: coders with workspace tools (a tool turn, then submit_result: two calls a task); "
+        "none: an agent type without tools (one call a task, answered in plain text)",
+    )
     parser.add_argument("--redis", default="", help="production shape: rundramatiq workers on this Redis")
     parser.add_argument("--processes", type=int, default=1, help="worker processes (with --redis)")
     parser.add_argument("--threads", type=int, default=0, help="threads per worker (default C + 2)")
@@ -102,9 +109,16 @@ def build(args: argparse.Namespace) -> str:
     from tests.builders import build_swarm
 
     owner, _ = get_user_model().objects.get_or_create(username=f"bench-{os.getpid()}-{time.time_ns()}")
+    kind = "coder"
+    if args.tools == "none":
+        from agents.services import agent_type_create
+
+        kind = agent_type_create(
+            owner=owner, name="writer", system_prompt="You write what the task asks for.", tools=[]
+        ).name
     swarm = build_swarm(
         owner,
-        agents=[("coder", f"coder-{i}") for i in range(args.concurrency)],
+        agents=[(kind, f"{kind}-{i}") for i in range(args.concurrency)],
         max_agents=args.concurrency,
         options={"review": False},
         tasks=[
@@ -254,6 +268,7 @@ def measure(args: argparse.Namespace, stack: ModuleType, database_url: str) -> d
     return {
         **figures,
         **{"shape": shape, "database": database, "root": str(stack.ROOT), "tasks": args.tasks},
+        "tools": args.tools,
         **{"latencyMs": args.latency_ms, "concurrency": args.concurrency, "threads": args.threads},
         **{
             "processes": args.processes if args.redis else 0,
@@ -274,7 +289,7 @@ def report(f: dict[str, Any]) -> None:
         workers = f"{f['processes']} rundramatiq × {workers}"
     print(
         f"{f['shape']} ({f['database']}, {workers}) root={f['root']}\n"
-        f"tasks={f['tasks']} latency={f['latencyMs']}ms concurrency={f['concurrency']} "
+        f"tasks={f['tasks']} tools={f['tools']} latency={f['latencyMs']}ms concurrency={f['concurrency']} "
         f"housekeeping={f['housekeepingInterval']:g}s status={f['status']} completed={f['completedTasks']}"
     )
     print(f"makespan  {f['makespanS']:.2f} s")

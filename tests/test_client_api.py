@@ -94,7 +94,8 @@ def test_a_swarm_runs_to_completion_and_every_read_is_typed(client: Client) -> N
     assert swarm.id in {s.id for s in client.swarms.list(status="completed")}
 
 
-def test_lifecycle_commands_and_their_conflicts(client: Client) -> None:
+def test_lifecycle_commands_and_their_conflicts(client: Client, fake_claude: Any) -> None:
+    fake_claude.configure(latency_ms=400)  # the swarm runs for seconds: it cannot end before the pause
     swarm = client.swarms.run(OBJECTIVE, strategy="development", max_agents=2)
     paused = client.swarms.pause(swarm.id) if client.swarms.get(swarm.id).status != "planning" else None
     if paused is None:  # still planning: pause needs an executing swarm, so wait for the plan
