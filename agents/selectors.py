@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet, Subquery
+from django.db.models.functions import JSONObject
 
 from agents.models import AgentType
 from agents.registry import AgentSpec
+
+SPEC_COLUMNS = (
+    "name",
+    "owner_id",
+    "capabilities",
+    "system_prompt",
+    "tools",
+    "description",
+    "model",
+    "max_turns",
+)
 
 
 def agent_types_visible(user: Any) -> QuerySet[AgentType]:
@@ -35,3 +48,26 @@ def agent_type_for(name: str, owner_id: int | None, *, lock: bool = False) -> Ag
     if lock and row is not None and row.owner_id is not None:
         row = AgentType.objects.select_for_update().filter(pk=row.pk).first()  # None: deleted meanwhile
     return row.spec() if row is not None else None
+
+
+def agent_type_row(owner_id: Any, name: Any) -> Subquery:
+    """The row agent_type_for() reads, as one JSON value a query can select beside its own columns
+    (owner_id and name are usually OuterRefs): the claim of a task reads its agent's type so."""
+    rows = AgentType.objects.filter(Q(owner__isnull=True) | Q(owner_id=owner_id), name=name)
+    first = rows.order_by(F("owner_id").asc(nulls_first=True)).values(
+        row=JSONObject(**{c: c for c in SPEC_COLUMNS})
+    )
+    return Subquery(first[:1])
+
+
+def agent_type_from_row(row: dict[str, Any] | str | None) -> AgentSpec | None:
+    """The spec of a row agent_type_row() selected (None: no such type)."""
+    if row is None:
+        return None
+    if isinstance(row, str):  # a database that hands the JSON value back as text
+        row = json.loads(row)
+    values = {
+        name: json.loads(value) if name in ("capabilities", "tools") and isinstance(value, str) else value
+        for name, value in row.items()
+    }
+    return AgentType(**values).spec()

@@ -225,10 +225,19 @@ def task_figures(swarm_id: str) -> dict[str, Any]:
 
     calls = ClaudeCall.objects.filter(swarm_id=swarm_id, role="agent", outcome="ok").count()
     rows = Task.objects.filter(swarm_id=swarm_id).values_list(
-        "status", "assigned_at", "started_at", "completed_at"
+        "status", "assigned_at", "started_at", "completed_at", "assigned_agent_id"
     )
-    waits = [(s - a).total_seconds() * 1000 for _, a, s, _ in rows if a and s]
-    runs = [(c - s).total_seconds() * 1000 for _, _, s, c in rows if s and c]
+    waits = [(s - a).total_seconds() * 1000 for _, a, s, _, _ in rows if a and s]
+    runs = [(c - s).total_seconds() * 1000 for _, _, s, c, _ in rows if s and c]
+    by_agent: dict[str, list[tuple[Any, Any]]] = {}
+    for _, assigned, _, completed, agent in rows:
+        if assigned and completed:
+            by_agent.setdefault(agent, []).append((assigned, completed))
+    idle = [  # an agent's previous task completed → its next one assigned
+        (later[0] - earlier[1]).total_seconds() * 1000
+        for spans in by_agent.values()
+        for earlier, later in zip(sorted(spans), sorted(spans)[1:], strict=False)
+    ]
     return {
         "status": Swarm.objects.values_list("status", flat=True).get(pk=swarm_id),
         "completedTasks": sum(1 for status, *_ in rows if status == Task.Status.COMPLETED),
@@ -236,6 +245,8 @@ def task_figures(swarm_id: str) -> dict[str, Any]:
         "assignToStartP50Ms": percentile(waits, 0.5),
         "assignToStartP95Ms": percentile(waits, 0.95),
         "runningP50Ms": percentile(runs, 0.5),
+        "agentIdleP50Ms": percentile(idle, 0.5),
+        "agentIdleP95Ms": percentile(idle, 0.95),
     }
 
 
@@ -297,7 +308,9 @@ def report(f: dict[str, Any]) -> None:
     print(f"ratio     {f['ratio']:.2f}")
     print(
         f"per task  assignment → start p50 {fmt(f['assignToStartP50Ms'])}, p95 {fmt(f['assignToStartP95Ms'])}; "
-        f"running p50 {fmt(f['runningP50Ms'])} (Claude call {f['latencyMs']} ms + recording)"
+        f"running p50 {fmt(f['runningP50Ms'])} (Claude call {f['latencyMs']} ms + recording)\n"
+        f"          agent idle between its tasks (completed → next assigned) p50 {fmt(f['agentIdleP50Ms'])}, "
+        f"p95 {fmt(f['agentIdleP95Ms'])}"
     )
     where = "in the worker processes" if f["processes"] else "on the worker threads"
     print(f"queries   {f['queriesPerTask']:.1f} per task ({f['queries']} {where}, whole task lifecycle)")

@@ -6,14 +6,17 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.db.models import OuterRef
 
 from agents.registry import AgentSpec, get_agent_type
-from agents.selectors import agent_type_for
+from agents.selectors import agent_type_for, agent_type_from_row, agent_type_row
 from engine.claude.caching import stable
 from tasks.models import Task
 from workspaces import services as workspace
 
 logger = logging.getLogger(__name__)
+# the claim reads the task's agent type in its own query (see agent_spec)
+AGENT_TYPE_ROW = agent_type_row(OuterRef("swarm__owner_id"), OuterRef("assigned_agent__type"))
 REVIEW_TOOL_NAME = "submit_review"
 WORKSPACE_LISTED = 200  # files named in a task's prompt; list_files shows them all
 WITH_TOOLS = (
@@ -33,7 +36,10 @@ def agent_spec(task: Task) -> AgentSpec:
     if cached is not None:
         return cached
     agent = task.assigned_agent
-    spec = agent_type_for(agent.type, task.swarm.owner_id) if agent else None
+    if agent and hasattr(task, "agent_type_row"):  # read with the claim (AGENT_TYPE_ROW)
+        spec = agent_type_from_row(task.agent_type_row)
+    else:
+        spec = agent_type_for(agent.type, task.swarm.owner_id) if agent else None
     if agent and spec is None:
         logger.warning(
             "agent type %r of task %s no longer exists; running it as a specialist", agent.type, task.id

@@ -86,7 +86,7 @@ def run(*, task_id: str, assignment_seq: int) -> None:
 
 def claim(*, task_id: str, assignment_seq: int, owner: str) -> Task | None:
     """Read first, then a short locked write: a stale or duplicate message costs one read."""
-    task = claimable(task_id=task_id, assignment_seq=assignment_seq)
+    task = claimable(task_id=task_id, assignment_seq=assignment_seq, agent_type_row=prompts.AGENT_TYPE_ROW)
     if task is None:
         return None
     try:

@@ -200,7 +200,8 @@ def subscribe(subscriber: Subscriber) -> None:
 def _announce(written: list[Event]) -> None:
     for event in written:
         metrics.EVENTS.labels(event.type).inc()
-        push(event)
+    if written:
+        push_all(written)
     for subscriber in _subscribers:
         try:
             subscriber(written)
@@ -208,9 +209,15 @@ def _announce(written: list[Event]) -> None:
             logger.exception("event subscriber %s failed", getattr(subscriber, "__qualname__", subscriber))
 
 
-def push(event: Event) -> None:
-    """Best effort: a subscriber that misses this message back-fills it from the database."""
-    _pusher.submit(group_name(event.swarm_id), {"type": "swarm.event", "event": envelope(event)})
+def push_all(events: list[Event]) -> None:
+    """Best effort (a subscriber that misses a message back-fills it from the database): one channel-layer message for a transaction's events (all of one swarm), in order; the
+    pusher merges consecutive messages of one swarm further. Consumers handle `swarm.events`."""
+    _pusher.submit(
+        group_name(events[0].swarm_id), {"type": "swarm.events", "events": [envelope(e) for e in events]}
+    )
+
+
+MERGE_AT_MOST = 200  # queued messages looked at behind the first, per send
 
 
 class _Pusher:
@@ -239,22 +246,43 @@ class _Pusher:
         asyncio.set_event_loop(loop)
         dropped = 0  # messages not pushed since the channel layer stopped answering
         while True:
-            group, message = self._queue.get()
+            for group, message in self._merged(self._queue.get()):
+                dropped = self._send(loop, group, message, dropped)
+
+    def _merged(self, first: tuple[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+        """The first message and whatever queued behind it, consecutive event messages of one
+        swarm merged into one (order kept): under load a group_send carries many events."""
+        merged = [first]
+        for _ in range(MERGE_AT_MOST):
             try:
-                loop.run_until_complete(get_channel_layer().group_send(group, message))
-            except Exception as exc:  # noqa: BLE001 - best effort: the row is committed, subscribers back-fill it
-                if not dropped:  # once per outage, not a traceback per event
-                    logger.warning(
-                        "channel layer unreachable, events are not pushed until it returns: %r", exc
-                    )
-                dropped += 1
-                continue
-            if dropped:
-                logger.warning(
-                    "channel layer reachable again; %d messages were not pushed (subscribers back-fill)",
-                    dropped,
+                group, message = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            last_group, last = merged[-1]
+            if group == last_group and last["type"] == message["type"] == "swarm.events":
+                merged[-1] = (
+                    group,
+                    {"type": "swarm.events", "events": [*last["events"], *message["events"]]},
                 )
-                dropped = 0
+            else:
+                merged.append((group, message))
+        return merged
+
+    def _send(
+        self, loop: asyncio.AbstractEventLoop, group: str, message: dict[str, Any], dropped: int
+    ) -> int:
+        """Sends one message; returns how many were dropped since the channel layer stopped answering."""
+        try:
+            loop.run_until_complete(get_channel_layer().group_send(group, message))
+        except Exception as exc:  # noqa: BLE001 - best effort: the row is committed, subscribers back-fill it
+            if not dropped:  # once per outage, not a traceback per event
+                logger.warning("channel layer unreachable, events are not pushed until it returns: %r", exc)
+            return dropped + 1
+        if dropped:
+            logger.warning(
+                "channel layer reachable again; %d messages were not pushed (subscribers back-fill)", dropped
+            )
+        return 0
 
 
 _pusher = _Pusher()

@@ -268,6 +268,11 @@ class SwarmConsumer(AsyncJsonWebsocketConsumer):
 
     # --- group messages -------------------------------------------------------------------------
 
+    async def swarm_events(self, message: dict[str, Any]) -> None:
+        """A transaction's events (or several, merged by the pusher), in order."""
+        for event in message["events"]:
+            await self.swarm_event({"event": event})
+
     async def swarm_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
         swarm_id = event["swarmId"]

@@ -79,12 +79,13 @@ def task_assign(*, task_id: str, agent_id: str, assignment_seq: int) -> bool:
     )
 
 
-def claimable(*, task_id: str, assignment_seq: int) -> Task | None:
-    """The task a run message names, with what running it needs, if that assignment is current."""
+def claimable(*, task_id: str, assignment_seq: int, **annotations: Any) -> Task | None:
+    """The task a run message names, with what running it needs, if that assignment is current
+    (`annotations`: more the caller reads with it, such as its agent's type)."""
     depends = Task.dependencies.through.objects.filter(from_task_id=OuterRef("pk"))
     return (
         Task.objects.select_related("swarm", "assigned_agent")
-        .annotate(has_dependencies=Exists(depends))
+        .annotate(has_dependencies=Exists(depends), **annotations)
         .filter(pk=task_id, status=Task.Status.ASSIGNED, assignment_seq=assignment_seq)
         .first()
     )

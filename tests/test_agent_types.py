@@ -11,6 +11,7 @@ from django.db import connection, transaction
 
 from agents.models import Agent, AgentType
 from agents.registry import AGENT_TYPES, TOOL_NAMES
+from agents.selectors import agent_type_for
 from core.errors import Conflict
 from engine import tools
 from swarms.models import Swarm
@@ -377,3 +378,29 @@ def test_a_delete_racing_a_spawn_waits_for_it_and_sees_the_type_in_use(alice):
     deleter.join(10)
     assert "in use" in outcome["result"]
     assert AgentType.objects.filter(pk=row.pk).exists()
+
+
+@pytest.mark.parametrize("kind", ["own", "builtin", "deleted"])
+def test_the_claim_reads_the_agents_type_in_its_own_query(kind, alice, django_assert_num_queries):
+    from engine import prompts
+    from tasks.services import claimable
+
+    if kind != "builtin":
+        AgentType.objects.create(
+            owner=alice, name="mine", system_prompt="You are mine.", capabilities=["x"], tools=["read_file"],
+            model="claude-haiku-4-5", max_turns=3,
+        )  # fmt: skip
+    name = "coder" if kind == "builtin" else "mine"
+    swarm = build_swarm(alice, agents=[(name, "one")], tasks=[{"name": "T", "capabilities": ["x"]}])
+    Task.objects.filter(swarm=swarm).update(status="assigned", assigned_agent=Agent.objects.get(swarm=swarm))
+    if kind == "deleted":
+        AgentType.objects.filter(name="mine").delete()
+    task_id = Task.objects.get(swarm=swarm).pk
+    expected = agent_type_for(name, alice.pk) or prompts.get_agent_type("specialist")
+    claimable(
+        task_id=task_id, assignment_seq=0, agent_type_row=prompts.AGENT_TYPE_ROW
+    )  # SQLite's feature checks
+    with django_assert_num_queries(1):
+        task = claimable(task_id=task_id, assignment_seq=0, agent_type_row=prompts.AGENT_TYPE_ROW)
+        assert prompts.agent_spec(task) == expected
+    assert expected.name == {"own": "mine", "builtin": "coder", "deleted": "specialist"}[kind]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 
@@ -40,3 +41,46 @@ def test_an_outage_is_logged_once_and_its_end_once(monkeypatch, caplog):
     assert "5 messages were not pushed" in lines[1].getMessage()
     assert all(r.exc_info is None for r in lines)  # no tracebacks
     assert layer.delivered == ["group-5", "group-6", "group-7"]
+
+
+class HeldLayer:
+    """Holds the first message until released, so that the next ones queue behind it."""
+
+    def __init__(self) -> None:
+        self.holding, self.release = threading.Event(), threading.Event()
+        self.sent: list[tuple[str, dict]] = []
+
+    async def group_send(self, group: str, message: dict) -> None:
+        if not self.holding.is_set():
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 10)
+        self.sent.append((group, message))
+
+
+def events_message(*seqs: int, swarm: str = "a") -> dict:
+    return {"type": "swarm.events", "events": [{"swarmId": swarm, "seq": seq} for seq in seqs]}
+
+
+def test_queued_event_messages_of_one_swarm_go_out_merged_in_order(monkeypatch):
+    layer = HeldLayer()
+    monkeypatch.setattr(stream, "get_channel_layer", lambda: layer)
+    stream.notify("swarm-a", events_message(1))
+    assert layer.holding.wait(10)
+    for group, message in [
+        ("swarm-a", events_message(2, 3)),
+        ("swarm-a", events_message(4)),
+        ("swarm-b", events_message(1, swarm="b")),
+        ("swarm-a", {"type": "swarm.deleted", "event": {"swarmId": "a"}}),
+        ("swarm-a", events_message(5)),
+        ("swarm-a", events_message(6)),
+    ]:
+        stream.notify(group, message)
+    layer.release.set()
+    wait_for(lambda: len(layer.sent) == 5, timeout=10, message="the merged messages")
+    assert [(g, m["type"], [e["seq"] for e in m.get("events", [])]) for g, m in layer.sent] == [
+        ("swarm-a", "swarm.events", [1]),
+        ("swarm-a", "swarm.events", [2, 3, 4]),  # queued behind the first: one message
+        ("swarm-b", "swarm.events", [1]),
+        ("swarm-a", "swarm.deleted", []),  # never merged across another kind of message
+        ("swarm-a", "swarm.events", [5, 6]),
+    ]

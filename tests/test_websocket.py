@@ -174,7 +174,7 @@ async def test_dropped_messages_are_back_filled_in_order_without_duplicates(setu
     communicator = await connected_as(setup_data["alice_key"])
     await subscribe(communicator, swarm.id)
     await communicator.receive_json_from()
-    with mock.patch.object(events, "push"):  # the channel layer loses these two
+    with mock.patch.object(events, "push_all"):  # the channel layer loses these two
         await publish(swarm.id, "log", {"n": 1})
         await publish(swarm.id, "log", {"n": 2})
     await publish(swarm.id, "log", {"n": 3})
@@ -191,7 +191,7 @@ async def test_a_trailing_dropped_message_is_caught_up_on_the_heartbeat(setup_da
     communicator = await connected_as(setup_data["alice_key"])
     await subscribe(communicator, swarm.id)
     await communicator.receive_json_from()
-    with mock.patch.object(events, "push"):
+    with mock.patch.object(events, "push_all"):
         await publish(swarm.id, "log", {"n": "lost"})
     messages = await receive_until(communicator, "swarm_event", timeout=2)
     assert messages[-1]["data"] == {"n": "lost"}

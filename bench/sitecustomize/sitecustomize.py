@@ -116,3 +116,7 @@ def _install(directory: Path) -> None:
 
 if os.environ.get("BENCH_QUERY_DIR"):
     _install(Path(os.environ["BENCH_QUERY_DIR"]))
+
+
+if os.environ.get("BENCH_SWITCH_INTERVAL"):  # experiment: the interpreter's GIL switch interval (s)
+    sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))

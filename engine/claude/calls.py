@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet, Sum
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from core.db import UNREACHABLE, retry_while_unreachable
@@ -468,26 +469,60 @@ def _complete_row(request: Request, started: _Started, fields: dict[str, Any]) -
 
     The spend is added first: that update takes the swarm row's lock before the call's (the order
     a swarm's deletion takes, so the two cannot deadlock) with no separate locking read, and is
-    corrected in the same transaction in the rare case the call was not in flight."""
+    corrected in the same transaction in the rare case the call was not in flight. On PostgreSQL
+    the spend's update and the call's are one statement."""
     usage_in = (
         fields["input_tokens"] + fields["cache_creation_input_tokens"] + fields["cache_read_input_tokens"]
     )
     spend = (usage_in, fields["output_tokens"], fields["cost_usd"])
+    row = ClaudeCall.objects.filter(pk=started.row_id)
+    in_flight = row.filter(outcome=ClaudeCall.Outcome.STARTED)
     with transaction.atomic():
+        completed: bool | None  # None: the call was not in flight
         if not (usage_in or fields["output_tokens"]):
             _lock_swarm(request.swarm_id)
             spend = (0, 0, Decimal(0))
+            completed = bool(in_flight.update(**fields)) or None
+        elif connection.vendor == "postgresql":
+            completed = _complete_with_spend(request, in_flight, fields, spend)
         elif _add_spend(request, *spend) is None:
-            return False  # deleted with its swarm
-        row = ClaudeCall.objects.filter(pk=started.row_id)
-        if row.filter(outcome=ClaudeCall.Outcome.STARTED).update(**fields):
-            return True
+            completed = False  # deleted with its swarm
+        else:
+            completed = bool(in_flight.update(**fields)) or None
+        if completed is not None:
+            return completed
         counted = (started.input_tokens, started.output_tokens, started.cost)  # when it was marked lost
         if row.filter(outcome=ClaudeCall.Outcome.LOST).update(**fields):
             _add_spend(request, *(-value for value in counted))
             return True
         _add_spend(request, *(-value for value in spend))  # already completed (a retried commit)
     return False
+
+
+def _complete_with_spend(
+    request: Request, in_flight: QuerySet[ClaudeCall], fields: dict[str, Any], spend: tuple[int, int, Decimal]
+) -> bool | None:
+    """PostgreSQL: the spend added and the call completed in one statement (a data-modifying WITH),
+    the swarm row still locked first. True: done; False: no such swarm; None: the call was not in
+    flight (its spend is added all the same: the caller corrects it, as on the other databases)."""
+    update = in_flight.query.chain(UpdateQuery)
+    update.add_update_values(fields)
+    call_sql, call_params = update.get_compiler(connection=connection).as_sql()
+    table = connection.ops.quote_name(Swarm._meta.db_table)
+    sql = (
+        f"WITH spend AS (UPDATE {table} SET input_tokens = input_tokens + %s, "
+        "output_tokens = output_tokens + %s, cost_usd = cost_usd + %s WHERE id = %s "
+        "RETURNING input_tokens + output_tokens AS tokens, cost_usd), "
+        f"done AS ({call_sql} AND EXISTS (SELECT 1 FROM spend) RETURNING 1) "
+        "SELECT spend.tokens, spend.cost_usd, (SELECT count(*) FROM done) FROM spend"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*spend, request.swarm_id, *call_params])
+        row = cursor.fetchone()
+    if row is None:
+        return False  # deleted with its swarm
+    request.spend.tokens, request.spend.cost = int(row[0]), Decimal(str(row[1]))
+    return True if row[2] else None
 
 
 def _lock_swarm(swarm_id: str) -> None:
