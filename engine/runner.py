@@ -30,6 +30,7 @@ from agents.models import Agent
 from agents.services import agent_add_spend, agent_release
 from core.db import UNREACHABLE, retry_while_unreachable
 from core.logging import log_context
+from core.prepared import Prepared
 from engine import budget, leases, prompts, reviews, scheduler, settle, tools
 from engine.claude import Abort, Aborted, CallFailed, Exhausted, Ledger, Reply, Request, Spend, call
 from engine.claude.calls import record_tool_results
@@ -42,7 +43,7 @@ from swarms.services import swarm_task_gate_opened
 from tasks import artifacts
 from tasks.models import Task
 from tasks.services import (
-    claimable,
+    claimable_tasks,
     task_await_approval,
     task_claim,
     task_complete,
@@ -56,6 +57,14 @@ from tasks.services import (
 logger = logging.getLogger(__name__)
 SOURCE = "ExecutionBridge"
 CHAIN_SECONDS = 60  # far below the run_task actor's time limit (the task timeout + 5 minutes)
+
+
+# the claim's read (with the task's swarm, agent and agent type), compiled once per process
+_CLAIMABLE = Prepared(
+    lambda key, **ids: claimable_tasks(**ids, agent_type_row=prompts.AGENT_TYPE_ROW)[:1],
+    task_id=str,
+    assignment_seq=int,
+)
 
 
 class _NotMine(Exception):
@@ -86,7 +95,7 @@ def run(*, task_id: str, assignment_seq: int) -> None:
 
 def claim(*, task_id: str, assignment_seq: int, owner: str) -> Task | None:
     """Read first, then a short locked write: a stale or duplicate message costs one read."""
-    task = claimable(task_id=task_id, assignment_seq=assignment_seq, agent_type_row=prompts.AGENT_TYPE_ROW)
+    task = claimable(task_id=task_id, assignment_seq=assignment_seq)
     if task is None:
         return None
     try:
@@ -97,6 +106,11 @@ def claim(*, task_id: str, assignment_seq: int, owner: str) -> Task | None:
         return None
     task.ledger = Ledger()  # what this run spends: the task's whole spend on its first run
     return task
+
+
+def claimable(*, task_id: str, assignment_seq: int) -> Task | None:
+    """The task, with its swarm, agent and agent type, if that assignment is current: one query."""
+    return next(iter(_CLAIMABLE.read(task_id=task_id, assignment_seq=assignment_seq)), None)
 
 
 def execute(task: Task, owner: str) -> str | None:

@@ -23,11 +23,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, QuerySet
 
 from agents.models import Agent
 from agents.services import agent_occupy
 from core import jobs
+from core.prepared import Prepared
 from engine import resources
 from swarms.locks import gate
 from swarms.models import Swarm
@@ -47,6 +48,7 @@ TASK_COLUMNS = (
     "priority",
     "sequence",
 )
+SWARM_COLUMNS = ("id", "owner_id", "mode", "parallel")
 AGENT_COLUMNS = (
     "id",
     "swarm_id",
@@ -113,20 +115,42 @@ def fill_on_commit() -> None:
     transaction.on_commit(lambda: fill())
 
 
-def _candidates() -> tuple[list[_Swarm], Filled]:
-    rows = (
-        Swarm.objects.filter(status=Swarm.Status.EXECUTING)
-        .filter(Exists(Task.objects.filter(swarm=OuterRef("pk"), status=Task.Status.PENDING)))
-        .order_by("created_at")
-        .values_list("id", "owner_id", "mode", "parallel")
+def _with_pending_work() -> QuerySet[Swarm]:
+    pending = Task.objects.filter(swarm=OuterRef("pk"), status=Task.Status.PENDING)
+    return Swarm.objects.filter(status=Swarm.Status.EXECUTING).filter(Exists(pending))
+
+
+# the scheduler's reads, compiled once per process (core/prepared.py): they run for every task
+_SWARMS = Prepared(lambda key: _with_pending_work().order_by("created_at").values_list(*SWARM_COLUMNS))
+_AGENTS = Prepared(
+    lambda key: (
+        Agent.objects.filter(swarm__in=_with_pending_work())
+        .live()
+        .only(*AGENT_COLUMNS)
+        .order_by("idle_since", "created_at")
     )
-    swarms = {row[0]: _Swarm(*row) for row in rows}
+)
+_READY = Prepared(
+    lambda window, swarm_id: (
+        Task.objects.filter(swarm_id=swarm_id).ready().only(*TASK_COLUMNS)[window[0] : window[0] + window[1]]
+    ),
+    swarm_id=str,
+)
+_IN_FLIGHT = Prepared(
+    lambda key: (
+        Task.objects.in_flight().values_list("swarm_id", "swarm__owner_id").annotate(n=Count("id")).order_by()
+    )
+)
+
+
+def _candidates() -> tuple[list[_Swarm], Filled]:
+    swarms = {row[0]: _Swarm(*row) for row in _SWARMS.read()}
     filled = Filled(busy=set(swarms))
     if not swarms:
         return [], filled
-    agents = Agent.objects.filter(swarm_id__in=list(swarms)).live().only(*AGENT_COLUMNS)
-    for agent in agents.order_by("idle_since", "created_at"):
-        swarms[agent.swarm_id].agents.append(agent)
+    for agent in _AGENTS.read():  # the same swarms, read again under the gate: nothing changed them
+        if agent.swarm_id in swarms:
+            swarms[agent.swarm_id].agents.append(agent)
     for swarm in swarms.values():
         idle = sum(agent.status == Agent.Status.IDLE for agent in swarm.agents)
         if idle:
@@ -135,17 +159,15 @@ def _candidates() -> tuple[list[_Swarm], Filled]:
 
 
 def _ready(swarm_id: str, *, limit: int, offset: int = 0) -> list[Task]:
-    return list(Task.objects.filter(swarm_id=swarm_id).ready().only(*TASK_COLUMNS)[offset : offset + limit])
+    return _READY.read((offset, limit), swarm_id=swarm_id)
 
 
 def _assign(swarms: list[_Swarm], filled: Filled) -> None:
     running_by_swarm: Counter[str] = Counter()
     running_by_owner: Counter[Any] = Counter()
-    for row in (
-        Task.objects.in_flight().values("swarm_id", "swarm__owner_id").annotate(n=Count("id")).order_by()
-    ):
-        running_by_swarm[row["swarm_id"]] += row["n"]
-        running_by_owner[row["swarm__owner_id"]] += row["n"]
+    for swarm_id, owner_id, n in _IN_FLIGHT.read():
+        running_by_swarm[swarm_id] += n
+        running_by_owner[owner_id] += n
     filled.busy.update(running_by_swarm)
     free = settings.MAX_CONCURRENT_TASKS - sum(running_by_swarm.values())
     if free <= 0:

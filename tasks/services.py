@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, When
+from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, QuerySet, When
 from django.utils import timezone
 
 from core.errors import LimitExceeded
@@ -79,7 +79,7 @@ def task_assign(*, task_id: str, agent_id: str, assignment_seq: int) -> bool:
     )
 
 
-def claimable(*, task_id: str, assignment_seq: int, **annotations: Any) -> Task | None:
+def claimable_tasks(*, task_id: str, assignment_seq: int, **annotations: Any) -> QuerySet[Task]:
     """The task a run message names, with what running it needs, if that assignment is current
     (`annotations`: more the caller reads with it, such as its agent's type)."""
     depends = Task.dependencies.through.objects.filter(from_task_id=OuterRef("pk"))
@@ -87,7 +87,6 @@ def claimable(*, task_id: str, assignment_seq: int, **annotations: Any) -> Task 
         Task.objects.select_related("swarm", "assigned_agent")
         .annotate(has_dependencies=Exists(depends), **annotations)
         .filter(pk=task_id, status=Task.Status.ASSIGNED, assignment_seq=assignment_seq)
-        .first()
     )
 
 

@@ -383,7 +383,7 @@ def test_a_delete_racing_a_spawn_waits_for_it_and_sees_the_type_in_use(alice):
 @pytest.mark.parametrize("kind", ["own", "builtin", "deleted"])
 def test_the_claim_reads_the_agents_type_in_its_own_query(kind, alice, django_assert_num_queries):
     from engine import prompts
-    from tasks.services import claimable
+    from engine.runner import claimable
 
     if kind != "builtin":
         AgentType.objects.create(
@@ -397,10 +397,8 @@ def test_the_claim_reads_the_agents_type_in_its_own_query(kind, alice, django_as
         AgentType.objects.filter(name="mine").delete()
     task_id = Task.objects.get(swarm=swarm).pk
     expected = agent_type_for(name, alice.pk) or prompts.get_agent_type("specialist")
-    claimable(
-        task_id=task_id, assignment_seq=0, agent_type_row=prompts.AGENT_TYPE_ROW
-    )  # SQLite's feature checks
+    claimable(task_id=task_id, assignment_seq=0)  # SQLite's one-time feature checks
     with django_assert_num_queries(1):
-        task = claimable(task_id=task_id, assignment_seq=0, agent_type_row=prompts.AGENT_TYPE_ROW)
+        task = claimable(task_id=task_id, assignment_seq=0)
         assert prompts.agent_spec(task) == expected
     assert expected.name == {"own": "mine", "builtin": "coder", "deleted": "specialist"}[kind]

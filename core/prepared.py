@@ -1,0 +1,98 @@
+"""Hot reads compiled once: the worker's per-task queries without Django's per-call compiling.
+
+Django builds and compiles a queryset into SQL on every evaluation. For the few reads a worker
+makes for every task (the claim, the scheduler's look at ready work) that is a large share of its
+CPU per task (~2 ms for the claim's join alone), and on a busy worker the GIL makes every thread
+wait for it. A `Prepared` read builds its queryset once, with a stand-in value per parameter,
+compiles it once per database connection alias, and from then on only binds new values into the
+same SQL; the rows become model instances (select_related included) or values exactly as the
+queryset would give them, by Django's own iterables.
+
+Parameters must be plain values the database takes as they are (ids, status strings, integers):
+they are bound without the field's preparation. A shape that varies (a slice's bounds, the length
+of an `__in` list) is part of the `key` the builder receives; each key compiles once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import QuerySet
+
+_STATE_NOT_COPIED = ("query", "connection", "using", "elide_empty")
+
+
+class _Stand:
+    """A parameter's stand-in while the queryset is compiled: a value no real call passes (an int
+    stays inside a 32-bit column's range, or Django would compile the lookup to nothing)."""
+
+    def __init__(self, name: str, kind: type, index: int) -> None:
+        self.name = name
+        self.value: Any = f"\x00prepared:{name}" if kind is str else 1_987_600_000 + index
+
+
+class _Compiled:
+    def __init__(
+        self, template: QuerySet, compiler: Any, sql: str, slots: list[tuple[int, str]], params: list[Any]
+    ):
+        self.template = template
+        self.state = {k: v for k, v in compiler.__dict__.items() if k not in _STATE_NOT_COPIED}
+        self.sql = sql
+        self.slots = slots  # (position in params, parameter name)
+        self.params = params
+
+    def bind(self, values: dict[str, Any]) -> list[Any]:
+        params = list(self.params)
+        for position, name in self.slots:
+            params[position] = values[name]
+        return params
+
+
+class Prepared:
+    """`Prepared(build, task_id=str, seq=int)`; `read(key, task_id=…, seq=…)` → list of rows.
+
+    `build(key, **stand_ins)` returns the queryset (its iterable class decides what a row is: a
+    model instance, a dict or a tuple); it is called once per key."""
+
+    def __init__(self, build: Callable[..., QuerySet], **parameters: type) -> None:
+        self._build = build
+        self._stands = {name: _Stand(name, kind, i) for i, (name, kind) in enumerate(parameters.items())}
+        self._compiled: dict[tuple[str, Hashable], _Compiled] = {}
+        self._lock = threading.Lock()
+
+    def read(self, key: Hashable = None, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> list[Any]:
+        compiled = self._compiled.get((using, key)) or self._compile(key, using)
+        params = compiled.bind(values)
+        queryset = compiled.template._chain()
+        queryset.query.get_compiler = lambda *args, **kwargs: self._compiler(
+            compiled, queryset, using, params
+        )
+        return list(queryset)
+
+    def _compiler(self, compiled: _Compiled, queryset: QuerySet, using: str, params: list[Any]) -> Any:
+        compiler = queryset.query.__class__.get_compiler(queryset.query, using=using)
+        compiler.__dict__.update(compiled.state)
+        compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)
+        return compiler
+
+    def _compile(self, key: Hashable, using: str) -> _Compiled:
+        with self._lock:
+            if (using, key) in self._compiled:
+                return self._compiled[(using, key)]
+            template = self._build(key, **{name: stand.value for name, stand in self._stands.items()})
+            compiler = template.query.get_compiler(using=using)
+            sql, params = compiler.as_sql()
+            params = list(params)
+            by_value = {stand.value: name for name, stand in self._stands.items()}
+            slots = [
+                (i, by_value[p]) for i, p in enumerate(params) if isinstance(p, str | int) and p in by_value
+            ]
+            missing = set(self._stands) - {name for _, name in slots}
+            if missing:
+                raise ValueError(f"parameters not found in the compiled SQL: {sorted(missing)}")
+            compiled = _Compiled(template, compiler, sql, slots, params)
+            self._compiled[(using, key)] = compiled
+            return compiled

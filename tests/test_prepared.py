@@ -1,0 +1,77 @@
+"""core/prepared.py: a read compiled once gives, for every new set of values, exactly what the
+queryset itself would (model instances with their select_related rows, values, slices)."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.prepared import Prepared
+from tasks.models import Task
+from tests.builders import build_swarm
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def swarms(alice):
+    return [
+        build_swarm(alice, agents=[("coder", f"c{n}")], tasks=[{"name": f"T{n}.{i}"} for i in range(3)])
+        for n in range(2)
+    ]
+
+
+def by_swarm(key, swarm_id):
+    return Task.objects.select_related("swarm").filter(swarm_id=swarm_id).order_by("sequence")
+
+
+def test_each_call_binds_its_own_values_into_the_sql_compiled_once(swarms, django_assert_num_queries):
+    read = Prepared(by_swarm, swarm_id=str)
+    for swarm in [*swarms, *swarms]:
+        with django_assert_num_queries(1):  # the swarm came with its task: select_related holds
+            rows = read.read(swarm_id=swarm.id)
+            assert [t.swarm.objective for t in rows] == [swarm.objective] * 3
+        plain = list(by_swarm(None, swarm.id))
+        assert [(t.pk, t.name, t.status, t.swarm_id) for t in rows] == [
+            (t.pk, t.name, t.status, t.swarm_id) for t in plain
+        ]
+    assert len(read._compiled) == 1
+
+
+def test_a_key_is_a_shape_of_its_own_and_ints_bind_too(swarms):
+    read = Prepared(
+        lambda window, swarm_id, sequence: (
+            Task.objects.filter(swarm_id=swarm_id, sequence__gte=sequence)
+            .order_by("sequence")
+            .values_list("name", flat=True)[window[0] : window[1]]
+        ),
+        swarm_id=str,
+        sequence=int,
+    )
+    swarm = swarms[1]
+    second = Task.objects.get(swarm=swarm, name="T1.1").sequence
+    assert read.read((0, 10), swarm_id=swarm.id, sequence=0) == ["T1.0", "T1.1", "T1.2"]
+    assert read.read((0, 1), swarm_id=swarm.id, sequence=second) == ["T1.1"]
+    assert read.read((1, 10), swarm_id=swarms[0].id, sequence=0) == ["T0.1", "T0.2"]
+    assert read.read((0, 10), swarm_id="swarm_none", sequence=0) == []
+    assert len(read._compiled) == 3
+
+
+def test_values_rows_and_annotations_come_back_as_the_queryset_gives_them(swarms):
+    from django.db.models import Count
+
+    read = Prepared(
+        lambda key, status: (
+            Task.objects.filter(status=status).values("swarm_id").annotate(n=Count("id")).order_by("swarm_id")
+        ),
+        status=str,
+    )
+    assert read.read(status="pending") == sorted(
+        [{"swarm_id": s.id, "n": 3} for s in swarms], key=lambda row: row["swarm_id"]
+    )
+    assert read.read(status="running") == []
+
+
+def test_a_parameter_the_sql_does_not_use_is_refused_at_compile_time(swarms):
+    read = Prepared(lambda key, swarm_id: Task.objects.all(), swarm_id=str)
+    with pytest.raises(ValueError, match="swarm_id"):
+        read.read(swarm_id=swarms[0].id)
