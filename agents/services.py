@@ -10,12 +10,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import Max
 from django.utils import timezone
 
 from agents.models import Agent, AgentType
 from agents.registry import AGENT_TYPES
 from agents.selectors import agent_type_for
+from core.db import plus
 from core.errors import Conflict, Forbidden, LimitExceeded, ValidationFailed
 from events import catalogue
 from events.stream import log, publish
@@ -59,7 +60,7 @@ def _spend(delta: dict[str, Any] | None) -> dict[str, Any]:
     """Add a run's known spend, or (None: a crash may have left calls uncounted) sum every call."""
     if delta is None:
         return spend_of_calls("agent")
-    return {name: F(name) + value for name, value in delta.items()}
+    return {name: plus(Agent, name, value) for name, value in delta.items()}
 
 
 def agent_add_spend(*, agent_id: str, delta: dict[str, Any] | None) -> None:
@@ -82,10 +83,11 @@ def agent_release(
     counters: dict[str, Any] = _spend(spend)
     if outcome == "completed":
         counters.update(
-            tasks_completed=F("tasks_completed") + 1, total_execution_ms=F("total_execution_ms") + elapsed_ms
+            tasks_completed=plus(Agent, "tasks_completed", 1),
+            total_execution_ms=plus(Agent, "total_execution_ms", elapsed_ms),
         )
     elif outcome == "failed":
-        counters["tasks_failed"] = F("tasks_failed") + 1
+        counters["tasks_failed"] = plus(Agent, "tasks_failed", 1)
     if Agent.objects.filter(pk=agent_id, status=Agent.Status.BUSY).update(
         status=Agent.Status.IDLE, idle_since=timezone.now(), **counters
     ):

@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, models
+from django.db.models import F, Value
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,3 +60,9 @@ def retry_while_unreachable(
         if warned:
             logger.warning("database back; %s written", what)
         return result
+
+
+def plus(model: type[models.Model], name: str, value: object) -> models.Expression:
+    """`F(name) + value`, the value typed by the column itself: untyped, Django builds a new field
+    instance to type it on every update (measurable on the worker's per-task updates)."""
+    return F(name) + Value(value, output_field=model._meta.get_field(name))

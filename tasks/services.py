@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, QuerySet, When
 from django.utils import timezone
 
+from core.db import plus
 from core.errors import LimitExceeded
 from events import catalogue
 from events.stream import publish
@@ -106,7 +107,7 @@ def task_claim(*, task: Task, owner: str, lease_until: Any) -> bool:
         status=Task.Status.RUNNING,
         lease_owner=owner,
         lease_expires_at=lease_until,
-        attempts=F("attempts") + 1,
+        attempts=plus(Task, "attempts", 1),
         started_at=now,
     )
     if not claimed:

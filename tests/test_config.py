@@ -120,3 +120,20 @@ def test_check_deploy_reports_a_weak_secret_in_development():
     result = _manage("check", "--deploy", DEBUG="true", SECRET_KEY="k" * 64, JWT_SECRET="short")
     assert result.returncode != 0
     assert "claudeflow.E001" in result.stderr and "JWT_SECRET" in result.stderr
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, "True"), ("true", "True"), ("false", "None")])
+def test_postgres_binds_server_side_unless_turned_off(value, expected):
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "DJANGO_SETTINGS_MODULE": "claudeflow_site.settings",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
+    }
+    env.pop("DB_SERVER_SIDE_BINDING", None) if value is None else env.update(DB_SERVER_SIDE_BINDING=value)
+    script = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'].get('server_side_binding'))"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {script}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.stdout.strip().splitlines()[-1] == expected, result.stderr
