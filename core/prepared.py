@@ -25,13 +25,10 @@ from django.db.models import QuerySet
 _STATE_NOT_COPIED = ("query", "connection", "using", "elide_empty")
 
 
-class _Stand:
-    """A parameter's stand-in while the queryset is compiled: a value no real call passes (an int
-    stays inside a 32-bit column's range, or Django would compile the lookup to nothing)."""
-
-    def __init__(self, name: str, kind: type, index: int) -> None:
-        self.name = name
-        self.value: Any = f"\x00prepared:{name}" if kind is str else 1_987_600_000 + index
+def _stand_in(kind: type, index: int) -> Any:
+    """A parameter's value while the queryset is compiled, one no real call passes (an int stays
+    inside a 32-bit column's range, or Django would compile the lookup to nothing)."""
+    return f"\x00prepared:{index}" if kind is str else 1_987_600_000 + index
 
 
 class _Compiled:
@@ -59,7 +56,7 @@ class Prepared:
 
     def __init__(self, build: Callable[..., QuerySet], **parameters: type) -> None:
         self._build = build
-        self._stands = {name: _Stand(name, kind, i) for i, (name, kind) in enumerate(parameters.items())}
+        self._stand_ins = {name: _stand_in(kind, i) for i, (name, kind) in enumerate(parameters.items())}
         self._compiled: dict[tuple[str, Hashable], _Compiled] = {}
         self._lock = threading.Lock()
 
@@ -82,15 +79,15 @@ class Prepared:
         with self._lock:
             if (using, key) in self._compiled:
                 return self._compiled[(using, key)]
-            template = self._build(key, **{name: stand.value for name, stand in self._stands.items()})
+            template = self._build(key, **self._stand_ins)
             compiler = template.query.get_compiler(using=using)
             sql, params = compiler.as_sql()
             params = list(params)
-            by_value = {stand.value: name for name, stand in self._stands.items()}
+            by_value = {value: name for name, value in self._stand_ins.items()}
             slots = [
                 (i, by_value[p]) for i, p in enumerate(params) if isinstance(p, str | int) and p in by_value
             ]
-            missing = set(self._stands) - {name for _, name in slots}
+            missing = set(self._stand_ins) - {name for _, name in slots}
             if missing:
                 raise ValueError(f"parameters not found in the compiled SQL: {sorted(missing)}")
             compiled = _Compiled(template, compiler, sql, slots, params)
