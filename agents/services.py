@@ -18,6 +18,7 @@ from agents.registry import AGENT_TYPES
 from agents.selectors import agent_type_for
 from core.db import plus
 from core.errors import Conflict, Forbidden, LimitExceeded, ValidationFailed
+from core.prepared import update
 from events import catalogue
 from events.stream import log, publish
 from tasks.models import spend_of_calls
@@ -53,7 +54,11 @@ def agent_spawn(
 
 def agent_occupy(*, agent_id: str) -> bool:
     """idle → busy (the scheduler's choice; announced when the worker claims the task)."""
-    return bool(Agent.objects.filter(pk=agent_id, status=Agent.Status.IDLE).update(status=Agent.Status.BUSY))
+    return bool(
+        update(
+            Agent, where={"pk": agent_id, "status": Agent.Status.IDLE}, values={"status": Agent.Status.BUSY}
+        )
+    )
 
 
 def _spend(delta: dict[str, Any] | None) -> dict[str, Any]:
@@ -80,20 +85,23 @@ def agent_release(
     its counters moved and its spend: `spend`, what this run of the task cost it, when known."""
     if not agent_id:
         return
-    counters: dict[str, Any] = _spend(spend)
+    added: dict[str, Any] = {}  # counters moved by this outcome, and the spend when known
     if outcome == "completed":
-        counters.update(
-            tasks_completed=plus(Agent, "tasks_completed", 1),
-            total_execution_ms=plus(Agent, "total_execution_ms", elapsed_ms),
-        )
+        added = {"tasks_completed": 1, "total_execution_ms": elapsed_ms}
     elif outcome == "failed":
-        counters["tasks_failed"] = plus(Agent, "tasks_failed", 1)
-    if Agent.objects.filter(pk=agent_id, status=Agent.Status.BUSY).update(
-        status=Agent.Status.IDLE, idle_since=timezone.now(), **counters
-    ):
+        added = {"tasks_failed": 1}
+
+    def release(where: dict[str, Any], values: dict[str, Any]) -> int:
+        if spend is not None:  # the common case: plain values, its SQL built once (core.prepared)
+            return update(Agent, where=where, values=values, add={**added, **spend})
+        counters = {name: plus(Agent, name, n) for name, n in added.items()}  # spend: summed from the calls
+        return Agent.objects.filter(**where).update(**values, **counters, **spend_of_calls("agent"))
+
+    idle = {"status": Agent.Status.IDLE, "idle_since": timezone.now()}
+    if release({"pk": agent_id, "status": Agent.Status.BUSY}, idle):
         publish(swarm_id, catalogue.agent_status_changed(agent_id=agent_id, status="idle"))
     else:  # terminated meanwhile: counters still move
-        Agent.objects.filter(pk=agent_id).update(**counters)
+        release({"pk": agent_id}, {})
 
 
 def agents_release_all(*, swarm: Any) -> int:

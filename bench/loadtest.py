@@ -9,9 +9,9 @@ strategy "development", maxAgents 3, timeout 120000}, then POST /api/swarm/{id}/
 GET /api/swarm/{id} every `--poll-ms` (250) until the swarm has ended. All of them start together.
 
 Shapes (the fake Claude answers after `--latency-ms` in a process of its own, `manage.py fakeclaude`):
-- `production` (default): one daphne web process and one `rundramatiq --processes 1 --threads 12`
-  worker on a throwaway PostgreSQL database and Redis, with the deployment's default settings
-  except DEBUG=false, SECURE_SSL=false, raised rate limits and HOUSEKEEPING_INTERVAL;
+- `production` (default): one daphne web process and `rundramatiq --processes P --threads T`
+  workers (2 × 12 by default, as deployed) on a throwaway PostgreSQL database and Redis, with the
+  deployment's default settings except DEBUG=false, SECURE_SSL=false, raised rate limits and HOUSEKEEPING_INTERVAL;
 - `embedded`: one daphne process on SQLite with its embedded worker threads, no Redis.
 
 Reports, from the Event rows (server time): the first `swarm.created` → the last
@@ -71,6 +71,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--shape", choices=("production", "embedded"), default="production")
     parser.add_argument("--swarms", type=int, default=10)
     parser.add_argument("--latency-ms", type=int, default=200)
+    parser.add_argument("--processes", type=int, default=2, help="production shape's worker processes")
+    parser.add_argument("--threads", type=int, default=12, help="threads per worker process")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/12", help="production shape's Redis")
     parser.add_argument(
         "--wait", type=float, default=130, help="give up on a swarm after this many s (its timeout is 120)"
@@ -137,7 +139,7 @@ def start_server(
     keys = [create_key(stack, env, name) for name in user_names(args.users)]
     base = start_web(exits, stack, env)
     if redis_url:
-        start_workers(exits, stack, env, processes=1, threads=12)
+        start_workers(exits, stack, env, processes=args.processes, threads=args.threads)
     return base, keys
 
 

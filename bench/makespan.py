@@ -73,12 +73,20 @@ def parse_args() -> argparse.Namespace:
         "none: an agent type without tools (one call a task, answered in plain text)",
     )
     parser.add_argument("--redis", default="", help="production shape: rundramatiq workers on this Redis")
-    parser.add_argument("--processes", type=int, default=1, help="worker processes (with --redis)")
-    parser.add_argument("--threads", type=int, default=0, help="threads per worker (default C + 2)")
+    parser.add_argument(
+        "--processes", type=int, default=2, help="worker processes (with --redis; default 2, as deployed)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads per worker (default: 12 with --redis, as deployed; else C + 2)",
+    )
     parser.add_argument("--database-url", default="", help="use this database instead of a fresh one")
     add_common_arguments(parser)
     args = parser.parse_args()
-    args.threads = args.threads or args.concurrency + 2
+    per_process = -(-(args.concurrency + 2) // args.processes)  # every process could take its share
+    args.threads = args.threads or (max(12, per_process) if args.redis else args.concurrency + 2)
     return args
 
 

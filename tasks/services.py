@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, QuerySet, When
 from django.utils import timezone
 
-from core.db import plus
 from core.errors import LimitExceeded
+from core.prepared import update
 from events import catalogue
 from events.stream import publish
 from ops import metrics
@@ -71,11 +71,15 @@ def task_pin(*, task: Task, agent: Any) -> Task:
 def task_assign(*, task_id: str, agent_id: str, assignment_seq: int) -> bool:
     """pending → assigned (the scheduler's choice). Its event goes out when a worker claims it."""
     return bool(
-        Task.objects.filter(pk=task_id, status=Task.Status.PENDING, assignment_seq=assignment_seq - 1).update(
-            status=Task.Status.ASSIGNED,
-            assigned_agent_id=agent_id,
-            assignment_seq=assignment_seq,
-            assigned_at=timezone.now(),
+        update(
+            Task,
+            where={"pk": task_id, "status": Task.Status.PENDING, "assignment_seq": assignment_seq - 1},
+            values={
+                "status": Task.Status.ASSIGNED,
+                "assigned_agent_id": agent_id,
+                "assignment_seq": assignment_seq,
+                "assigned_at": timezone.now(),
+            },
         )
     )
 
@@ -101,14 +105,16 @@ def task_unassign(*, task_id: str, assignment_seq: int, agent_id: str | None) ->
 def task_claim(*, task: Task, owner: str, lease_until: Any) -> bool:
     """assigned → running, for the one message that carries the current assignment."""
     now = timezone.now()
-    claimed = Task.objects.filter(
-        pk=task.id, status=Task.Status.ASSIGNED, assignment_seq=task.assignment_seq
-    ).update(
-        status=Task.Status.RUNNING,
-        lease_owner=owner,
-        lease_expires_at=lease_until,
-        attempts=plus(Task, "attempts", 1),
-        started_at=now,
+    claimed = update(
+        Task,
+        where={"pk": task.id, "status": Task.Status.ASSIGNED, "assignment_seq": task.assignment_seq},
+        values={
+            "status": Task.Status.RUNNING,
+            "lease_owner": owner,
+            "lease_expires_at": lease_until,
+            "started_at": now,
+        },
+        add={"attempts": 1},
     )
     if not claimed:
         return False
@@ -188,7 +194,15 @@ def task_complete(
         "lease_expires_at": None,
         "review_pending": review_pending,
     }
-    if not _running(task, owner).update(**values, **(spend or settled_spend())):
+    if spend is not None and owner is not None:  # the common case: plain values, SQL built once
+        done_rows = update(
+            Task,
+            where={"pk": task.id, "status": Task.Status.RUNNING, "lease_owner": owner},
+            values={**values, **spend},
+        )
+    else:
+        done_rows = _running(task, owner).update(**values, **(spend or settled_spend()))
+    if not done_rows:
         return None
     metrics.task_ended("completed", values["execution_time_ms"] / 1000)
     if spend is None:

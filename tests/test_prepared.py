@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.prepared import Prepared
+from core.prepared import Prepared, update
 from tasks.models import Task
 from tests.builders import build_swarm
 
@@ -75,3 +75,48 @@ def test_a_parameter_the_sql_does_not_use_is_refused_at_compile_time(swarms):
     read = Prepared(lambda key, swarm_id: Task.objects.all(), swarm_id=str)
     with pytest.raises(ValueError, match="swarm_id"):
         read.read(swarm_id=swarms[0].id)
+
+
+def _row(task_id):
+    return Task.objects.values(
+        "status", "output", "artifacts", "quality", "attempts", "completed_at", "cost_usd", "lease_owner"
+    ).get(pk=task_id)
+
+
+def test_an_update_writes_what_queryset_update_writes(swarms):
+    from decimal import Decimal
+
+    from django.db.models import F
+    from django.utils import timezone
+
+    first, second = swarms[0].tasks.order_by("sequence")[:2]
+    now = timezone.now()
+    values = {
+        "status": Task.Status.COMPLETED,
+        "output": "done: 'quoted' \\ text",
+        "artifacts": [{"type": "code", "content": "x = 1"}],  # JSON, prepared by its field
+        "quality": None,
+        "completed_at": now,
+        "cost_usd": Decimal("0.012345"),
+        "lease_owner": "",
+    }
+    rows = update(
+        Task, where={"pk": first.pk, "status": Task.Status.PENDING}, values=values, add={"attempts": 2}
+    )
+    assert rows == 1
+    Task.objects.filter(pk=second.pk, status=Task.Status.PENDING).update(**values, attempts=F("attempts") + 2)
+    assert _row(first.pk) == _row(second.pk)
+    assert _row(first.pk)["attempts"] == 2 and _row(first.pk)["artifacts"][0]["content"] == "x = 1"
+
+
+def test_an_update_whose_condition_does_not_hold_writes_nothing(swarms):
+    task = swarms[0].tasks.first()
+    assert update(Task, where={"pk": task.pk, "status": Task.Status.RUNNING}, values={"output": "x"}) == 0
+    assert update(Task, where={"pk": task.pk}, values={}, add={"attempts": 1}) == 1
+    assert Task.objects.get(pk=task.pk).output == "" and Task.objects.get(pk=task.pk).attempts == 1
+
+
+def test_an_update_refuses_to_filter_on_none(swarms):
+    task = swarms[0].tasks.first()
+    with pytest.raises(ValueError, match="lease_owner = None matches no row"):
+        update(Task, where={"pk": task.pk, "lease_owner": None}, values={"output": "x"})

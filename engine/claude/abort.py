@@ -21,6 +21,7 @@ class Abort:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        self._wakes: list[threading.Event] = []
         self.reason = ""
 
     def trigger(self, reason: str) -> None:
@@ -31,6 +32,8 @@ class Abort:
             self._event.set()
             for sock in self._sockets:
                 _shutdown(sock)
+            for event in self._wakes:
+                event.set()
 
     @property
     def is_set(self) -> bool:
@@ -38,6 +41,13 @@ class Abort:
 
     def wait(self, seconds: float) -> bool:
         return self._event.wait(seconds)
+
+    def wake(self, event: threading.Event) -> None:
+        """Sets `event` when this fires (at once if it has): a waiting thread returns without polling."""
+        with self._lock:
+            self._wakes.append(event)
+            if self._event.is_set():
+                event.set()
 
     def attach(self, response: Any) -> None:
         stream = response.extensions.get("network_stream") if response is not None else None

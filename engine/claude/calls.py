@@ -11,6 +11,7 @@ unreachable the worker keeps the answer and retries the write. A row a killed wo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -340,9 +341,12 @@ def _insert_started(
 ) -> Any:
     """`sent` is the request's trace (None when prompts are not stored) and whether it was cut."""
     limits = request.spend.limits
-    with transaction.atomic():
+    budgeted = bool(limits["maxTokens"] or limits["maxCostUsd"])
+    # with a budget, the swarm row is locked from the in-flight sum to the insert; else the insert
+    # alone is atomic (no BEGIN and COMMIT round trips)
+    with transaction.atomic() if budgeted else contextlib.nullcontext():
         max_tokens = wanted
-        if limits["maxTokens"] or limits["maxCostUsd"]:
+        if budgeted:
             tokens, cost = _spend_in_flight(request)  # the swarm row stays locked until the insert
             if request.spend.exhausted:
                 raise Exhausted(budget.REASON)

@@ -92,7 +92,7 @@ def _tool_input(block: dict[str, Any]) -> dict[str, Any]:
 
 def attempt(kwargs: dict[str, Any], abort: Abort) -> Attempt:
     result = Attempt()
-    done = threading.Event()
+    read, done = threading.Event(), threading.Event()  # done: read, or aborted
 
     def target() -> None:
         try:
@@ -100,14 +100,14 @@ def attempt(kwargs: dict[str, Any], abort: Abort) -> Attempt:
         except BaseException as exc:  # noqa: BLE001 — handed to the calling thread, which classifies it
             result.error = exc
         finally:
+            read.set()
             done.set()
 
     started = time.monotonic()
     threading.Thread(target=target, name="claude-call", daemon=True).start()
-    while not done.wait(0.05):
-        if abort.is_set:
-            result.aborted = True
-            break
+    abort.wake(done)  # no polling: on a busy worker every wake-up waits for the GIL
+    done.wait()
+    result.aborted = not read.is_set()
     result.latency_ms = int((time.monotonic() - started) * 1000)
     return result
 
