@@ -1,5 +1,7 @@
 """Writing events in the state change's transaction, pushing them to subscribers after commit.
 
+Writers registered with `on_write` (webhook deliveries) write in that transaction too.
+
 `publish()` runs inside the transaction that makes the state change and takes an event built by
 `events.catalogue`. Inside `batch()` (or `swarm_tx()`, a transaction with a batch) events are
 collected and written at its end by one INSERT, after one upsert of the swarm's Stream counter:
@@ -83,6 +85,8 @@ class _Batch:
             for offset, event in enumerate(self.events, start=1):
                 event.seq = base + offset
             written = Event.objects.bulk_create(self.events)
+        for writer in _writers:  # in this transaction: what must commit or roll back with the events
+            writer(written)
         transaction.on_commit(lambda: _announce(written))
         return written
 
@@ -186,6 +190,17 @@ def _advance(swarm_id: str, count: int) -> int:
 
 Subscriber = Callable[[list[Event]], None]
 _subscribers: list[Subscriber] = []
+_writers: list[Subscriber] = []
+
+
+def on_write(writer: Subscriber) -> None:
+    """Calls `writer(events)` inside the transaction that wrote them, right after the write (their
+    ids known), so that what it writes commits or rolls back with them: an outbox (webhook
+    deliveries). It runs under the swarm's stream lock, so it must be short, and what it writes
+    must not fail the state change's commit (foreign keys are checked then: the webhooks' writer
+    locks the rows its deliveries reference)."""
+    if writer not in _writers:
+        _writers.append(writer)
 
 
 def subscribe(subscriber: Subscriber) -> None:

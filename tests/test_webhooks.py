@@ -49,12 +49,13 @@ def create(client, url, events=("*",), **extra):
 
 
 def announce(swarm, *built):
-    """Publishes catalogue events in a transaction and runs the after-commit fan-out."""
+    """Publishes catalogue events in a transaction; the ids of the deliveries written with them."""
     with transaction.atomic():
         for event in built:
             publish(swarm.id, event)
-    written = list(Event.objects.filter(swarm=swarm).order_by("-id")[: len(built)])[::-1]
-    return services.deliveries_enqueue(written)
+    written = list(Event.objects.filter(swarm=swarm).order_by("-id")[: len(built)])
+    ids = [event.id for event in written]
+    return list(Delivery.objects.filter(event_id__in=ids).order_by("id").values_list("id", flat=True))
 
 
 def attempt_all(delivery_ids):
@@ -429,8 +430,9 @@ def test_the_admin_lists_webhooks_and_a_read_only_delivery_log(
 def test_the_delivery_log_does_not_query_per_delivery(
     client_of_alice, private_ok, receiver, alice, django_assert_max_num_queries
 ):
+    swarm = build_swarm(alice)  # before the webhook: its own events get no delivery
     webhook_id = create(client_of_alice, receiver.url).json()["data"]["id"]
-    attempt_all(announce(build_swarm(alice), *[catalogue.swarm_started()] * 6))
+    attempt_all(announce(swarm, *[catalogue.swarm_started()] * 6))
     with django_assert_max_num_queries(6):  # credentials, the webhook, the count, the page, its attempts
         log = client_of_alice.get(f"/api/webhooks/{webhook_id}/deliveries?limit=5").json()
     assert log["count"] == 6 and len(log["deliveries"]) == 5
@@ -590,7 +592,7 @@ def test_a_webhook_is_disabled_even_when_the_swarm_of_its_last_failure_is_gone(
     receiver.answers = [500]
     webhook_id = create(client_of_alice, receiver.url).json()["data"]["id"]
     swarm = build_swarm(alice)
-    with transaction.atomic():  # committed: the fan-out after commit writes the delivery
+    with transaction.atomic():  # the delivery is written with the event
         publish(swarm.id, catalogue.swarm_started())
     delivery_id = Delivery.objects.get(event_type="swarm.started").id
     swarm_delete(swarm_id=swarm.id)  # the delivery keeps its payload and is still sent
@@ -599,15 +601,16 @@ def test_a_webhook_is_disabled_even_when_the_swarm_of_its_last_failure_is_gone(
     assert not Event.objects.filter(type="system.alert").exists()
 
 
-def test_with_no_webhooks_a_committed_event_costs_no_query(alice, django_assert_num_queries):
+def test_with_no_webhooks_an_event_costs_no_query(alice, django_assert_num_queries):
     swarm = build_swarm(alice)
     with transaction.atomic():
         publish(swarm.id, catalogue.swarm_started())
     written = list(Event.objects.filter(swarm=swarm, type="swarm.started"))
+    services.cache.invalidate()
     with django_assert_num_queries(1):  # the active webhooks, read once per WEBHOOK_CACHE_SECONDS
-        services.deliveries_enqueue(written)
+        assert services.deliveries_write(written) == []
     with django_assert_num_queries(0):
-        assert services.deliveries_enqueue(written) == []
+        assert services.deliveries_write(written) == []
 
 
 def test_check_deploy_warns_when_the_guard_is_lifted(settings):
@@ -646,3 +649,57 @@ def test_a_rotated_secret_signs_alongside_the_old_one_for_a_grace_period(
     services.delivery_attempt(delivery_id=second)
     after = receiver.requests[-1]
     assert verify(new, after) and not verify(old, after)
+
+
+# --- the outbox: deliveries commit with their events ---------------------------------------------
+
+
+def test_deliveries_commit_and_roll_back_with_their_events(client_of_alice, private_ok, receiver, alice):
+    create(client_of_alice, receiver.url)
+    swarm = build_swarm(alice)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        publish(swarm.id, catalogue.swarm_started())
+        assert Delivery.objects.filter(event_type="swarm.started").count() == 1  # written with the event
+        raise RuntimeError("the state change fails after its events were written")
+    assert not Delivery.objects.filter(event_type="swarm.started").exists()
+    assert not Event.objects.filter(swarm=swarm, type="swarm.started").exists()
+
+
+def test_a_delivery_whose_message_died_with_the_process_is_sent_by_the_housekeeping(
+    client_of_alice, private_ok, receiver, alice, django_capture_on_commit_callbacks, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core import jobs
+
+    create(client_of_alice, receiver.url)
+    swarm = build_swarm(alice)
+    with django_capture_on_commit_callbacks(execute=False):  # the process dies as it commits
+        (delivery_id,) = announce(swarm, catalogue.swarm_started())
+    sent = []
+    monkeypatch.setattr(jobs, "send", lambda actor, *args, **kwargs: sent.append((actor, args)))
+    assert services.resend_due() == 0  # not due yet: its own message may still be on its way
+    Delivery.objects.filter(pk=delivery_id).update(next_attempt_at=timezone.now() - timedelta(minutes=2))
+    assert services.resend_due() == 1
+    assert sent == [("deliver_webhook", (delivery_id,))]
+    assert services.delivery_attempt(delivery_id=delivery_id).status_code == 200
+    assert Delivery.objects.get(pk=delivery_id).status == "succeeded"
+
+
+def test_a_webhook_deleted_behind_the_cache_neither_gets_a_delivery_nor_undoes_the_state_change(
+    client_of_alice, private_ok, receiver, alice
+):
+    gone = create(client_of_alice, receiver.url).json()["data"]["id"]
+    kept = create(client_of_alice, receiver.url).json()["data"]["id"]
+    swarm = build_swarm(alice)
+    assert {route.webhook_id for route in services.cache.routes()} == {gone, kept}
+    Webhook.objects.filter(pk=gone).delete()  # as another process would: this one's cache still has it
+    with transaction.atomic():
+        publish(swarm.id, catalogue.swarm_started())
+    assert Event.objects.filter(swarm=swarm, type="swarm.started").exists()
+    assert list(Delivery.objects.filter(event_type="swarm.started").values_list("webhook_id", flat=True)) == [
+        kept
+    ]
+    assert {route.webhook_id for route in services.cache.routes()} == {kept}  # re-read

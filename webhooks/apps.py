@@ -11,4 +11,4 @@ class WebhooksConfig(AppConfig):
         from events import stream
         from webhooks import services
 
-        stream.subscribe(services.deliveries_enqueue)  # after each commit that wrote events
+        stream.on_write(services.deliveries_write)  # in each transaction that writes events

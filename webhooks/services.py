@@ -1,11 +1,12 @@
-"""Webhook lifecycle, the fan-out of committed events into deliveries, and one delivery attempt.
+"""Webhook lifecycle, the fan-out of events into deliveries, and one delivery attempt.
 
-Flow: a state change commits its events → `deliveries_enqueue` (an events.stream subscriber, run
-after commit) writes one Delivery per matching active webhook and sends `deliver_webhook` by id →
-the actor calls `delivery_attempt`, which claims the row with a conditional update, POSTs the
-signed envelope and records the attempt; a failure is retried with a growing delay (the message is
-sent again, delayed) until WEBHOOK_MAX_ATTEMPTS, then the delivery fails. WEBHOOK_DISABLE_AFTER
-failed deliveries in a row disable the webhook and announce it with a `system.alert`.
+Flow: a state change writes its events → `deliveries_write` (an events.stream writer, in the same
+transaction: an outbox) writes one Delivery per matching active webhook → after commit each is
+sent as `deliver_webhook` by id → the actor calls `delivery_attempt`, which claims the row with a
+conditional update, POSTs the signed envelope and records the attempt; a failure is retried with
+a growing delay (the message is sent again, delayed) until WEBHOOK_MAX_ATTEMPTS, then the delivery
+fails. WEBHOOK_DISABLE_AFTER failed deliveries in a row disable the webhook and announce it with a
+`system.alert`.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -223,38 +225,60 @@ class _RouteCache:
 cache = _RouteCache()
 
 
-def deliveries_enqueue(written: list[Event]) -> list[int]:
-    """After commit: a Delivery per (matching active webhook, event), each sent to the workers."""
-    routes = cache.routes()
-    if not routes:
-        return []
-    for retry in (False, True):
-        rows = [
-            Delivery(
-                webhook_id=route.webhook_id,
-                event_id=event.id,
-                event_type=event.type,
-                swarm_id=event.swarm_id,
-                payload=envelope(event),
-            )
-            for event in written
-            for route in routes
-            if route.wants(cache.owner_of(event.swarm_id), event)
-        ]
-        if not rows:
-            return []
-        try:
-            created = Delivery.objects.bulk_create(rows)
-            break
-        except IntegrityError:  # a webhook deleted in another process since the cache was read
-            if retry:
-                raise
-            cache.invalidate()
-            routes = cache.routes()
-    ids = [row.id for row in created]
-    for delivery_id in ids:
-        jobs.send(DELIVER_WEBHOOK, delivery_id)
+def deliveries_write(written: list[Event]) -> list[int]:
+    """In the events' own transaction (an outbox): a Delivery per (matching active webhook,
+    event), so the deliveries commit or roll back with the state change; each is sent to the
+    workers after commit, and a message lost in between (a crash right after the commit) is
+    re-sent by the housekeeping (`resend_due`)."""
+    ids = _insert_deliveries(written)
+    if ids:
+        transaction.on_commit(partial(_send_all, ids))
     return ids
+
+
+def _insert_deliveries(written: list[Event]) -> list[int]:
+    routes = cache.routes()
+    wanted = [
+        (route.webhook_id, event)
+        for event in written
+        for route in routes
+        if route.wants(cache.owner_of(event.swarm_id), event)
+    ]
+    if not wanted:
+        return []
+    present = _kept({webhook_id for webhook_id, _ in wanted})
+    rows = [
+        Delivery(
+            webhook_id=webhook_id,
+            event_id=event.id,
+            event_type=event.type,
+            swarm_id=event.swarm_id,
+            payload=envelope(event),
+        )
+        for webhook_id, event in wanted
+        if webhook_id in present
+    ]
+    if any(webhook_id not in present for webhook_id, _ in wanted):
+        cache.invalidate()  # another process deleted one since this process read them
+    return [row.id for row in Delivery.objects.bulk_create(rows)] if rows else []
+
+
+def _kept(webhook_ids: set[str]) -> set[str]:
+    """Those of the webhooks that still exist, kept from deletion until this transaction ends (the
+    foreign key is checked only at commit: a webhook deleted meanwhile would undo the state change).
+    SQLite needs no lock: this transaction already holds its write lock."""
+    quote = connection.ops.quote_name
+    table, pk = quote(Webhook._meta.db_table), quote(Webhook._meta.pk.column)
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    marks = ", ".join(["%s"] * len(webhook_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {pk} FROM {table} WHERE {pk} IN ({marks}){lock}", list(webhook_ids))
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _send_all(delivery_ids: list[int]) -> None:
+    for delivery_id in delivery_ids:
+        jobs.send(DELIVER_WEBHOOK, delivery_id)
 
 
 # --- delivery -----------------------------------------------------------------------------------
