@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from fakeclaude.directives import first_user_text, task_words
+from fakeclaude.texts import XSS_MARKDOWN, markdown_reply
 
 TOOL_FLAGS = ("tool-bad-path", "tool-huge", "tool-unknown", "tool-loop")
 HUGE_BYTES = 300 * 1024
@@ -90,8 +91,6 @@ def _code(topic: str) -> str:
 
 
 def _summary(about: list[str], slug: str, offered: set[str], body: dict[str, Any], xss: bool) -> str:
-    from fakeclaude.replies import markdown_reply  # replies imports this module
-
     written = f"src/{slug}.py and docs/{slug}.md" if "write_file" in offered else "no files (read-only)"
     errors = sum(1 for block in _tool_results(body) if block.get("is_error"))
     note = f" {errors} tool call(s) failed." if errors else ""
@@ -99,8 +98,6 @@ def _summary(about: list[str], slug: str, offered: set[str], body: dict[str, Any
 
 
 def _intent(uses: list[tuple[str, dict[str, Any]]], *, xss: bool) -> str:
-    from fakeclaude.replies import XSS_MARKDOWN  # replies imports this module
-
     names = ", ".join(dict.fromkeys(name for name, _ in uses))
     return f"I will use {names}." + (XSS_MARKDOWN if xss else "")  # hostile markup on every turn
 
