@@ -8,14 +8,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from rest_framework import serializers
 
 from agents.admin import AgentAdmin
 from agents.models import Agent
 from core.adminkit import ReadOnlyAdmin, changelist_url, links
 from core.errors import ApplicationError, Conflict, flatten_errors
+from core.validation import no_control_characters
 from events.models import Event, LogEntry
 from swarms import services
 from swarms.models import Strategy, Swarm
@@ -99,6 +103,61 @@ def _retry_failed(swarm_id: str) -> Swarm:
     for task_id in failed:
         services.swarm_retry_task(swarm_id=swarm_id, task_id=task_id)
     return Swarm.objects.get(pk=swarm_id)
+
+
+class SendBackForm(forms.Form):
+    feedback = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
+        max_length=4000,
+        help_text="What to change (up to 4000 characters), as the API's reject takes it.",
+    )
+
+    def clean_feedback(self) -> str:
+        try:
+            return no_control_characters(self.cleaned_data["feedback"])
+        except serializers.ValidationError as exc:
+            raise forms.ValidationError(exc.detail[0]) from None
+
+
+@admin.action(description="Send back the task outputs awaiting approval of selected swarms (with feedback)")
+def send_back_outputs(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Swarm]
+) -> TemplateResponse | None:
+    """An intermediate page asks for the feedback; each waiting output goes back for one revision."""
+    form = SendBackForm(request.POST if "apply" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        sent = 0
+        for swarm in queryset:
+            waiting = Task.objects.filter(swarm_id=swarm.id, status=Task.Status.AWAITING_APPROVAL)
+            task_ids = list(waiting.values_list("id", flat=True))
+            if not task_ids:
+                modeladmin.message_user(
+                    request, f"Swarm {swarm.id} has no task output awaiting approval", messages.WARNING
+                )
+            for task_id in task_ids:
+                try:
+                    services.swarm_reject_task(
+                        swarm_id=swarm.id, task_id=task_id, feedback=form.cleaned_data["feedback"]
+                    )
+                    sent += 1
+                except ApplicationError as exc:
+                    modeladmin.message_user(request, exc.message, messages.WARNING)
+        if sent:
+            modeladmin.message_user(
+                request, f"Sent back {sent} task output(s) for a revision.", messages.SUCCESS
+            )
+        return None
+    waiting = Count("tasks", filter=Q(tasks__status=Task.Status.AWAITING_APPROVAL))
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Send task outputs back for a revision",
+        "opts": modeladmin.model._meta,
+        "form": form,
+        "swarms": queryset.annotate(waiting=waiting),
+        "action": "send_back_outputs",
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/swarms/send_back_outputs.html", context)
 
 
 @admin.action(description="Clone selected swarms (same objective, options and plan)")
@@ -202,6 +261,7 @@ class SwarmAdmin(admin.ModelAdmin):
         _action(services.swarm_approve, "approve the plans of", "approve_plans"),
         _action(_reject_plans, "reject the plans of (stop)", "reject_plans"),
         _action(_approve_outputs, "approve the task outputs awaiting approval of", "approve_outputs"),
+        send_back_outputs,
         _action(_retry_failed, "retry the failed tasks of", "retry_failed_tasks"),
         clone_swarms,
     ]

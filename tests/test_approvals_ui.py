@@ -178,3 +178,29 @@ def test_admin_actions_approve_retry_and_clone(admin_client, alice):
     assert f"as {clone.id}" in page and clone.owner.username == "root"
     detail = admin_client.get(f"/admin/swarms/swarm/{plan.id}/change/").content.decode()
     assert "Plan estimate" in detail
+
+
+def test_admin_sends_waiting_outputs_back_with_feedback(admin_client, alice):
+    swarm, task = awaiting_output(alice)
+    ask = {"action": "send_back_outputs", "_selected_action": [swarm.id]}
+    page = admin_client.post("/admin/swarms/swarm/", ask).content.decode()
+    assert "Send task outputs back for a revision" in page and "1 output(s) awaiting approval" in page
+    assert Task.objects.get(pk=task.id).status == "awaiting_approval"  # nothing happens before the form
+
+    refused = admin_client.post("/admin/swarms/swarm/", {**ask, "apply": "1", "feedback": "bad \x07 bell"})
+    assert "control character (U+0007)" in refused.content.decode()
+    blank = admin_client.post("/admin/swarms/swarm/", {**ask, "apply": "1", "feedback": "  "})
+    assert "This field is required" in blank.content.decode()
+    assert Task.objects.get(pk=task.id).status == "awaiting_approval"
+
+    done = admin_client.post(
+        "/admin/swarms/swarm/",
+        {**ask, "apply": "1", "feedback": "Name the tables in the plural"},
+        follow=True,
+    ).content.decode()
+    assert "Sent back 1 task output(s) for a revision." in done
+    revised = Task.objects.get(pk=task.id)
+    assert revised.status == "pending" and revised.revision_count == 1
+    assert revised.review_feedback == "Name the tables in the plural" and revised.feedback_from == "approver"
+    again = admin_client.post("/admin/swarms/swarm/", {**ask, "apply": "1", "feedback": "More"}, follow=True)
+    assert "has no task output awaiting approval" in again.content.decode()
