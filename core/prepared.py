@@ -114,6 +114,8 @@ def update(
     """`model.objects.filter(**where).update(**values, **{name: F(name) + n for name, n in add})`
     for plain values and equality filters (no None: `= NULL` matches nothing); the rows updated."""
     add = add or {}
+    if not values and not add:
+        return 0  # as QuerySet.update() with nothing to set: no statement
     connection = connections[using]
     shape = (model, using, tuple(values), tuple(add), tuple(where))
     sql, fields = _UPDATES.get(shape) or _update_sql(shape)

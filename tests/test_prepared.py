@@ -113,6 +113,7 @@ def test_an_update_whose_condition_does_not_hold_writes_nothing(swarms):
     task = swarms[0].tasks.first()
     assert update(Task, where={"pk": task.pk, "status": Task.Status.RUNNING}, values={"output": "x"}) == 0
     assert update(Task, where={"pk": task.pk}, values={}, add={"attempts": 1}) == 1
+    assert update(Task, where={"pk": task.pk}, values={}) == 0  # nothing to set: no statement
     assert Task.objects.get(pk=task.pk).output == "" and Task.objects.get(pk=task.pk).attempts == 1
 
 
