@@ -14,6 +14,7 @@ from events.models import Event, LogEntry
 from swarms.models import Swarm
 from tasks.models import Task
 from tests.builders import build_swarm, stored_answer
+from tests.helpers import admin_url
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +106,7 @@ def test_add_swarm_beyond_a_quota_says_so_and_creates_nothing(admin, root, setti
 
 
 def test_a_swarms_engine_fields_are_read_only_and_only_its_name_is_editable(admin, graph):
-    page = admin.get(f"/admin/swarms/swarm/{graph.id}/change/").content.decode()
+    page = admin.get(admin_url(graph)).content.decode()
     assert 'name="name"' in page
     for field in ("status", "objective", "strategy", "max_agents", "cost_usd", "owner"):
         assert f'name="{field}"' not in page
@@ -113,14 +114,14 @@ def test_a_swarms_engine_fields_are_read_only_and_only_its_name_is_editable(admi
     assert 'name="agents-MAX_NUM_FORMS" value="0"' in page and 'name="tasks-MAX_NUM_FORMS" value="0"' in page
     data = {"name": "renamed", "agents-TOTAL_FORMS": 0, "agents-INITIAL_FORMS": 2, "tasks-TOTAL_FORMS": 0}
     data.update({"tasks-INITIAL_FORMS": 2, "status": "completed", "strategy": "x"})
-    admin.post(f"/admin/swarms/swarm/{graph.id}/change/", data)
+    admin.post(admin_url(graph), data)
     graph.refresh_from_db()
     assert graph.name == "renamed" and graph.status == "ready" and graph.strategy == "auto"
 
 
 def test_the_swarm_page_links_its_tasks_agents_calls_and_events(admin, graph):
     stored_answer(graph.tasks.first(), {"content": []})
-    page = admin.get(f"/admin/swarms/swarm/{graph.id}/change/").content.decode()
+    page = admin.get(admin_url(graph)).content.decode()
     for model, count in (
         ("tasks/task", "2 tasks"),
         ("agents/agent", "2 agents"),
@@ -140,9 +141,9 @@ def test_the_swarm_page_links_its_tasks_agents_calls_and_events(admin, graph):
 def test_deleting_a_swarm_goes_through_the_service_and_takes_its_records(admin, graph):
     stored_answer(graph.tasks.first(), {"content": []})
     Swarm.objects.filter(pk=graph.id).update(status="executing")
-    confirm = admin.get(f"/admin/swarms/swarm/{graph.id}/delete/").content.decode()
+    confirm = admin.get(admin_url(graph, "delete")).content.decode()
     assert "Are you sure" in confirm and "permission to delete" not in confirm
-    admin.post(f"/admin/swarms/swarm/{graph.id}/delete/", {"post": "yes"})
+    admin.post(admin_url(graph, "delete"), {"post": "yes"})
     assert not Swarm.objects.filter(pk=graph.id).exists()
     assert not Event.objects.filter(swarm_id=graph.id).exists()
 
@@ -166,8 +167,8 @@ def test_audit_rows_cannot_be_added_changed_or_deleted(admin, graph, model):
         LogEntry.objects.create(swarm=graph, level=20, source="test", message="a line")
     obj = row.objects.first()
     assert admin.get(f"/admin/{model}/add/").status_code == 403
-    assert admin.get(f"/admin/{model}/{obj.pk}/delete/").status_code == 403
-    page = admin.get(f"/admin/{model}/{obj.pk}/change/").content.decode()
+    assert admin.get(admin_url(obj, "delete")).status_code == 403
+    page = admin.get(admin_url(obj)).content.decode()
     assert 'name="_save"' not in page
     listing = admin.get(f"/admin/{model}/").content.decode()
     assert "delete_selected" not in listing
@@ -178,21 +179,21 @@ def test_audit_rows_cannot_be_added_changed_or_deleted(admin, graph, model):
 
 def test_a_tasks_graph_and_results_are_read_only(admin, graph):
     task = graph.tasks.get(name="Test it")
-    page = admin.get(f"/admin/tasks/task/{task.id}/change/").content.decode()
+    page = admin.get(admin_url(task)).content.decode()
     for field in ("name", "description", "priority"):
         assert f'name="{field}"' in page
     for field in ("dependencies", "swarm", "assigned_agent", "status", "pinned", "type", "output"):
         assert f'name="{field}"' not in page  # no picker listing every swarm's tasks
     assert "Write it" in page  # its dependency, shown
     assert admin.get("/admin/tasks/task/add/").status_code == 403
-    assert admin.get(f"/admin/tasks/task/{task.id}/delete/").status_code == 403
+    assert admin.get(admin_url(task, "delete")).status_code == 403
     assert f"/admin/tasks/claudecall/?task__id__exact={task.id}" in page
 
 
 def test_agents_are_read_only_and_terminated_through_the_service(admin, graph):
     agent = Agent.objects.get(name="coder-one")
     Task.objects.filter(swarm=graph, name="Write it").update(status="running", assigned_agent=agent)
-    page = admin.get(f"/admin/agents/agent/{agent.id}/change/").content.decode()
+    page = admin.get(admin_url(agent)).content.decode()
     assert 'name="status"' not in page and 'name="_save"' not in page
     response = admin.post(
         "/admin/agents/agent/", {"action": "terminate_agents", "_selected_action": [agent.id]}, follow=True
@@ -209,7 +210,7 @@ def test_agents_are_read_only_and_terminated_through_the_service(admin, graph):
 
 def test_api_keys_are_revoked_with_an_action_not_by_editing_a_date(admin, alice):
     key, _ = apikey_create(owner=alice, name="ci", permissions=["read"])
-    page = admin.get(f"/admin/access/apikey/{key.id}/change/").content.decode()
+    page = admin.get(admin_url(key)).content.decode()
     assert 'name="revoked_at"' not in page and 'name="key_hash"' not in page
     assert 'type="checkbox" name="permissions" value="write"' in page
     response = admin.post(
@@ -226,8 +227,25 @@ def test_api_keys_are_revoked_with_an_action_not_by_editing_a_date(admin, alice)
 def test_api_key_permissions_are_chosen_not_typed(admin, alice):
     key, _ = apikey_create(owner=alice, name="ci", permissions=["read"])
     data = {"name": "ci", "permissions": ["write", "read"], "expires_at_0": "", "expires_at_1": ""}
-    admin.post(f"/admin/access/apikey/{key.id}/change/", data)
+    admin.post(admin_url(key), data)
     assert ApiKey.objects.get(pk=key.id).permissions == ["read", "write"]
-    bad = admin.post(f"/admin/access/apikey/{key.id}/change/", {**data, "permissions": ["root"]})
+    bad = admin.post(admin_url(key), {**data, "permissions": ["root"]})
     assert "Select a valid choice" in bad.content.decode()
     assert ApiKey.objects.get(pk=key.id).permissions == ["read", "write"]
+
+
+def test_an_id_the_admin_would_misread_raw_still_links_and_opens(admin, alice, monkeypatch):
+    from core import ids
+    from core.adminkit import change_url
+
+    real = ids.new_id
+    monkeypatch.setattr(
+        ids, "new_id", lambda prefix: "swarm_mx_23abcdefg" if prefix == "swarm" else real(prefix)
+    )
+    swarm = build_swarm(alice, tasks=[{"name": "Write it"}])
+    assert swarm.id == "swarm_mx_23abcdefg"  # unquoted, `_23` reads as "#"
+    assert admin.get(f"/admin/swarms/swarm/{swarm.id}/change/").status_code == 302  # "does not exist"
+    task_page = admin.get(admin_url(swarm.tasks.get())).content.decode()
+    assert f'href="{change_url(swarm)}"' in task_page  # the task links to its swarm, quoted
+    swarm_page = admin.get(change_url(swarm))
+    assert swarm_page.status_code == 200 and "swarm_mx_23abcdefg" in swarm_page.content.decode()

@@ -9,6 +9,7 @@ from openapi_spec_validator import validate
 from swarms.models import Swarm
 from swarms.services import swarm_add_task as task_create
 from swarms.services import swarm_spawn_agent as agent_spawn
+from tests.helpers import admin_url
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,7 @@ def test_the_swarm_page_shows_agents_and_tasks_inline(admin_client_logged_in, sw
     task_create(
         swarm_id=swarm_of_alice.id, name="Inline task", description="Visible on the swarm page", type="coding"
     )
-    page = admin_client_logged_in.get(f"/admin/swarms/swarm/{swarm_of_alice.id}/change/").content.decode()
+    page = admin_client_logged_in.get(admin_url(swarm_of_alice)).content.decode()
     assert "inline-coder" in page and "Inline task" in page
 
 
@@ -81,7 +82,7 @@ def test_result_fields_are_read_only_in_the_admin(admin_client_logged_in, swarm_
     task = task_create(
         swarm_id=swarm_of_alice.id, name="Read only", description="Results are the engine's", type="coding"
     )
-    page = admin_client_logged_in.get(f"/admin/tasks/task/{task.id}/change/").content.decode()
+    page = admin_client_logged_in.get(admin_url(task)).content.decode()
     assert 'name="output"' not in page and 'name="quality"' not in page
     assert 'name="name"' in page
 

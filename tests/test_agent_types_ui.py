@@ -7,6 +7,7 @@ import pytest
 from agents.models import AgentType
 from swarms.models import Strategy, Swarm
 from tests.conftest import OBJECTIVE
+from tests.helpers import admin_url
 from tests.test_ui import assert_harmless, logged_in
 
 pytestmark = pytest.mark.django_db
@@ -107,17 +108,12 @@ def test_the_admin_lists_them(admin_client, model):
 
 def test_builtins_are_read_only_in_the_admin(admin_client):
     coder = AgentType.objects.get(owner=None, name="coder")
-    page = admin_client.get(f"/admin/agents/agenttype/{coder.pk}/change/")
+    page = admin_client.get(admin_url(coder))
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
-    assert (
-        admin_client.post(f"/admin/agents/agenttype/{coder.pk}/change/", {"description": "x"}).status_code
-        == 403
-    )
-    assert (
-        admin_client.post(f"/admin/agents/agenttype/{coder.pk}/delete/", {"post": "yes"}).status_code == 403
-    )
+    assert admin_client.post(admin_url(coder), {"description": "x"}).status_code == 403
+    assert admin_client.post(admin_url(coder, "delete"), {"post": "yes"}).status_code == 403
     auto = Strategy.objects.get(owner=None, name="auto")
-    assert admin_client.post(f"/admin/swarms/strategy/{auto.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert admin_client.post(admin_url(auto, "delete"), {"post": "yes"}).status_code == 403
 
 
 def test_the_admin_creates_a_users_type_with_the_apis_rules(admin_client, alice):

@@ -11,6 +11,7 @@ from django.utils import timezone
 from swarms.models import Swarm
 from tasks.models import Task
 from tests.builders import build_swarm
+from tests.helpers import admin_url
 from tests.test_ui import assert_harmless, logged_in
 
 pytestmark = pytest.mark.django_db
@@ -176,7 +177,7 @@ def test_admin_actions_approve_retry_and_clone(admin_client, alice):
     page = run_action(admin_client, "clone_swarms", swarm)
     clone = Swarm.objects.get(cloned_from=swarm.id)
     assert f"as {clone.id}" in page and clone.owner.username == "root"
-    detail = admin_client.get(f"/admin/swarms/swarm/{plan.id}/change/").content.decode()
+    detail = admin_client.get(admin_url(plan)).content.decode()
     assert "Plan estimate" in detail
 
 

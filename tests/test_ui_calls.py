@@ -11,6 +11,7 @@ from django.test import Client
 from swarms.models import Swarm
 from tasks.models import ClaudeCall, Task
 from tests.builders import build_swarm
+from tests.helpers import admin_url
 from tests.test_ui import Markup, assert_harmless, logged_in
 
 pytestmark = pytest.mark.django_db
@@ -183,7 +184,7 @@ def test_the_admin_shows_the_trace_read_only_and_escaped(
     django_user_model: Any, swarm: Swarm, hostile_call: ClaudeCall
 ) -> None:
     client = logged_in(django_user_model.objects.create_superuser("root", "", "pw"))
-    html = page(client, f"/admin/tasks/claudecall/{hostile_call.id}/change/")
+    html = page(client, admin_url(hostile_call))
     assert SCRIPT not in html and "&lt;script&gt;window.__xss=1&lt;/script&gt;" in html
     assert 'name="request"' not in html and 'name="trace_response"' not in html  # no inputs
     assert "&quot;stop_reason&quot;: &quot;tool_use&quot;" in html  # pretty JSON

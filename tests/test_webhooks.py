@@ -14,7 +14,7 @@ from events.models import Event
 from events.stream import publish
 from swarms.services import swarm_delete
 from tests.builders import build_swarm
-from tests.helpers import wait_for
+from tests.helpers import admin_url, wait_for
 from tests.receiver import running_receiver, verify
 from webhooks import services, transport
 from webhooks.models import Delivery, Webhook
@@ -420,7 +420,7 @@ def test_the_admin_lists_webhooks_and_a_read_only_delivery_log(
     for path in ("/admin/webhooks/webhook/?q=a", "/admin/webhooks/delivery/?q=a"):
         assert client.get(path).status_code == 200
     webhook = Webhook.objects.get()
-    page = client.get(f"/admin/webhooks/webhook/{webhook.id}/change/").content.decode()
+    page = client.get(admin_url(webhook)).content.decode()
     assert receiver.url in page and secret not in page
     delivery_page = client.get(f"/admin/webhooks/delivery/{delivery_id}/change/").content.decode()
     assert "swarm.started" in delivery_page and "200" in delivery_page

@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 
+from tests.helpers import admin_url
 from workspaces import archive
 from workspaces.services import file_write
 
@@ -166,8 +167,8 @@ def test_operators_see_files_read_only_in_the_admin(client, django_user_model, f
     listing = client.get("/admin/workspaces/workspacefile/?q=src")
     assert listing.status_code == 200 and "src/app.py" in listing.content.decode()
     file = files.workspace_files.get(path="src/app.py", version=1)
-    page = client.get(f"/admin/workspaces/workspacefile/{file.pk}/change/")
+    page = client.get(admin_url(file))
     assert page.status_code == 200 and "print(&#x27;v1&#x27;)" in page.content.decode()
     assert client.get("/admin/workspaces/workspacefile/add/").status_code == 403
-    assert client.post(f"/admin/workspaces/workspacefile/{file.pk}/change/", {"path": "x"}).status_code == 403
-    assert client.get(f"/admin/workspaces/workspacefile/{file.pk}/delete/").status_code == 403
+    assert client.post(admin_url(file), {"path": "x"}).status_code == 403
+    assert client.get(admin_url(file, "delete")).status_code == 403
