@@ -13,6 +13,8 @@ from rest_framework.test import APIClient
 from access.services import apikey_create
 from swarms.models import Swarm
 from swarms.services import swarm_create
+from tests.helpers import wait_for
+from webhooks.models import Webhook
 
 OBJECTIVE = "Build a REST API for user management"
 
@@ -185,6 +187,20 @@ def stack(redis_url: str, fake_claude: Any, alice: Any) -> Iterator[Any]:
     yield Stack()
     for process in processes:
         process.stop()
+
+
+@pytest.fixture
+def server_settled() -> Iterator[None]:
+    """For tests against a live server (`tests.client_server`), which works on after a test returns:
+    it plans or runs the test's swarms and retries webhook deliveries. The test's flush truncates
+    every table while those transactions hold locks on some and wait for others; PostgreSQL breaks
+    that deadlock by failing the flush, and the next test starts with the last one's rows. So the
+    webhooks go (their deliveries with them: a retry that comes later finds nothing and writes
+    nothing) and the swarms settle before the flush."""
+    yield
+    Webhook.objects.all().delete()
+    busy = [Swarm.Status.PLANNING, Swarm.Status.EXECUTING]
+    wait_for(lambda: not Swarm.objects.filter(status__in=busy).exists(), 60)
 
 
 @pytest.fixture(scope="session")

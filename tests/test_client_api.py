@@ -25,7 +25,11 @@ from access.services import apikey_create
 from tests.client_server import live_server
 from tests.conftest import OBJECTIVE, make_user
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("server_settled"),
+]
 
 
 @pytest.fixture(scope="module")

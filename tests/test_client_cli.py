@@ -28,7 +28,11 @@ from tests.conftest import OBJECTIVE
 from tests.helpers import wait_for
 from workspaces.models import WorkspaceFile
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("server_settled"),
+]
 CLI = str(Path(sys.executable).parent / "claudeflow")
 
 

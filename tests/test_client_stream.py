@@ -15,7 +15,11 @@ from access.services import apikey_create
 from tests.client_server import SeverableProxy, events_of, live_server
 from tests.conftest import OBJECTIVE
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("server_settled"),
+]
 
 
 def bounded(seconds: float = 60, **options: Any) -> StreamOptions:

@@ -25,15 +25,17 @@ from claudeflow import (
 )
 
 from access.services import apikey_create
-from swarms.models import Swarm
 from tests.client_server import live_server
 from tests.conftest import OBJECTIVE
 from tests.helpers import wait_for
 from tests.receiver import running_receiver
 from tests.test_client_cli import cli, cli_json
-from webhooks.models import Webhook as WebhookRow
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("server_settled"),
+]
 
 UNUSED_URL = "http://127.0.0.1:9/hook"  # accepted (private networks allowed); nothing listens there
 
@@ -45,20 +47,6 @@ def server(django_db_setup: None, fake_server: Any) -> Iterator[str]:
         fake_server.url, WEBHOOK_ALLOW_PRIVATE_NETWORKS="true", WEBHOOK_RETRY_DELAY="100"
     ) as base:
         yield base
-
-
-@pytest.fixture(autouse=True)
-def quiet_server_before_flush(server: str) -> Iterator[None]:
-    """The server works on after a test returns: it plans or runs the test's swarms and retries the
-    deliveries to UNUSED_URL for half a minute. The test's flush truncates every table while those
-    transactions hold locks on some and wait for others: PostgreSQL then breaks the deadlock by
-    failing the flush, and the next test starts with the last one's rows. So the webhooks go (their
-    deliveries with them; a retry that comes later finds nothing and writes nothing) and the swarms
-    settle before the flush."""
-    yield
-    WebhookRow.objects.all().delete()
-    busy = [Swarm.Status.PLANNING, Swarm.Status.EXECUTING]
-    wait_for(lambda: not Swarm.objects.filter(status__in=busy).exists(), 60)
 
 
 def key_of(user: Any) -> str:
