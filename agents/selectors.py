@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import F, Q, QuerySet, Subquery
@@ -40,14 +41,26 @@ def agent_types_for(owner_id: int | None) -> dict[str, AgentSpec]:
 
 
 def agent_type_for(name: str, owner_id: int | None, *, lock: bool = False) -> AgentSpec | None:
-    """The spec an agent of this type in a swarm of this owner runs with (one query). `lock`
-    (inside a transaction) holds a user's own type until commit, so that a delete waits for the
-    agent being spawned and then sees it in use; built-ins, which cannot be deleted, are not locked."""
-    rows = AgentType.objects.for_owner_id(owner_id).filter(name=name)
-    row = rows.order_by(F("owner_id").asc(nulls_first=True)).first()
-    if lock and row is not None and row.owner_id is not None:
-        row = AgentType.objects.select_for_update().filter(pk=row.pk).first()  # None: deleted meanwhile
-    return row.spec() if row is not None else None
+    """The spec an agent of this type in a swarm of this owner runs with (see agent_types_named)."""
+    return agent_types_named([name], owner_id, lock=lock).get(name)
+
+
+def agent_types_named(
+    names: Iterable[str], owner_id: int | None, *, lock: bool = False
+) -> dict[str, AgentSpec]:
+    """Name → spec of those of `names` a swarm of this owner may use (one query; a global name wins
+    over an own type of the same name). `lock` (inside a transaction) holds the user's own types
+    until commit, so that a delete waits for the agents being spawned and then sees them in use;
+    built-ins, which cannot be deleted, are not locked."""
+    rows = AgentType.objects.for_owner_id(owner_id).filter(name__in=set(names))
+    chosen: dict[str, AgentType] = {}
+    for row in rows.order_by(F("owner_id").asc(nulls_first=True), "id"):
+        chosen.setdefault(row.name, row)
+    own = [row.pk for row in chosen.values() if row.owner_id is not None]
+    if lock and own:
+        kept = set(AgentType.objects.select_for_update().filter(pk__in=own).values_list("pk", flat=True))
+        chosen = {name: row for name, row in chosen.items() if row.owner_id is None or row.pk in kept}
+    return {name: row.spec() for name, row in chosen.items()}
 
 
 def agent_type_row(owner_id: Any, name: Any) -> Subquery:

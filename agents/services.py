@@ -6,6 +6,7 @@ State machine: idle ⇄ busy, and terminated.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentType
 from agents.registry import AGENT_TYPES
-from agents.selectors import agent_type_for
+from agents.selectors import agent_types_named
 from core.db import plus
 from core.errors import Conflict, Forbidden, LimitExceeded, ValidationFailed
 from core.prepared import update
@@ -24,32 +25,69 @@ from events.stream import log, publish
 from tasks.models import spend_of_calls
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """An agent to spawn: its type, and its name and capabilities when not the type's defaults."""
+
+    type: str
+    name: str = ""
+    capabilities: dict[str, Any] | None = None
+
+
 def agent_spawn(
     *, swarm: Any, type: str, name: str = "", capabilities: dict[str, Any] | None = None
 ) -> Agent:
+    spawned = agents_spawn(swarm=swarm, wanted=[Wanted(type, name, capabilities)])[0]
+    if isinstance(spawned, Exception):
+        raise spawned
+    return spawned
+
+
+def agents_spawn(*, swarm: Any, wanted: list[Wanted]) -> list[Agent | LimitExceeded | ValidationFailed]:
+    """Spawns agents in order, in one go (a plan's, a clone's): one count, one read of their types,
+    one insert. An agent that cannot be spawned (the swarm is full, its type unknown) is its error
+    in the list instead; the others are spawned."""
     limit = min(swarm.max_agents, settings.MAX_AGENTS_PER_SWARM)
     live = Agent.objects.filter(swarm=swarm).live().count()
-    if live >= limit:
-        raise LimitExceeded(f"Swarm {swarm.id} already has {live} agents (its maximum is {limit})")
-    spec = agent_type_for(type, swarm.owner_id, lock=True)  # lock: a delete of the type waits for us
-    if spec is None:
-        raise ValidationFailed(
-            f"Unknown agent type {type!r}",
-            details=[{"field": "type", "message": f"{type!r} is not one of your agent types", "value": type}],
-        )
-    instance = (Agent.objects.filter(swarm=swarm, type=type).aggregate(n=Max("instance"))["n"] or 0) + 1
-    merged = {**spec.default_capabilities(), **(capabilities or {})}
-    agent = Agent.objects.create(
-        swarm=swarm,
-        type=type,
-        name=name or f"{type}-{instance}",
-        instance=instance,
-        capabilities=merged,
-        idle_since=timezone.now(),
+    types = {w.type for w in wanted}
+    specs = agent_types_named(types, swarm.owner_id, lock=True)  # lock: a delete of a type waits for us
+    instances = dict(
+        Agent.objects.filter(swarm=swarm, type__in=types)
+        .values_list("type")
+        .annotate(n=Max("instance"))
+        .order_by()
     )
-    publish(swarm.id, catalogue.agent_spawned(agent))
-    log(swarm.id, "info", "AgentPool", f"Spawned agent {agent.name} ({agent.type} #{instance})")
-    return agent
+    results: list[Agent | LimitExceeded | ValidationFailed] = []
+    for w in wanted:
+        spec = specs.get(w.type)
+        if live >= limit:
+            results.append(
+                LimitExceeded(f"Swarm {swarm.id} already has {live} agents (its maximum is {limit})")
+            )
+        elif spec is None:
+            message = f"{w.type!r} is not one of your agent types"
+            details = [{"field": "type", "message": message, "value": w.type}]
+            results.append(ValidationFailed(f"Unknown agent type {w.type!r}", details=details))
+        else:
+            instance = instances[w.type] = (instances.get(w.type) or 0) + 1
+            capabilities = {**spec.default_capabilities(), **(w.capabilities or {})}
+            results.append(
+                Agent(
+                    swarm=swarm,
+                    type=w.type,
+                    name=w.name or f"{w.type}-{instance}",
+                    instance=instance,
+                    capabilities=capabilities,
+                    idle_since=timezone.now(),
+                )
+            )
+            live += 1
+    spawned = [agent for agent in results if isinstance(agent, Agent)]
+    Agent.objects.bulk_create(spawned)
+    for agent in spawned:
+        publish(swarm.id, catalogue.agent_spawned(agent))
+        log(swarm.id, "info", "AgentPool", f"Spawned agent {agent.name} ({agent.type} #{agent.instance})")
+    return results
 
 
 def agent_occupy(*, agent_id: str) -> bool:

@@ -13,8 +13,7 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 
-from agents.services import agent_spawn
-from core.errors import LimitExceeded, ValidationFailed
+from agents.services import Wanted, agents_spawn
 from core.logging import log_context
 from engine import budget, estimates, plans
 from engine.claude import Abort, Aborted, CallFailed, Exhausted, Request, Spend, call, client, estimate
@@ -24,8 +23,7 @@ from swarms.locks import lock_swarm
 from swarms.models import Swarm
 from swarms.selectors import strategy_for
 from swarms.services import swarm_claim_planning, swarm_fail, swarm_planned, swarm_renew_planning
-from tasks.models import Task
-from tasks.services import task_create
+from tasks.services import tasks_create
 
 logger = logging.getLogger(__name__)
 SOURCE = "HeadlessCoordinator"
@@ -166,28 +164,28 @@ def apply_plan(swarm_id: str, owner: str, result: plans.Plan) -> None:
         if swarm.status != Swarm.Status.PLANNING or swarm.plan_lease_owner != owner:
             return  # stopped, deleted or planned by someone else meanwhile
         with batch(swarm.id):
-            for agent in result.agents:
-                try:
-                    agent_spawn(swarm=swarm, type=agent.type, name=agent.name)
-                except (LimitExceeded, ValidationFailed) as exc:  # full, or its type deleted meanwhile
-                    log(swarm.id, "warn", SOURCE, f"Planned agent {agent.name} not spawned: {exc.message}")
-            created: list[Task] = []
-            for sequence, planned in enumerate(result.tasks, start=1):
-                created.append(
-                    task_create(
-                        swarm=swarm,
-                        sequence=sequence,
-                        name=planned.name,
-                        description=planned.description,
-                        type=planned.type,
-                        priority=planned.priority,
-                        agent_type=planned.agent_type,
-                        is_synthesis=planned.is_synthesis,
-                        requires_approval=planned.requires_approval,
-                        requirements={"capabilities": planned.capabilities},
-                        dependencies=[created[i] for i in planned.dependencies],
+            wanted = [Wanted(agent.type, agent.name) for agent in result.agents]
+            for agent, spawned in zip(result.agents, agents_spawn(swarm=swarm, wanted=wanted), strict=True):
+                if isinstance(spawned, Exception):  # full, or its type deleted meanwhile
+                    log(
+                        swarm.id, "warn", SOURCE, f"Planned agent {agent.name} not spawned: {spawned.message}"
                     )
-                )
+            items = [
+                {
+                    "sequence": sequence,
+                    "name": planned.name,
+                    "description": planned.description,
+                    "type": planned.type,
+                    "priority": planned.priority,
+                    "agent_type": planned.agent_type,
+                    "is_synthesis": planned.is_synthesis,
+                    "requires_approval": planned.requires_approval,
+                    "requirements": {"capabilities": planned.capabilities},
+                    "dependencies": planned.dependencies,  # earlier tasks of the plan, by index
+                }
+                for sequence, planned in enumerate(result.tasks, start=1)
+            ]
+            created = tasks_create(swarm=swarm, tasks=items)
             estimate = estimates.plan_cost(swarm, result.tasks)
             swarm_planned(swarm, agents=len(result.agents), tasks=len(created), estimate=estimate)
 

@@ -67,12 +67,18 @@ class _Batch:
     def __init__(self, swarm_id: str) -> None:
         self.swarm_id = swarm_id
         self.events: list[Event] = []
+        self.logs: list[tuple[LogEntry, Event]] = []  # log lines written with the events, in one INSERT
 
     def flush_one(self, event: Event) -> Event:
         self.events.append(event)
         return self.flush()[0]
 
     def flush(self) -> list[Event]:
+        if self.logs:
+            LogEntry.objects.bulk_create([entry for entry, _ in self.logs])
+            for entry, event in self.logs:
+                event.data["id"] = entry.id
+            self.logs = []
         if not self.events:
             return []
         now = timezone.now()
@@ -164,12 +170,17 @@ def publish(swarm_id: str, built: Built) -> Event | None:
 
 
 def log(swarm_id: str, level: str, source: str, message: str, data: dict[str, Any] | None = None) -> None:
-    """Writes a LogEntry and announces it as a `log` event (inside the caller's transaction)."""
-    with transaction.atomic():
-        entry = LogEntry.objects.create(
-            swarm_id=swarm_id, level=LEVELS[level], source=source, message=message, data=data or {}
-        )
+    """Writes a LogEntry and announces it as a `log` event (inside the caller's transaction; no
+    savepoint of its own: a failed write dooms that transaction, as the events' own write does).
+    Inside a batch the entries are inserted together, just before its events."""
+    entry = LogEntry(swarm_id=swarm_id, level=LEVELS[level], source=source, message=message, data=data or {})
+    with transaction.atomic(savepoint=False):
+        current = _batches().get(swarm_id)
+        if current is None:
+            entry.save(force_insert=True)
         publish(swarm_id, catalogue.log_line(entry_id=entry.id, level=level, source=source, message=message))
+        if current is not None:  # its id is known once the batch inserts it
+            current.logs.append((entry, current.events[-1]))
     logger.log(entry.level, "%s: %s", source, message, extra={"swarm_id": swarm_id})
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from agents.selectors import agent_types_for
-from agents.services import agent_spawn, agent_terminate, agents_release_all
+from agents.services import Wanted, agent_spawn, agent_terminate, agents_release_all, agents_spawn
 from core import jobs
 from core.errors import Conflict, Forbidden, LimitExceeded, ValidationFailed
 from events import catalogue
@@ -42,6 +42,7 @@ from tasks.services import (
     task_requeue,
     task_retry,
     task_unpin,
+    tasks_create,
 )
 
 SOURCE = "HeadlessCoordinator"
@@ -387,28 +388,34 @@ def swarm_clone(*, swarm_id: str, owner: Any) -> Swarm:
 
 def _copy_agents(source: Swarm, clone: Swarm) -> int:
     agents = Agent.objects.filter(swarm=source).exclude(status=Agent.Status.TERMINATED)
-    for agent in agents.order_by("created_at", "instance"):
-        agent_spawn(swarm=clone, type=agent.type, name=agent.name, capabilities=dict(agent.capabilities))
-    return len(agents)
+    wanted = [Wanted(a.type, a.name, dict(a.capabilities)) for a in agents.order_by("created_at", "instance")]
+    spawned = agents_spawn(swarm=clone, wanted=wanted)
+    refused = next((error for error in spawned if isinstance(error, Exception)), None)
+    if refused is not None:
+        raise refused
+    return len(spawned)
 
 
 def _copy_tasks(source: Swarm, clone: Swarm) -> int:
-    copies: dict[str, Task] = {}
-    for task in Task.objects.filter(swarm=source).prefetch_related("dependencies").order_by("sequence"):
-        copies[task.id] = task_create(
-            swarm=clone,
-            sequence=task.sequence,
-            name=task.name,
-            description=task.description,
-            type=task.type,
-            priority=task.priority,
-            agent_type=task.agent_type,
-            is_synthesis=task.is_synthesis,
-            requires_approval=task.requires_approval,
-            requirements=task.requirements,
-            dependencies=[copies[d.id] for d in task.dependencies.all() if d.id in copies],
-        )
-    return len(copies)
+    tasks = list(Task.objects.filter(swarm=source).prefetch_related("dependencies").order_by("sequence"))
+    index = {task.id: i for i, task in enumerate(tasks)}
+    items = [
+        {
+            "sequence": task.sequence,
+            "name": task.name,
+            "description": task.description,
+            "type": task.type,
+            "priority": task.priority,
+            "agent_type": task.agent_type,
+            "is_synthesis": task.is_synthesis,
+            "requires_approval": task.requires_approval,
+            "requirements": task.requirements,
+            # the copies of its dependencies, by index (an earlier sequence: earlier in the list)
+            "dependencies": [index[d.id] for d in task.dependencies.all() if index.get(d.id, len(tasks)) < i],
+        }
+        for i, task in enumerate(tasks)
+    ]
+    return len(tasks_create(swarm=clone, tasks=items))
 
 
 def swarm_claim_planning(*, swarm_id: str, owner: str, until: Any) -> bool:

@@ -44,20 +44,41 @@ def _reload(task_id: str) -> Task:
 def task_create(
     *, swarm: Any, dependencies: list[Task] = (), sequence: int | None = None, **fields: Any
 ) -> Task:  # type: ignore[assignment]
-    """Adds a pending task to a swarm (API, planner, templates)."""
+    """Adds a pending task to a swarm (the API)."""
+    item = {**fields, "sequence": sequence, "dependencies": dependencies}
+    return tasks_create(swarm=swarm, tasks=[item])[0]
+
+
+def tasks_create(*, swarm: Any, tasks: list[dict[str, Any]]) -> list[Task]:
+    """Adds pending tasks in order, in one go (a plan's, a clone's): one count, one insert of the
+    tasks and one of their dependencies. Each item holds the task's fields, its `sequence` (None:
+    after the swarm's last) and its `dependencies`: stored tasks, or the indexes of earlier items."""
     held = Task.objects.filter(swarm=swarm).count()
-    if held >= settings.MAX_TASKS_PER_SWARM:
+    if held + len(tasks) > settings.MAX_TASKS_PER_SWARM:
+        more = f" and {len(tasks)} more would pass" if held < settings.MAX_TASKS_PER_SWARM else ""
         raise LimitExceeded(
-            f"Swarm {swarm.id} already has {held} tasks (this deployment's maximum per swarm is "
+            f"Swarm {swarm.id} already has {held} tasks{more} (this deployment's maximum per swarm is "
             f"{settings.MAX_TASKS_PER_SWARM})"
         )
-    if sequence is None:
-        sequence = (Task.objects.filter(swarm=swarm).aggregate(n=Max("sequence"))["n"] or 0) + 1
-    task = Task.objects.create(swarm=swarm, sequence=sequence, **fields)
-    if dependencies:
-        task.dependencies.set(dependencies)
-    publish(swarm.id, catalogue.task_created(task, dependencies=[d.id for d in dependencies]))
-    return task
+    stored_last: int | None = None
+    created: list[tuple[Task, list[Task]]] = []  # each new task with its dependencies
+    for item in tasks:
+        fields = dict(item)
+        given = [d if isinstance(d, Task) else created[d][0] for d in fields.pop("dependencies", None) or []]
+        dependencies = list({d.id: d for d in given}.values())
+        sequence = fields.pop("sequence", None)
+        if sequence is None:
+            if stored_last is None:
+                stored_last = Task.objects.filter(swarm=swarm).aggregate(n=Max("sequence"))["n"] or 0
+            sequence = max([stored_last, *(task.sequence for task, _ in created)]) + 1
+        created.append((Task(swarm=swarm, sequence=sequence, **fields), dependencies))
+    Task.objects.bulk_create([task for task, _ in created])
+    Through = Task.dependencies.through
+    edges = [(task.id, dependency.id) for task, dependencies in created for dependency in dependencies]
+    Through.objects.bulk_create([Through(from_task_id=a, to_task_id=b) for a, b in edges])
+    for task, dependencies in created:
+        publish(swarm.id, catalogue.task_created(task, dependencies=[d.id for d in dependencies]))
+    return [task for task, _ in created]
 
 
 def task_pin(*, task: Task, agent: Any) -> Task:

@@ -7,12 +7,12 @@ from typing import Any
 from django.db import transaction
 
 from agents.models import Agent
-from agents.services import agent_spawn
+from agents.services import Wanted, agents_spawn
 from events.stream import batch
 from swarms.locks import lock_swarm
 from swarms.models import Swarm
 from tasks.models import Task
-from tasks.services import task_create
+from tasks.services import tasks_create
 
 
 def build_swarm(
@@ -40,25 +40,30 @@ def build_swarm(
     )
     with transaction.atomic(), batch(swarm.id):
         lock_swarm(swarm.id)
-        for kind, name, *caps in agents:
-            agent_spawn(swarm=swarm, type=kind, name=name, capabilities=caps[0] if caps else None)
-        created: list[Task] = []
-        for sequence, spec in enumerate(tasks, start=1):
-            created.append(
-                task_create(
-                    swarm=swarm,
-                    sequence=sequence,
-                    name=spec["name"],
-                    description=spec.get("description", spec["name"] + " in full detail"),
-                    type=spec.get("type", "coding"),
-                    priority=spec.get("priority", Task.Priority.NORMAL),
-                    agent_type=spec.get("agent_type", ""),
-                    is_synthesis=spec.get("is_synthesis", False),
-                    requires_approval=spec.get("requires_approval", False),
-                    requirements={"capabilities": spec.get("capabilities", [])},
-                    dependencies=[created[i] for i in spec.get("depends_on", [])],
-                )
-            )
+        wanted = [Wanted(kind, name, caps[0] if caps else None) for kind, name, *caps in agents]
+        refused = [
+            error for error in agents_spawn(swarm=swarm, wanted=wanted) if isinstance(error, Exception)
+        ]
+        if refused:
+            raise refused[0]
+        tasks_create(
+            swarm=swarm,
+            tasks=[
+                {
+                    "sequence": sequence,
+                    "name": spec["name"],
+                    "description": spec.get("description", spec["name"] + " in full detail"),
+                    "type": spec.get("type", "coding"),
+                    "priority": spec.get("priority", Task.Priority.NORMAL),
+                    "agent_type": spec.get("agent_type", ""),
+                    "is_synthesis": spec.get("is_synthesis", False),
+                    "requires_approval": spec.get("requires_approval", False),
+                    "requirements": {"capabilities": spec.get("capabilities", [])},
+                    "dependencies": spec.get("depends_on", []),
+                }
+                for sequence, spec in enumerate(tasks, start=1)
+            ],
+        )
     return swarm
 
 
