@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any
@@ -28,6 +28,14 @@ BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_ROOT = BENCH_DIR.parent
 SHIM_DIR = BENCH_DIR / "sitecustomize"
 POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+# the objectives of the spec's load test ("Load Testing Example"), used in turn
+SPEC_OBJECTIVES = (
+    "Create a simple calculator app",
+    "Build a todo list application",
+    "Design a user authentication system",
+    "Implement a chat application",
+    "Create a blog platform",
+)
 # stack_env() is made for tests; these of its values are not the deployment defaults
 TEST_ONLY_SETTINGS = ("TASK_LEASE_SECONDS", "RETRY_DELAY", "RESOURCE_MONITORING", "LOG_LEVEL", "LOG_FORMAT")
 
@@ -272,3 +280,20 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 def print_json(figures: dict[str, Any]) -> None:
     print(json.dumps(figures, sort_keys=True, default=str))
+
+
+def run_benchmark(
+    args: argparse.Namespace,
+    database: Callable[[contextlib.ExitStack, argparse.Namespace], str],
+    measure: Callable[[argparse.Namespace, ModuleType, str], dict[str, Any]],
+    report: Callable[[dict[str, Any]], None],
+) -> None:
+    """The shape of a benchmark's main(): the checkout of `--root`, the database `database` gives
+    (torn down with what it started), the measurement, its report and, with `--json`, its figures."""
+    stack = use_root(args.root)
+    stop_on_sigterm()
+    with contextlib.ExitStack() as exits:
+        figures = measure(args, stack, database(exits, args))
+    report(figures)
+    if args.json:
+        print_json(figures)

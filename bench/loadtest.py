@@ -39,6 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
+    SPEC_OBJECTIVES,
     add_common_arguments,
     django_environment,
     flush_redis,
@@ -53,13 +54,6 @@ from common import (
     use_root,
 )
 
-OBJECTIVES = [
-    "Create a simple calculator app",
-    "Build a todo list application",
-    "Design a user authentication system",
-    "Implement a chat application",
-    "Create a blog platform",
-]
 TERMINAL = ("completed", "failed", "stopped")
 END_EVENTS = ("swarm.completed", "swarm.failed")
 
@@ -172,7 +166,7 @@ def fire(stack: ModuleType, base: str, keys: list[str], args: argparse.Namespace
     def client(i: int) -> None:
         gate.wait()
         try:
-            key, objective = keys[i % len(keys)], OBJECTIVES[i % len(OBJECTIVES)]
+            key, objective = keys[i % len(keys)], SPEC_OBJECTIVES[i % len(SPEC_OBJECTIVES)]
             results[i] = run_swarm(stack, base, key, objective, deadline, args.poll_ms / 1000)
         except (OSError, ValueError, KeyError) as exc:  # a failed client is a result, not the end
             results[i] = {"error": repr(exc)}

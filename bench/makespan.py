@@ -46,15 +46,13 @@ from common import (
     flush_redis,
     percentile,
     print_cpu,
-    print_json,
     query_kinds,
     query_total,
+    run_benchmark,
     server_env,
     start_fake_claude,
     start_workers,
-    stop_on_sigterm,
     throwaway_postgres,
-    use_root,
 )
 
 
@@ -327,18 +325,14 @@ def report(f: dict[str, Any]) -> None:
         print(f"  {per_task:6.2f}  {kind}")
 
 
+def database(exits: contextlib.ExitStack, args: argparse.Namespace) -> str:
+    if args.redis and not args.database_url:
+        return exits.enter_context(throwaway_postgres())
+    return args.database_url
+
+
 def main() -> None:
-    args = parse_args()
-    stack = use_root(args.root)
-    stop_on_sigterm()
-    with contextlib.ExitStack() as exits:
-        database_url = args.database_url
-        if args.redis and not database_url:
-            database_url = exits.enter_context(throwaway_postgres())
-        figures = measure(args, stack, database_url)
-    report(figures)
-    if args.json:
-        print_json(figures)
+    run_benchmark(parse_args(), database, measure, report)
 
 
 if __name__ == "__main__":

@@ -25,22 +25,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
+    SPEC_OBJECTIVES,
     add_common_arguments,
     django_environment,
-    print_json,
+    run_benchmark,
     start_fake_claude,
-    stop_on_sigterm,
     throwaway_postgres,
-    use_root,
 )
 
-OBJECTIVES = [
-    "Create a simple calculator app",
-    "Build a todo list application",
-    "Design a user authentication system",
-    "Implement a chat application",
-    "Create a weather dashboard",
-]
 WARM_UP = 3
 
 
@@ -100,7 +92,12 @@ def measure(args: argparse.Namespace, stack: Any, database_url: str) -> dict[str
         settings.ANTHROPIC_BASE_URL = start_fake_claude(exits, stack, args.latency_ms)
         owner, _ = get_user_model().objects.get_or_create(username=f"bench-planning-{time.time_ns()}")
         swarms = [
-            swarm_create(owner=owner, objective=OBJECTIVES[i % 5], strategy="development", max_agents=3).id
+            swarm_create(
+                owner=owner,
+                objective=SPEC_OBJECTIVES[i % len(SPEC_OBJECTIVES)],
+                strategy="development",
+                max_agents=3,
+            ).id
             for i in range(args.swarms + WARM_UP)
         ]
         for swarm_id in swarms[:WARM_UP]:
@@ -147,17 +144,13 @@ def report(f: dict[str, Any]) -> None:
     print(f"apply     the plan's transaction: wall {f['applyWallMs']} ms, cpu {f['applyCpuMs']} ms")
 
 
+def database(exits: contextlib.ExitStack, args: argparse.Namespace) -> str:
+    # SQLite: the default database, in the fresh var/ directory of django_environment()
+    return "" if args.sqlite else exits.enter_context(throwaway_postgres())
+
+
 def main() -> None:
-    args = parse_args()
-    stack = use_root(args.root)
-    stop_on_sigterm()
-    with contextlib.ExitStack() as exits:
-        # SQLite: the default database, in the fresh var/ directory of django_environment()
-        database_url = "" if args.sqlite else exits.enter_context(throwaway_postgres())
-        figures = measure(args, stack, database_url)
-    report(figures)
-    if args.json:
-        print_json(figures)
+    run_benchmark(parse_args(), database, measure, report)
 
 
 if __name__ == "__main__":
