@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef
 
 from agents.models import Agent
 from agents.services import agent_occupy
@@ -48,17 +48,23 @@ TASK_COLUMNS = (
     "priority",
     "sequence",
 )
-SWARM_COLUMNS = ("id", "owner_id", "mode", "parallel")
-AGENT_COLUMNS = (
-    "id",
-    "swarm_id",
-    "type",
-    "status",
-    "capabilities",
-    "tasks_completed",
-    "created_at",
-    "idle_since",
-)
+AGENT_COLUMNS = ("id", "swarm_id", "type", "status", "capabilities", "tasks_completed", "created_at")
+SWARM_COLUMNS = ("swarm__owner_id", "swarm__mode", "swarm__parallel", "swarm__created_at")
+
+
+@dataclass(slots=True)
+class _Agent:
+    """What the choice needs of a live agent (a row, not a model: read for every freed slot)."""
+
+    id: str
+    swarm_id: str
+    type: str
+    status: str
+    capabilities: dict[str, Any]
+    tasks_completed: int
+    created_at: Any
+
+    has_capabilities = Agent.has_capabilities
 
 
 @dataclass
@@ -67,10 +73,11 @@ class _Swarm:
     owner_id: Any
     mode: str
     parallel: bool
+    created_at: Any = None
     running: int = 0
     ready: list[Task] = field(default_factory=list)  # its first ready tasks, by priority
-    agents: list[Agent] = field(default_factory=list)  # live, longest idle first
-    picks: deque[tuple[Task, Agent]] | None = None  # computed on the first visit
+    agents: list[_Agent] = field(default_factory=list)  # live, longest idle first
+    picks: deque[tuple[Task, _Agent]] | None = None  # computed on the first visit
 
 
 @dataclass
@@ -115,19 +122,14 @@ def fill_on_commit() -> None:
     transaction.on_commit(lambda: fill())
 
 
-def _with_pending_work() -> QuerySet[Swarm]:
-    pending = Task.objects.filter(swarm=OuterRef("pk"), status=Task.Status.PENDING)
-    return Swarm.objects.filter(status=Swarm.Status.EXECUTING).filter(Exists(pending))
-
-
 # the scheduler's reads, compiled once per process (core/prepared.py): they run for every task
-_SWARMS = Prepared(lambda key: _with_pending_work().order_by("created_at").values_list(*SWARM_COLUMNS))
-_AGENTS = Prepared(
+_LIVE_AGENTS = Prepared(  # of the swarms with pending work, each row with its swarm's columns
     lambda key: (
-        Agent.objects.filter(swarm__in=_with_pending_work())
+        Agent.objects.filter(swarm__status=Swarm.Status.EXECUTING)
+        .filter(Exists(Task.objects.filter(swarm=OuterRef("swarm_id"), status=Task.Status.PENDING)))
         .live()
-        .only(*AGENT_COLUMNS)
         .order_by("idle_since", "created_at")
+        .values_list(*AGENT_COLUMNS, *SWARM_COLUMNS)
     )
 )
 _READY = Prepared(
@@ -144,18 +146,20 @@ _IN_FLIGHT = Prepared(
 
 
 def _candidates() -> tuple[list[_Swarm], Filled]:
-    swarms = {row[0]: _Swarm(*row) for row in _SWARMS.read()}
+    swarms: dict[str, _Swarm] = {}
+    for row in _LIVE_AGENTS.read():
+        agent = _Agent(*row[: len(AGENT_COLUMNS)])
+        swarm = swarms.get(agent.swarm_id)
+        if swarm is None:
+            swarm = swarms[agent.swarm_id] = _Swarm(agent.swarm_id, *row[len(AGENT_COLUMNS) :])
+        swarm.agents.append(agent)
     filled = Filled(busy=set(swarms))
-    if not swarms:
-        return [], filled
-    for agent in _AGENTS.read():  # the same swarms, read again under the gate: nothing changed them
-        if agent.swarm_id in swarms:
-            swarms[agent.swarm_id].agents.append(agent)
     for swarm in swarms.values():
         idle = sum(agent.status == Agent.Status.IDLE for agent in swarm.agents)
         if idle:
             swarm.ready = _ready(swarm.id, limit=max(FIRST_LOOK, 2 * idle))
-    return [swarm for swarm in swarms.values() if swarm.ready], filled
+    ordered = sorted(swarms.values(), key=lambda swarm: (swarm.created_at, swarm.id))  # oldest first
+    return [swarm for swarm in ordered if swarm.ready], filled
 
 
 def _ready(swarm_id: str, *, limit: int, offset: int = 0) -> list[Task]:
@@ -188,7 +192,7 @@ def _assign(swarms: list[_Swarm], filled: Filled) -> None:
             owners.append(owner)  # round-robin: back of the line
 
 
-def _take(task: Task, agent: Agent) -> bool:
+def _take(task: Task, agent: _Agent) -> bool:
     """Both conditional updates, or neither (a swarm command may have changed the task or agent
     since it was read). Task first, then agent: the order in which a swarm command takes them."""
     seq = task.assignment_seq + 1
@@ -217,7 +221,7 @@ def _owners(
     return deque(ready)
 
 
-def _next_pick(owner: _Owner) -> tuple[Task, Agent] | None:
+def _next_pick(owner: _Owner) -> tuple[Task, _Agent] | None:
     """The next (task, agent) of this owner, rotating over its swarms."""
     for _ in range(len(owner.swarms)):
         swarm = owner.swarms.popleft()
@@ -236,7 +240,7 @@ def _room(swarm: _Swarm) -> int:
     return min(own_limit - swarm.running, settings.MAX_CONCURRENT_TASKS_PER_USER)
 
 
-def _plan_swarm(swarm: _Swarm) -> list[tuple[Task, Agent]]:
+def _plan_swarm(swarm: _Swarm) -> list[tuple[Task, _Agent]]:
     room = _room(swarm)
     idle = [agent for agent in swarm.agents if agent.status == Agent.Status.IDLE]
     if room <= 0 or not idle:
@@ -252,9 +256,9 @@ def _plan_swarm(swarm: _Swarm) -> list[tuple[Task, Agent]]:
 
 
 def _best_fit(
-    agents: list[Agent], tasks: list[Task], staffed: set[str], room: int
-) -> list[tuple[Task, Agent]]:
-    picks: list[tuple[Task, Agent]] = []
+    agents: list[_Agent], tasks: list[Task], staffed: set[str], room: int
+) -> list[tuple[Task, _Agent]]:
+    picks: list[tuple[Task, _Agent]] = []
     for task in tasks:
         if len(picks) >= room or not agents:
             break
@@ -267,9 +271,9 @@ def _best_fit(
 
 
 def _agents_pull(
-    agents: list[Agent], tasks: list[Task], staffed: set[str], room: int
-) -> list[tuple[Task, Agent]]:
-    picks: list[tuple[Task, Agent]] = []
+    agents: list[_Agent], tasks: list[Task], staffed: set[str], room: int
+) -> list[tuple[Task, _Agent]]:
+    picks: list[tuple[Task, _Agent]] = []
     for agent in agents:  # longest idle first
         if len(picks) >= room:
             break
@@ -280,7 +284,7 @@ def _agents_pull(
     return picks
 
 
-def eligible(agent: Agent, task: Task, staffed: set[str]) -> bool:
+def eligible(agent: _Agent, task: Task, staffed: set[str]) -> bool:
     if task.pinned and task.assigned_agent_id:
         return task.assigned_agent_id == agent.id
     if not agent.has_capabilities(task.required_capabilities):
@@ -289,7 +293,7 @@ def eligible(agent: Agent, task: Task, staffed: set[str]) -> bool:
     return not task.agent_type or task.agent_type not in staffed or agent.type == task.agent_type
 
 
-def _extra_capabilities(agent: Agent, task: Task) -> int:
+def _extra_capabilities(agent: _Agent, task: Task) -> int:
     own = {name for name, on in agent.capabilities.items() if on is True}
     return len(own - set(task.required_capabilities))
 
