@@ -19,7 +19,7 @@ from agents.registry import AGENT_TYPES
 from agents.selectors import agent_types_named
 from core.db import plus
 from core.errors import Conflict, Forbidden, LimitExceeded, ValidationFailed
-from core.prepared import update
+from core.prepared import Update, update
 from events import catalogue
 from events.stream import log, publish
 from tasks.models import spend_of_calls
@@ -90,12 +90,11 @@ def agents_spawn(*, swarm: Any, wanted: list[Wanted]) -> list[Agent | LimitExcee
     return results
 
 
-def agent_occupy(*, agent_id: str) -> bool:
-    """idle → busy (the scheduler's choice; announced when the worker claims the task)."""
-    return bool(
-        update(
-            Agent, where={"pk": agent_id, "status": Agent.Status.IDLE}, values={"status": Agent.Status.BUSY}
-        )
+def agent_occupy_step(*, agent_id: str) -> Update:
+    """idle → busy (the scheduler's choice, announced when the worker claims the task), as a step
+    of `core.prepared.update_chain` after the task's `task_assign_step`."""
+    return Update(
+        Agent, where={"pk": agent_id, "status": Agent.Status.IDLE}, values={"status": Agent.Status.BUSY}
     )
 
 

@@ -26,14 +26,14 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef
 
 from agents.models import Agent
-from agents.services import agent_occupy
+from agents.services import agent_occupy_step
 from core import jobs
-from core.prepared import Prepared
+from core.prepared import Prepared, update_chain
 from engine import resources
 from swarms.locks import gate
 from swarms.models import Swarm
 from tasks.models import Task
-from tasks.services import OPEN, task_assign, task_unassign
+from tasks.services import OPEN, task_assign_step, task_unassign
 
 logger = logging.getLogger(__name__)
 FIRST_LOOK, MAX_LOOK = 4, 200  # ready tasks read per swarm: at first (2 per idle agent at least), at most
@@ -194,14 +194,16 @@ def _assign(swarms: list[_Swarm], filled: Filled) -> None:
 
 def _take(task: Task, agent: _Agent) -> bool:
     """Both conditional updates, or neither (a swarm command may have changed the task or agent
-    since it was read). Task first, then agent: the order in which a swarm command takes them."""
+    since it was read): task first, then agent, the order in which a swarm command takes them;
+    one round trip under the gate on PostgreSQL."""
     seq = task.assignment_seq + 1
-    if not task_assign(task_id=task.id, agent_id=agent.id, assignment_seq=seq):
-        return False
-    if not agent_occupy(agent_id=agent.id):
+    assigned, occupied = update_chain(
+        task_assign_step(task_id=task.id, agent_id=agent.id, assignment_seq=seq),
+        agent_occupy_step(agent_id=agent.id),
+    )
+    if assigned and not occupied:
         task_unassign(task_id=task.id, assignment_seq=seq, agent_id=task.assigned_agent_id)
-        return False
-    return True
+    return bool(assigned and occupied)
 
 
 def _owners(

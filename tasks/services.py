@@ -19,7 +19,7 @@ from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, QuerySet,
 from django.utils import timezone
 
 from core.errors import LimitExceeded
-from core.prepared import update
+from core.prepared import Update, update
 from events import catalogue
 from events.stream import publish
 from ops import metrics
@@ -89,19 +89,18 @@ def task_pin(*, task: Task, agent: Any) -> Task:
     return task
 
 
-def task_assign(*, task_id: str, agent_id: str, assignment_seq: int) -> bool:
-    """pending → assigned (the scheduler's choice). Its event goes out when a worker claims it."""
-    return bool(
-        update(
-            Task,
-            where={"pk": task_id, "status": Task.Status.PENDING, "assignment_seq": assignment_seq - 1},
-            values={
-                "status": Task.Status.ASSIGNED,
-                "assigned_agent_id": agent_id,
-                "assignment_seq": assignment_seq,
-                "assigned_at": timezone.now(),
-            },
-        )
+def task_assign_step(*, task_id: str, agent_id: str, assignment_seq: int) -> Update:
+    """pending → assigned (the scheduler's choice), as a step of `core.prepared.update_chain`: the
+    scheduler chains the agent's `agent_occupy_step` to it. Its event goes out when a worker claims it."""
+    return Update(
+        Task,
+        where={"pk": task_id, "status": Task.Status.PENDING, "assignment_seq": assignment_seq - 1},
+        values={
+            "status": Task.Status.ASSIGNED,
+            "assigned_agent_id": agent_id,
+            "assignment_seq": assignment_seq,
+            "assigned_at": timezone.now(),
+        },
     )
 
 

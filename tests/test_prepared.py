@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.prepared import Prepared, update
+from core.prepared import Prepared, Update, update, update_chain
 from tasks.models import Task
 from tests.builders import build_swarm
 
@@ -121,3 +121,35 @@ def test_an_update_refuses_to_filter_on_none(swarms):
     task = swarms[0].tasks.first()
     with pytest.raises(ValueError, match="lease_owner = None matches no row"):
         update(Task, where={"pk": task.pk, "lease_owner": None}, values={"output": "x"})
+
+
+def test_a_chain_makes_each_update_only_after_the_one_before_it_matched(swarms):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from agents.models import Agent
+
+    task = swarms[0].tasks.first()
+    agent = Agent.objects.get(swarm=swarms[0])
+    assign = Update(
+        Task, where={"pk": task.pk, "status": Task.Status.PENDING}, values={"assigned_agent_id": agent.pk}
+    )
+    occupy = Update(
+        Agent, where={"pk": agent.pk, "status": Agent.Status.IDLE}, values={"status": Agent.Status.BUSY}
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        assert update_chain(assign, occupy) == [1, 1]
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)  # one round trip on PostgreSQL
+    assert Task.objects.get(pk=task.pk).assigned_agent_id == agent.pk
+    assert Agent.objects.get(pk=agent.pk).status == Agent.Status.BUSY
+
+    Agent.objects.filter(pk=agent.pk).update(status=Agent.Status.IDLE)
+    stale = Update(Task, where={"pk": task.pk, "status": Task.Status.RUNNING}, values={"output": "x"})
+    assert update_chain(stale, occupy) == [0, 0]  # the first matched nothing: the agent stays idle
+    assert Agent.objects.get(pk=agent.pk).status == Agent.Status.IDLE
+
+    Agent.objects.filter(pk=agent.pk).update(status=Agent.Status.BUSY)
+    again = Update(Task, where={"pk": task.pk}, values={"output": "y"})
+    assert update_chain(again, occupy) == [1, 0]  # the second's own condition still decides
+    assert Task.objects.get(pk=task.pk).output == "y"
