@@ -90,7 +90,7 @@ class _Owner:
 @dataclass
 class Filled:
     assigned: list[tuple[str, int]] = field(default_factory=list)  # (task id, assignment seq)
-    busy: set[str] = field(default_factory=set)  # swarms seen with open work (pending or in flight)
+    busy: set[str] = field(default_factory=set)  # seen with work: pending and staffed, or in flight
 
 
 def fill(*, keep_one: bool = False) -> Filled:
