@@ -139,7 +139,9 @@ def update_chain(*steps: Update, using: str = DEFAULT_DB_ALIAS) -> list[int]:
     updated (0 from the first that matched nothing on). On PostgreSQL one statement, a data-
     modifying WITH per step (different tables: each sees the rows as they were before it), so
     a chain under a lock holds it for one round trip instead of one per step."""
-    if connections[using].vendor != "postgresql":
+    if any(not step.values and not step.add for step in steps):
+        raise ValueError("a step of an update chain must set something (update() makes no statement for it)")
+    if connections[using].vendor != "postgresql" or len(steps) < 2:
         counts: list[int] = []
         for step in steps:
             matched = not counts or counts[-1] > 0

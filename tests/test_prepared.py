@@ -153,3 +153,12 @@ def test_a_chain_makes_each_update_only_after_the_one_before_it_matched(swarms):
     again = Update(Task, where={"pk": task.pk}, values={"output": "y"})
     assert update_chain(again, occupy) == [1, 0]  # the second's own condition still decides
     assert Task.objects.get(pk=task.pk).output == "y"
+
+
+def test_a_chain_refuses_a_step_that_sets_nothing_and_runs_no_statement(swarms):
+    task = swarms[0].tasks.first()
+    empty = Update(Task, where={"pk": task.pk}, values={})
+    with pytest.raises(ValueError, match="must set something"):
+        update_chain(Update(Task, where={"pk": task.pk}, values={"output": "x"}), empty)
+    assert Task.objects.get(pk=task.pk).output == ""  # refused before any statement
+    assert update_chain() == []
