@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import IntegrityError
 from rest_framework.test import APIClient
 
 from access.services import apikey_create
@@ -196,11 +197,20 @@ def server_settled() -> Iterator[None]:
     every table while those transactions hold locks on some and wait for others; PostgreSQL breaks
     that deadlock by failing the flush, and the next test starts with the last one's rows. So the
     webhooks go (their deliveries with them: a retry that comes later finds nothing and writes
-    nothing) and the swarms settle before the flush."""
+    nothing) and the swarms settle before the flush. The delete is tried again when a delivery
+    attempt the server wrote meanwhile makes its commit fail (the cascade had not seen it)."""
     yield
-    Webhook.objects.all().delete()
+    wait_for(_webhooks_deleted, 30, message="the webhooks to be deleted")
     busy = [Swarm.Status.PLANNING, Swarm.Status.EXECUTING]
     wait_for(lambda: not Swarm.objects.filter(status__in=busy).exists(), 60)
+
+
+def _webhooks_deleted() -> bool:
+    try:
+        Webhook.objects.all().delete()
+    except IntegrityError:  # an attempt of a delivery being deleted was inserted meanwhile
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")
