@@ -59,9 +59,27 @@ SOURCE = "ExecutionBridge"
 CHAIN_SECONDS = 60  # far below the run_task actor's time limit (the task timeout + 5 minutes)
 
 
-# the claim's read (with the task's swarm, agent and agent type), compiled once per process
+# the claim's read (with the task's swarm, agent and agent type), compiled once per process; it
+# leaves out the columns a run never reads (~40 of 86: each costs psycopg a loader per row and the
+# GIL meanwhile). A run that read one would pay a query for it (tests/test_run_statements.py).
+# fmt: off
+_NOT_READ = (
+    "artifacts", "lease_expiries", "failure_reason", "awaiting_since", "lease_owner", "lease_expires_at",
+    "created_at", "assigned_at", "completed_at", "review_pending",
+    *(f"swarm__{name}" for name in (
+        "name", "failure_reason", "created_at", "updated_at", "started_at", "completed_at", "deferred_ms",
+        "deferred_until", "approval_since", "approval_waited_ms", "plan_estimate", "plan_revisions",
+        "plan_feedback", "rejected_plan", "cloned_from", "plan_lease_owner", "plan_lease_expires_at",
+        "start_requested", "max_agents", "parallel",
+    )),
+    *(f"assigned_agent__{name}" for name in (
+        "capabilities", "tasks_completed", "tasks_failed", "total_execution_ms", "input_tokens",
+        "output_tokens", "cost_usd", "created_at", "idle_since", "terminated_at", "instance",
+    )),
+)
+# fmt: on
 _CLAIMABLE = Prepared(
-    lambda key, **ids: claimable_tasks(**ids, agent_type_row=prompts.AGENT_TYPE_ROW)[:1],
+    lambda key, **ids: claimable_tasks(**ids, agent_type_row=prompts.AGENT_TYPE_ROW).defer(*_NOT_READ)[:1],
     task_id=str,
     assignment_seq=int,
 )
