@@ -128,7 +128,7 @@ def update(
     for plain values and equality filters (no None: `= NULL` matches nothing); the rows updated."""
     if not values and not add:
         return 0  # as QuerySet.update() with nothing to set: no statement
-    sql, params = _statement(Update(model, where, values, add or {}), using)
+    sql, params = sql_of(Update(model, where, values, add or {}), using)
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -153,7 +153,7 @@ def update_chain(*steps: Update, using: str = DEFAULT_DB_ALIAS) -> list[int]:
         return counts
     parts, params = [], []
     for i, step in enumerate(steps):
-        sql, step_params = _statement(step, using)
+        sql, step_params = sql_of(step, using)
         after = f" AND EXISTS (SELECT 1 FROM u{i - 1})" if i else ""
         parts.append(f"u{i} AS ({sql}{after} RETURNING 1)")
         params += step_params
@@ -163,7 +163,8 @@ def update_chain(*steps: Update, using: str = DEFAULT_DB_ALIAS) -> list[int]:
         return list(cursor.fetchone())
 
 
-def _statement(step: Update, using: str) -> tuple[str, list[Any]]:
+def sql_of(step: Update, using: str = DEFAULT_DB_ALIAS) -> tuple[str, list[Any]]:
+    """The update's SQL (built once per shape) and its parameters, for a statement that embeds it."""
     connection = connections[using]
     shape = (step.model, using, tuple(step.values), tuple(step.add), tuple(step.where))
     sql, fields = _UPDATES.get(shape) or _update_sql(shape)

@@ -24,9 +24,9 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet, Sum
-from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
+from core import prepared
 from core.db import UNREACHABLE, retry_while_unreachable
 from engine.claude import caching, client, policy, trace, transport
 from engine.claude.abort import Abort, Aborted
@@ -472,61 +472,94 @@ def _complete_row(request: Request, started: _Started, fields: dict[str, Any]) -
     marked lost), adding the difference. Conditional, so a retried write counts once.
 
     The spend is added first: that update takes the swarm row's lock before the call's (the order
-    a swarm's deletion takes, so the two cannot deadlock) with no separate locking read, and is
-    corrected in the same transaction in the rare case the call was not in flight. On PostgreSQL
-    the spend's update and the call's are one statement."""
+    a swarm's deletion and `mark_lost` take, so none of them can deadlock) with no separate
+    locking read. On PostgreSQL the common case — a call in flight that used tokens — is one
+    statement on its own (no BEGIN and COMMIT round trips); a call no longer in flight is then
+    settled in a transaction of its own."""
     usage_in = (
         fields["input_tokens"] + fields["cache_creation_input_tokens"] + fields["cache_read_input_tokens"]
     )
     spend = (usage_in, fields["output_tokens"], fields["cost_usd"])
+    nothing = (0, 0, Decimal(0))
     row = ClaudeCall.objects.filter(pk=started.row_id)
     in_flight = row.filter(outcome=ClaudeCall.Outcome.STARTED)
-    with transaction.atomic():
-        completed: bool | None  # None: the call was not in flight
-        if not (usage_in or fields["output_tokens"]):
-            _lock_swarm(request.swarm_id)
-            spend = (0, 0, Decimal(0))
-            completed = bool(in_flight.update(**fields)) or None
-        elif connection.vendor == "postgresql":
-            completed = _complete_with_spend(request, in_flight, fields, spend)
-        elif _add_spend(request, *spend) is None:
-            completed = False  # deleted with its swarm
-        else:
-            completed = bool(in_flight.update(**fields)) or None
+    if spend != nothing and connection.vendor == "postgresql":
+        completed, added = _complete_with_spend(request, started, fields, spend)
         if completed is not None:
             return completed
-        counted = (started.input_tokens, started.output_tokens, started.cost)  # when it was marked lost
-        if row.filter(outcome=ClaudeCall.Outcome.LOST).update(**fields):
-            _add_spend(request, *(-value for value in counted))
+        with transaction.atomic():
+            _lock_swarm(request.swarm_id)
+            return _not_in_flight(request, started, row, fields, spend, added=spend if added else nothing)
+    with transaction.atomic():
+        if spend == nothing:
+            _lock_swarm(request.swarm_id)
+        elif _add_spend(request, *spend) is None:
+            return False  # deleted with its swarm
+        if in_flight.update(**fields):
             return True
-        _add_spend(request, *(-value for value in spend))  # already completed (a retried commit)
+        return _not_in_flight(request, started, row, fields, spend, added=spend)
+
+
+def _not_in_flight(
+    request: Request,
+    started: _Started,
+    row: QuerySet[ClaudeCall],
+    fields: dict[str, Any],
+    spend: tuple[int, int, Decimal],
+    *,
+    added: tuple[int, int, Decimal],
+) -> bool:
+    """The call was not in flight, the swarm row locked and `added` already added to its spend:
+    marked lost meanwhile (its estimate was counted then: the spend becomes the real usage), or
+    completed by an earlier attempt of this write whose commit went through (nothing to add)."""
+    if row.filter(outcome=ClaudeCall.Outcome.LOST).update(**fields):
+        counted = (started.input_tokens, started.output_tokens, started.cost)
+        _add_spend(request, *(s - a - c for s, a, c in zip(spend, added, counted, strict=True)))
+        return True
+    if any(added):
+        _add_spend(request, *(-value for value in added))
     return False
 
 
+_COMPLETE_SQL = (
+    "WITH flight AS (SELECT 1 FROM {calls} WHERE id = %s AND outcome = %s), "
+    "spend AS (UPDATE {swarms} SET input_tokens = input_tokens + %s, output_tokens = output_tokens + %s, "
+    "cost_usd = cost_usd + %s WHERE id = %s AND EXISTS (SELECT 1 FROM flight) "
+    "RETURNING input_tokens + output_tokens AS tokens, cost_usd), "
+    "done AS ({update} AND EXISTS (SELECT 1 FROM spend) RETURNING 1) "
+    "SELECT (SELECT count(*) FROM flight), (SELECT tokens FROM spend), (SELECT cost_usd FROM spend), "
+    "(SELECT count(*) FROM done)"
+)
+
+
 def _complete_with_spend(
-    request: Request, in_flight: QuerySet[ClaudeCall], fields: dict[str, Any], spend: tuple[int, int, Decimal]
-) -> bool | None:
-    """PostgreSQL: the spend added and the call completed in one statement (a data-modifying WITH),
-    the swarm row still locked first. True: done; False: no such swarm; None: the call was not in
-    flight (its spend is added all the same: the caller corrects it, as on the other databases)."""
-    update = in_flight.query.chain(UpdateQuery)
-    update.add_update_values(fields)
-    call_sql, call_params = update.get_compiler(connection=connection).as_sql()
-    table = connection.ops.quote_name(Swarm._meta.db_table)
-    sql = (
-        f"WITH spend AS (UPDATE {table} SET input_tokens = input_tokens + %s, "
-        "output_tokens = output_tokens + %s, cost_usd = cost_usd + %s WHERE id = %s "
-        "RETURNING input_tokens + output_tokens AS tokens, cost_usd), "
-        f"done AS ({call_sql} AND EXISTS (SELECT 1 FROM spend) RETURNING 1) "
-        "SELECT spend.tokens, spend.cost_usd, (SELECT count(*) FROM done) FROM spend"
+    request: Request, started: _Started, fields: dict[str, Any], spend: tuple[int, int, Decimal]
+) -> tuple[bool | None, bool]:
+    """PostgreSQL, one statement: if the call is in flight (read without a lock), its spend is
+    added to the swarm (whose row is locked first) and the call completed. (completed, added):
+    (True, True) done; (False, False) no such swarm; (None, False) the call was not in flight;
+    (None, True) it stopped being in flight between the read and its update (marked lost by
+    `mark_lost`, which holds the swarm row meanwhile): the spend was added all the same."""
+    update_sql, update_params = prepared.sql_of(
+        prepared.Update(
+            ClaudeCall, where={"pk": started.row_id, "outcome": ClaudeCall.Outcome.STARTED}, values=fields
+        )
     )
+    quote = connection.ops.quote_name
+    sql = _COMPLETE_SQL.format(
+        calls=quote(ClaudeCall._meta.db_table), swarms=quote(Swarm._meta.db_table), update=update_sql
+    )
+    params = [started.row_id, ClaudeCall.Outcome.STARTED, *spend, request.swarm_id, *update_params]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*spend, request.swarm_id, *call_params])
-        row = cursor.fetchone()
-    if row is None:
-        return False  # deleted with its swarm
-    request.spend.tokens, request.spend.cost = int(row[0]), Decimal(str(row[1]))
-    return True if row[2] else None
+        cursor.execute(sql, params)
+        in_flight, tokens, cost, done = cursor.fetchone()
+    if tokens is not None:
+        request.spend.tokens, request.spend.cost = int(tokens), Decimal(str(cost))
+    if done:
+        return True, True
+    if in_flight and tokens is None:
+        return False, False  # deleted with its swarm
+    return None, tokens is not None
 
 
 def _lock_swarm(swarm_id: str) -> None:
