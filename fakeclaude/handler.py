@@ -13,12 +13,9 @@ import math
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from fakeclaude.replies import ErrorReply, input_tokens, sse_events
-
-if TYPE_CHECKING:
-    from fakeclaude.server import FakeClaude, Plan
+from fakeclaude.replies import ErrorReply, Plan, input_tokens, sse_events
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +23,33 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
+class Decider(Protocol):
+    """What the handler asks of the fake (fakeclaude.server.FakeClaude): this module only puts its
+    decisions on the wire, so it imports nothing of the server's."""
+
+    verbose: bool
+
+    @property
+    def requests(self) -> list[dict[str, Any]]: ...
+    def open_record(self, body: Any) -> dict[str, Any]: ...
+    def plan(self, body: Any, record: dict[str, Any], problem: ErrorReply | None) -> Plan: ...
+    def current_hang_event(self) -> threading.Event: ...
+    def hang_wait(self, event: threading.Event) -> None: ...
+    def pause(self, milliseconds: int) -> bool: ...
+    def health(self) -> dict[str, Any]: ...
+    def reset(self) -> None: ...
+    def configure(
+        self, latency_ms: int | None = None, chunk_delay_ms: int | None = None
+    ) -> dict[str, int]: ...
+    def enqueue(self, reply: dict[str, Any], match: str | None = None) -> int: ...
+
+
 class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
     # Handlers may be parked in a hang; stop() must not wait for them.
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], fake: FakeClaude) -> None:
+    def __init__(self, address: tuple[str, int], fake: Decider) -> None:
         self.fake = fake
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -162,16 +180,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _messages(self) -> None:
         fake = self.server.fake
         body, problem = self._read_json()
-        record = fake._open_record(body)
+        record = fake.open_record(body)
         self.request_id = f"req_fake_{record['n']}"
         if not self._authorized():
             problem = ErrorReply(401)
-        plan = fake._plan(body, record, problem)
+        plan = fake.plan(body, record, problem)
         if plan.hang is not None:
-            fake._hang_wait(plan.hang)
+            fake.hang_wait(plan.hang)
             self.close_connection = True
             return
-        if not fake._pause(plan.latency_ms):
+        if not fake.pause(plan.latency_ms):
             self.close_connection = True
         elif plan.error is not None:
             self._send_error(plan.error)
@@ -196,7 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
             if name == "content_block_delta":
                 if plan.stream_fault and deltas >= (1 if plan.stream_fault == "hang" else 2):
                     break
-                if deltas and not fake._pause(plan.chunk_delay_ms):
+                if deltas and not fake.pause(plan.chunk_delay_ms):
                     self.close_connection = True
                     return
                 deltas += 1
@@ -207,7 +225,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _finish_stream(self, plan: Plan) -> None:
         if plan.stream_fault == "hang":
-            self.server.fake._hang_wait(self.server.fake._current_hang_event())
+            self.server.fake.hang_wait(self.server.fake.current_hang_event())
             self.close_connection = True
             return
         if plan.stream_fault == "error":

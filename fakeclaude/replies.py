@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,19 @@ class ErrorReply:
     def body(self) -> dict[str, Any]:
         message = self.message or ERROR_MESSAGES.get(self.status, "Error (fake)")
         return {"type": "error", "error": {"type": self.type, "message": message}}
+
+
+@dataclass
+class Plan:
+    """What one /v1/messages request will get, decided up front so the record is accurate even for hangs."""
+
+    outcome: str
+    error: ErrorReply | None = None
+    message: dict[str, Any] | None = None
+    hang: threading.Event | None = None
+    stream_fault: str | None = None
+    latency_ms: int = 0
+    chunk_delay_ms: int = 0
 
 
 def validate_body(body: Any) -> ErrorReply | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -24,23 +23,10 @@ from fakeclaude.directives import (
     task_words,
 )
 from fakeclaude.handler import FakeServer
-from fakeclaude.replies import ErrorReply, build_reply, validate_body
+from fakeclaude.replies import ErrorReply, Plan, build_reply, validate_body
 
 HANG_SECONDS = 600.0
 _FAULTS = frozenset({"error", "hang", "stream-hang", "stream-error"})
-
-
-@dataclass
-class Plan:
-    """What one /v1/messages request will get, decided up front so the record is accurate even for hangs."""
-
-    outcome: str
-    error: ErrorReply | None = None
-    message: dict[str, Any] | None = None
-    hang: threading.Event | None = None
-    stream_fault: str | None = None
-    latency_ms: int = 0
-    chunk_delay_ms: int = 0
 
 
 class FakeClaude:
@@ -167,7 +153,7 @@ class FakeClaude:
 
     # --- request planning -----------------------------------------------------------------------
 
-    def _open_record(self, body: Any) -> dict[str, Any]:
+    def open_record(self, body: Any) -> dict[str, Any]:
         is_dict = isinstance(body, dict)
         with self._lock:
             self._seq += 1
@@ -183,7 +169,7 @@ class FakeClaude:
             self._requests.append(record)
         return record
 
-    def _plan(self, body: Any, record: dict[str, Any], problem: ErrorReply | None) -> Plan:
+    def plan(self, body: Any, record: dict[str, Any], problem: ErrorReply | None) -> Plan:
         with self._lock:
             config = dict(self._config)
         problem = problem or validate_body(body) or self.prompt_cache.check(body)
@@ -231,7 +217,7 @@ class FakeClaude:
                 status = directive.status or 500
                 return Plan(f"error:{status}", error=ErrorReply(status, retry_ms=directive.retry_ms))
             if directive.name == "hang" or (directive.name == "stream-hang" and not stream):
-                return Plan("hang", hang=self._current_hang_event())
+                return Plan("hang", hang=self.current_hang_event())
             if directive.name == "stream-hang":
                 return Plan("stream-hang", stream_fault="hang", hang=None)
             if stream:
@@ -264,14 +250,14 @@ class FakeClaude:
                     return reply
         return None
 
-    def _current_hang_event(self) -> threading.Event:
+    def current_hang_event(self) -> threading.Event:
         with self._lock:
             return self._hang_event
 
-    def _hang_wait(self, event: threading.Event) -> None:
+    def hang_wait(self, event: threading.Event) -> None:
         event.wait(HANG_SECONDS)
 
-    def _pause(self, milliseconds: int) -> bool:
+    def pause(self, milliseconds: int) -> bool:
         """Sleep unless the server is stopping; False means abandon the response."""
         if milliseconds <= 0:
             return not self._stopping.is_set()
