@@ -108,6 +108,12 @@ def shutting_down() -> bool:
     return _shutting_down.is_set()
 
 
+def resume() -> None:
+    """A worker boots in this process (again: tests start one after another, each stopped at its
+    end): tasks chain on their thread and leases renew as usual."""
+    _shutting_down.clear()
+
+
 def shutdown(grace_s: float) -> int:
     """Lets in-flight calls finish for up to grace_s, then aborts the rest; returns how many."""
     _shutting_down.set()

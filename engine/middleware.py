@@ -26,8 +26,10 @@ class Housekeeping(dramatiq.Middleware):
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         # The actors import the engine lazily (processes that only send work never load it); a
         # worker loads it now, so its first messages do not wait seconds for the anthropic SDK.
-        from engine import housekeeping, planner, runner, scheduler, settle  # noqa: F401
+        from engine import housekeeping, leases, planner, runner, scheduler, settle  # noqa: F401
         from engine.claude import client
+
+        leases.resume()  # a worker stopped earlier in this process set the shutdown flag
 
         client.client()  # the SDK client (its HTTP pool) too
         if not settings.EMBEDDED_WORKERS:  # embedded: the web process's /metrics covers it

@@ -119,9 +119,10 @@ def workers(transactional_db: None, fake_claude: Any) -> Iterator[Any]:
     worker.start()
     yield worker
     worker.stop(timeout=15_000)
-    from engine import reviews
+    from engine import leases, reviews
 
     reviews.drain(15)
+    leases.resume()  # the stop set the process's shutdown flag: later tests run as a live worker
     broker.flush_all()
     # each Worker registers its own middleware; drop it so stopped workers get no more signals
     broker.middleware[:] = [m for m in broker.middleware if type(m).__name__ != "_WorkerMiddleware"]
