@@ -268,6 +268,13 @@ def dump_events(path: Path, swarm_ids: list[str]) -> None:
     with path.open("w") as out:
         for event in rows.values("id", "swarm_id", "seq", "type", "data", "created_at"):
             out.write(json.dumps(event, default=str) + "\n")
+        from tasks.models import ClaudeCall  # and each Claude call: when it started, how long it took
+
+        calls = ClaudeCall.objects.filter(swarm_id__in=swarm_ids).order_by("id")
+        for call in calls.values(
+            "swarm_id", "task_id", "role", "turn", "outcome", "created_at", "latency_ms"
+        ):
+            out.write(json.dumps({"type": "claude.call", **call}, default=str) + "\n")
 
 
 def summarize(args: argparse.Namespace, results: list[dict], wall: float) -> dict[str, Any]:

@@ -75,7 +75,7 @@ class _Swarm:
     parallel: bool
     created_at: Any = None
     running: int = 0
-    ready: list[Task] = field(default_factory=list)  # its first ready tasks, by priority
+    ready: list[Task] | None = None  # its first ready tasks, by priority: read on its first visit
     agents: list[_Agent] = field(default_factory=list)  # live, longest idle first
     picks: deque[tuple[Task, _Agent]] | None = None  # computed on the first visit
 
@@ -101,7 +101,8 @@ def fill(*, keep_one: bool = False) -> Filled:
 
     Everything is read under the gate (read before it, the same first ready tasks would be fought
     over by every process that freed a slot, each losing conditional update a wasted statement);
-    the reads are small: a swarm's first few ready tasks, two per idle agent."""
+    the reads are small, and a swarm's first few ready tasks (two per idle agent) are read only when
+    the rotation reaches it: none when no slot is free, one swarm's when one slot is."""
     if _deferred():
         return Filled()
     try:
@@ -154,12 +155,8 @@ def _candidates() -> tuple[list[_Swarm], Filled]:
             swarm = swarms[agent.swarm_id] = _Swarm(agent.swarm_id, *row[len(AGENT_COLUMNS) :])
         swarm.agents.append(agent)
     filled = Filled(busy=set(swarms))
-    for swarm in swarms.values():
-        idle = sum(agent.status == Agent.Status.IDLE for agent in swarm.agents)
-        if idle:
-            swarm.ready = _ready(swarm.id, limit=max(FIRST_LOOK, 2 * idle))
-    ordered = sorted(swarms.values(), key=lambda swarm: (swarm.created_at, swarm.id))  # oldest first
-    return [swarm for swarm in ordered if swarm.ready], filled
+    staffed = [swarm for swarm in swarms.values() if any(a.status == Agent.Status.IDLE for a in swarm.agents)]
+    return sorted(staffed, key=lambda swarm: (swarm.created_at, swarm.id)), filled  # oldest first
 
 
 def _ready(swarm_id: str, *, limit: int, offset: int = 0) -> list[Task]:
@@ -247,6 +244,8 @@ def _plan_swarm(swarm: _Swarm) -> list[tuple[Task, _Agent]]:
     idle = [agent for agent in swarm.agents if agent.status == Agent.Status.IDLE]
     if room <= 0 or not idle:
         return []
+    if swarm.ready is None:  # read when the rotation first reaches it: one free slot, one swarm read
+        swarm.ready = _ready(swarm.id, limit=max(FIRST_LOOK, 2 * len(idle)))
     staffed = {agent.type for agent in swarm.agents}
     choose = _agents_pull if swarm.mode == Swarm.Mode.DISTRIBUTED else _best_fit
     picks = choose(list(idle), list(swarm.ready), staffed, room)

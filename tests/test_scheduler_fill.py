@@ -69,3 +69,22 @@ def test_a_swarm_at_its_owners_cap_waits_while_another_owner_takes_the_slot(alic
     swarm_of = dict(Task.objects.values_list("id", "swarm_id"))
     assert sorted(swarm_of[task_id] for task_id, _ in assigned) == sorted([first.id, second.id])
     assert not scheduler.fill().assigned  # each owner at its cap, one slot left free
+
+
+def test_a_pass_reads_the_ready_tasks_only_of_the_swarms_the_free_slots_reach(alice, bob, settings):
+    """Ten staffed swarms with pending work and one free slot: one swarm's ready tasks are read,
+    not ten; with no free slot, none. What the gate covers does not grow with the swarms waiting."""
+    settings.MAX_CONCURRENT_TASKS, settings.MAX_CONCURRENT_TASKS_PER_USER = 1, 1
+    swarms = [executing(alice if i % 2 else bob, agents=1, tasks=2) for i in range(10)]
+
+    def ready_reads(queries: CaptureQueriesContext) -> int:
+        return sum('"tasks_task"."status" = ' in sql and " LIMIT " in sql for sql in statements(queries))
+
+    with CaptureQueriesContext(connection) as queries:
+        ((task_id, _),) = scheduler.fill().assigned
+    assert Task.objects.get(pk=task_id).swarm_id == swarms[0].id  # the oldest swarm
+    assert ready_reads(queries) == 1
+
+    with CaptureQueriesContext(connection) as queries:
+        assert not scheduler.fill().assigned  # the one slot is taken
+    assert ready_reads(queries) == 0
