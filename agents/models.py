@@ -33,7 +33,7 @@ class Agent(models.Model):
     Status = AgentStatus
 
     id = models.CharField(primary_key=True, max_length=40, default=agent_id, editable=False)
-    swarm = models.ForeignKey("swarms.Swarm", on_delete=models.CASCADE, related_name="agents")
+    swarm = models.ForeignKey("swarms.Swarm", on_delete=models.CASCADE, related_name="agents", db_index=False)
     type = models.CharField(max_length=40)
     name = models.CharField(max_length=50)
     instance = models.PositiveSmallIntegerField()

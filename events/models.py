@@ -22,7 +22,7 @@ class Event(models.Model):
     """One entry of the replayable stream: id is global and increasing, seq counts per swarm."""
 
     id = models.BigAutoField(primary_key=True)
-    swarm = models.ForeignKey("swarms.Swarm", on_delete=models.CASCADE, related_name="events")
+    swarm = models.ForeignKey("swarms.Swarm", on_delete=models.CASCADE, related_name="events", db_index=False)
     seq = models.PositiveBigIntegerField()
     type = models.CharField(max_length=40)
     data = models.JSONField(default=dict)
@@ -50,7 +50,7 @@ class LogEntry(models.Model):
         ERROR = 40, "error"
 
     id = models.BigAutoField(primary_key=True)
-    swarm = models.ForeignKey("swarms.Swarm", on_delete=models.CASCADE, related_name="logs")
+    swarm = models.ForeignKey("swarms.Swarm", on_delete=models.CASCADE, related_name="logs", db_index=False)
     timestamp = models.DateTimeField(auto_now_add=True)
     level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.INFO)
     source = models.CharField(max_length=64)

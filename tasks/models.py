@@ -55,7 +55,7 @@ class Task(models.Model):
     TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 
     id = models.CharField(primary_key=True, max_length=40, default=task_id, editable=False)
-    swarm = models.ForeignKey("swarms.Swarm", on_delete=models.CASCADE, related_name="tasks")
+    swarm = models.ForeignKey("swarms.Swarm", on_delete=models.CASCADE, related_name="tasks", db_index=False)
     sequence = models.PositiveIntegerField()
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     name = models.CharField(max_length=200)
@@ -64,7 +64,7 @@ class Task(models.Model):
     agent_type = models.CharField(max_length=40, blank=True, help_text="agent type the plan chose, if any")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     assigned_agent = models.ForeignKey(
-        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks", db_index=False
     )
     pinned = models.BooleanField(default=False, help_text="assigned by hand: only assigned_agent may run it")
     requirements = models.JSONField(default=dict, blank=True)
@@ -130,6 +130,7 @@ class Task(models.Model):
                 fields=["swarm", "status", "-priority", "sequence"], name="task_ready_idx"
             ),  # ready()
             models.Index(fields=["status", "lease_expires_at"], name="task_lease_idx"),  # the lease reaper
+            models.Index(fields=["assigned_agent"], name="task_agent_idx"),  # an agent's deletion
         ]
 
     def __str__(self) -> str:
@@ -190,12 +191,14 @@ class ClaudeCall(models.Model):
         LOST = "lost"  # its worker died mid-call: spend counted at the start's estimate
 
     id = models.BigAutoField(primary_key=True)
-    swarm = models.ForeignKey("swarms.Swarm", on_delete=models.CASCADE, related_name="claude_calls")
+    swarm = models.ForeignKey(
+        "swarms.Swarm", on_delete=models.CASCADE, related_name="claude_calls", db_index=False
+    )
     task = models.ForeignKey(
-        Task, null=True, blank=True, on_delete=models.CASCADE, related_name="claude_calls"
+        Task, null=True, blank=True, on_delete=models.CASCADE, related_name="claude_calls", db_index=False
     )
     agent = models.ForeignKey(
-        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     role = models.CharField(max_length=12, choices=Role.choices)
     revision = models.PositiveSmallIntegerField(
@@ -247,6 +250,8 @@ class ClaudeCall(models.Model):
             models.Index(
                 fields=["swarm", "created_at"], condition=Q(outcome="started"), name="call_in_flight_idx"
             ),
+            models.Index(fields=["task"], name="call_task_idx"),  # a task's deletion
+            models.Index(fields=["agent"], name="call_agent_idx"),  # an agent's deletion
         ]
 
     def __str__(self) -> str:

@@ -71,7 +71,7 @@ class Delivery(models.Model):
         CANCELLED = "cancelled"  # the webhook was disabled before it went out
 
     id = models.BigAutoField(primary_key=True)
-    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     event_id = models.PositiveBigIntegerField()
     event_type = models.CharField(max_length=40)
     swarm_id = models.CharField(max_length=64)  # no foreign key: the log outlives a deleted swarm

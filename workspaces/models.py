@@ -30,14 +30,21 @@ class WorkspaceFile(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    swarm = models.ForeignKey("swarms.Swarm", on_delete=models.CASCADE, related_name="workspace_files")
+    swarm = models.ForeignKey(
+        "swarms.Swarm", on_delete=models.CASCADE, related_name="workspace_files", db_index=False
+    )
     path = models.CharField(max_length=MAX_PATH_CHARS, help_text="normalized relative POSIX path")
     version = models.PositiveIntegerField()
     content = models.TextField(blank=True)
     size = models.PositiveIntegerField(help_text="bytes, UTF-8")
     sha256 = models.CharField(max_length=64)
     task = models.ForeignKey(
-        "tasks.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="workspace_files"
+        "tasks.Task",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="workspace_files",
+        db_index=False,
     )
     call = models.ForeignKey(
         "tasks.ClaudeCall", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -61,6 +68,7 @@ class WorkspaceFile(models.Model):
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="%(app_label)s_%(class)s_version_min"),
         ]
+        indexes = [models.Index(fields=["task"], name="file_task_idx")]  # a task's deletion
 
     def __str__(self) -> str:
         return f"{self.path} v{self.version}"
