@@ -90,7 +90,7 @@ class _Owner:
 @dataclass
 class Filled:
     assigned: list[tuple[str, int]] = field(default_factory=list)  # (task id, assignment seq)
-    busy: set[str] = field(default_factory=set)  # seen with work: pending and staffed, or in flight
+    busy: set[str] = field(default_factory=set)  # seen with work: pending with live agents, or in flight
 
 
 def fill(*, keep_one: bool = False) -> Filled:
@@ -155,8 +155,10 @@ def _candidates() -> tuple[list[_Swarm], Filled]:
             swarm = swarms[agent.swarm_id] = _Swarm(agent.swarm_id, *row[len(AGENT_COLUMNS) :])
         swarm.agents.append(agent)
     filled = Filled(busy=set(swarms))
-    staffed = [swarm for swarm in swarms.values() if any(a.status == Agent.Status.IDLE for a in swarm.agents)]
-    return sorted(staffed, key=lambda swarm: (swarm.created_at, swarm.id)), filled  # oldest first
+    with_idle = [
+        swarm for swarm in swarms.values() if any(a.status == Agent.Status.IDLE for a in swarm.agents)
+    ]
+    return sorted(with_idle, key=lambda swarm: (swarm.created_at, swarm.id)), filled  # oldest first
 
 
 def _ready(swarm_id: str, *, limit: int, offset: int = 0) -> list[Task]:
