@@ -64,7 +64,7 @@ class Task(models.Model):
     agent_type = models.CharField(max_length=40, blank=True, help_text="agent type the plan chose, if any")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     assigned_agent = models.ForeignKey(
-        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks", db_index=False
+        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
     pinned = models.BooleanField(default=False, help_text="assigned by hand: only assigned_agent may run it")
     requirements = models.JSONField(default=dict, blank=True)
@@ -130,7 +130,6 @@ class Task(models.Model):
                 fields=["swarm", "status", "-priority", "sequence"], name="task_ready_idx"
             ),  # ready()
             models.Index(fields=["status", "lease_expires_at"], name="task_lease_idx"),  # the lease reaper
-            models.Index(fields=["assigned_agent"], name="task_agent_idx"),  # an agent's deletion
         ]
 
     def __str__(self) -> str:
@@ -195,10 +194,10 @@ class ClaudeCall(models.Model):
         "swarms.Swarm", on_delete=models.CASCADE, related_name="claude_calls", db_index=False
     )
     task = models.ForeignKey(
-        Task, null=True, blank=True, on_delete=models.CASCADE, related_name="claude_calls", db_index=False
+        Task, null=True, blank=True, on_delete=models.CASCADE, related_name="claude_calls"
     )
     agent = models.ForeignKey(
-        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     role = models.CharField(max_length=12, choices=Role.choices)
     revision = models.PositiveSmallIntegerField(
@@ -250,8 +249,6 @@ class ClaudeCall(models.Model):
             models.Index(
                 fields=["swarm", "created_at"], condition=Q(outcome="started"), name="call_in_flight_idx"
             ),
-            models.Index(fields=["task"], name="call_task_idx"),  # a task's deletion
-            models.Index(fields=["agent"], name="call_agent_idx"),  # an agent's deletion
         ]
 
     def __str__(self) -> str:

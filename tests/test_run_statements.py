@@ -17,6 +17,7 @@ from engine import runner, scheduler
 from swarms.models import Swarm
 from tasks.models import Task
 from tests.builders import build_swarm
+from webhooks.services import cache as webhook_routes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +31,10 @@ def statements(queries: CaptureQueriesContext) -> list[str]:
     ]
 
 
-def test_a_one_call_task_runs_in_a_fixed_number_of_statements(alice, fake_claude):
+def test_a_one_call_task_runs_in_a_fixed_number_of_statements(alice, fake_claude, settings):
+    settings.WEBHOOK_CACHE_SECONDS = 3600  # the steady state: the webhooks read once per process,
+    webhook_routes.invalidate()  # not again when the cache's seconds run out in the middle of the run
+    webhook_routes.routes()
     writer = agent_type_create(owner=alice, name="writer", system_prompt="You write it.", tools=[]).name
     swarm = build_swarm(
         alice,

@@ -39,12 +39,7 @@ class WorkspaceFile(models.Model):
     size = models.PositiveIntegerField(help_text="bytes, UTF-8")
     sha256 = models.CharField(max_length=64)
     task = models.ForeignKey(
-        "tasks.Task",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="workspace_files",
-        db_index=False,
+        "tasks.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="workspace_files"
     )
     call = models.ForeignKey(
         "tasks.ClaudeCall", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -68,7 +63,6 @@ class WorkspaceFile(models.Model):
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="%(app_label)s_%(class)s_version_min"),
         ]
-        indexes = [models.Index(fields=["task"], name="file_task_idx")]  # a task's deletion
 
     def __str__(self) -> str:
         return f"{self.path} v{self.version}"
