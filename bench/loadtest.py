@@ -275,6 +275,11 @@ def dump_events(path: Path, swarm_ids: list[str]) -> None:
             "swarm_id", "task_id", "role", "turn", "outcome", "created_at", "latency_ms"
         ):
             out.write(json.dumps({"type": "claude.call", **call}, default=str) + "\n")
+        from tasks.models import Task  # and each task: when it was created, assigned, started, ended
+
+        tasks = Task.objects.filter(swarm_id__in=swarm_ids).order_by("swarm_id", "sequence")
+        for task in tasks.values("id", "swarm_id", "created_at", "assigned_at", "started_at", "completed_at"):
+            out.write(json.dumps({"type": "task.row", **task}, default=str) + "\n")
 
 
 def summarize(args: argparse.Namespace, results: list[dict], wall: float) -> dict[str, Any]:
