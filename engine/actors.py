@@ -15,18 +15,20 @@ from django.conf import settings
 _RUN_LIMIT_MS = int((settings.TASK_TIMEOUT_MINUTES + 5) * 60_000)
 
 
-@dramatiq.actor(max_retries=3, min_backoff=1000, time_limit=30 * 60_000)
+# planning, then (the plan applied) the first task that fill assigns, in the same thread
+@dramatiq.actor(max_retries=3, min_backoff=1000, time_limit=30 * 60_000 + _RUN_LIMIT_MS)
 def plan_swarm(swarm_id: str) -> None:
-    from engine import planner
+    from engine import planner, runner
 
-    planner.plan(swarm_id=swarm_id)
+    if planner.plan(swarm_id=swarm_id):
+        runner.fill_and_run()
 
 
-@dramatiq.actor(max_retries=5, min_backoff=200)
+@dramatiq.actor(max_retries=5, min_backoff=200, time_limit=_RUN_LIMIT_MS)
 def schedule() -> None:
-    from engine import scheduler
+    from engine import runner
 
-    scheduler.fill()
+    runner.fill_and_run()
 
 
 @dramatiq.actor(max_retries=5, min_backoff=200)

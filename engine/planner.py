@@ -38,16 +38,17 @@ class OverBudget(Exception):
 # --- planning ---------------------------------------------------------------------------------
 
 
-def plan(*, swarm_id: str) -> None:
+def plan(*, swarm_id: str) -> bool:
+    """Plans the swarm (once, under the planning lease); True when a plan was applied."""
     owner = worker_identity()
     if not _claim_planning(swarm_id, owner):
-        return
+        return False
     with log_context(swarm_id=swarm_id):
         swarm = Swarm.objects.get(pk=swarm_id)
         strategy = strategy_for(swarm.strategy, swarm.owner_id)
         if strategy is None:  # deleted since the swarm was created
             swarm_fail(swarm_id=swarm_id, reason=f"the strategy {swarm.strategy!r} no longer exists")
-            return
+            return False
         try:
             if strategy.is_template:
                 result = plans.from_template(strategy, swarm)
@@ -61,19 +62,20 @@ def plan(*, swarm_id: str) -> None:
                     result = ask_for_plan(swarm, strategy.guidance, watchdog.abort)
         except plans.PlanInvalid as exc:
             swarm_fail(swarm_id=swarm_id, reason=f"invalid plan: {exc}"[:300])
-            return
+            return False
         except CallFailed as exc:
             swarm_fail(swarm_id=swarm_id, reason=f"planning failed: {exc}"[:300])
-            return
+            return False
         except Exhausted:
             budget.enforce(swarm_id)
-            return
+            return False
         except OverBudget as exc:
             budget.refuse(swarm_id, why=str(exc))
-            return
+            return False
         except Aborted:
-            return  # stopped or deleted while planning
+            return False  # stopped or deleted while planning
         apply_plan(swarm_id, owner, result)
+        return True
 
 
 def ask_for_plan(swarm: Swarm, guidance: str, abort: Abort) -> plans.Plan:

@@ -111,6 +111,18 @@ def run(*, task_id: str, assignment_seq: int) -> None:
         current = filled.assigned[0] if chain and filled.assigned else None
 
 
+def fill_and_run() -> None:
+    """Fills the free slots, and runs the first task the fill assigned in this thread (then chains
+    as `run` does): a worker that planned a swarm or was asked to schedule starts the first task
+    without a queue hop. The rest get their messages; a thread that dies before its claim leaves a
+    stale assignment that housekeeping re-sends."""
+    chain = not leases.shutting_down()
+    filled = scheduler.fill(keep_one=chain)
+    if chain and filled.assigned:
+        task_id, assignment_seq = filled.assigned[0]
+        run(task_id=task_id, assignment_seq=assignment_seq)
+
+
 def claim(*, task_id: str, assignment_seq: int, owner: str) -> Task | None:
     """Read first, then a short locked write: a stale or duplicate message costs one read."""
     task = claimable(task_id=task_id, assignment_seq=assignment_seq)

@@ -87,7 +87,13 @@ def test_graceful_hand_overs_are_not_strikes(start_workers, fake_claude, alice):
 def test_a_run_message_lost_after_its_assignment_committed_is_sent_again_within_a_lease(
     workers, fake_claude, alice, monkeypatch, settings
 ):
-    swarm = build_swarm(alice, options={"review": False}, tasks=[{"name": "Only", "description": "Write it"}])
+    # two agents, two tasks: the worker that fills runs the first itself and sends the other's message
+    swarm = build_swarm(
+        alice,
+        agents=[("coder", "coder-1"), ("coder", "coder-2")],
+        options={"review": False},
+        tasks=[{"name": "One", "description": "Write it"}, {"name": "Two", "description": "Write that"}],
+    )
     dropped: list[tuple] = []
     send = jobs.send
 
@@ -100,9 +106,8 @@ def test_a_run_message_lost_after_its_assignment_committed_is_sent_again_within_
     monkeypatch.setattr(jobs, "send", lose_the_first_run_message)
     swarm_start(swarm_id=swarm.id)
     wait_for_status(swarm.id, "completed", timeout=30)
-    task = Task.objects.get(swarm=swarm)
     lost_at, task_id, seq = dropped[0]
-    assert task_id == task.id
+    task = Task.objects.get(pk=task_id, swarm=swarm)
     resent_at = task.assigned_at  # the re-send stamps it
     assert timedelta(0) < resent_at - lost_at <= timedelta(seconds=settings.TASK_LEASE_SECONDS)
     requests = len(fake_claude.requests)

@@ -1,0 +1,81 @@
+"""The worker that planned a swarm (or was asked to schedule) runs the first task its fill assigned
+itself, without a queue hop; the other assignments get their run messages as before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+import pytest
+from django.utils import timezone
+
+from engine import actors, leases
+from swarms.models import Swarm
+from tasks.models import Task
+from tests.builders import build_swarm
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def queued() -> list[tuple[str, tuple[Any, ...]]]:
+    broker = dramatiq.get_broker()
+    messages = [dramatiq.Message.decode(data) for data in list(broker.queues["default"].queue)]
+    return [(message.actor_name, tuple(message.args)) for message in messages]
+
+
+@pytest.fixture
+def empty_queue() -> Any:
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+    yield
+    broker.flush_all()
+
+
+def test_the_planning_worker_runs_the_first_assigned_task_itself(alice, fake_claude, empty_queue):
+    swarm = Swarm.objects.create(
+        owner=alice, objective="Build a todo list application", strategy="development", start_requested=True
+    )
+
+    actors.plan_swarm.fn(swarm.id)  # as a worker thread runs the message
+
+    tasks = list(Task.objects.filter(swarm=swarm).order_by("sequence"))
+    completed = [task for task in tasks if task.status == Task.Status.COMPLETED]
+    assigned = [task for task in tasks if task.status == Task.Status.ASSIGNED]
+    assert len(completed) == 1 and len(assigned) == len(tasks) - 1 >= 1
+    runs = [args for name, args in queued() if name == "run_task"]
+    assert sorted(runs) == sorted((task.id, task.assignment_seq) for task in assigned)
+    assert ("schedule", ()) in queued()  # the swarm's start still asks for a fill: nothing relies on this one
+
+
+def test_the_schedule_actor_runs_the_first_assigned_task_itself(alice, fake_claude, empty_queue):
+    swarm = build_swarm(
+        alice,
+        agents=[("coder", "coder-1"), ("coder", "coder-2")],
+        options={"review": False},
+        tasks=[{"name": f"Task {i}", "description": f"Write part {i}"} for i in (1, 2)],
+    )
+    Swarm.objects.filter(pk=swarm.id).update(status=Swarm.Status.EXECUTING, started_at=timezone.now())
+
+    actors.schedule.fn()
+
+    first, second = Task.objects.filter(swarm=swarm).order_by("sequence")
+    assert (first.status, second.status) == (Task.Status.COMPLETED, Task.Status.ASSIGNED)
+    assert queued() == [("run_task", (second.id, second.assignment_seq))]
+
+
+def test_a_worker_shutting_down_sends_every_assignment(alice, fake_claude, empty_queue):
+    swarm = build_swarm(
+        alice,
+        agents=[("coder", "coder-1")],
+        tasks=[{"name": "Task 1", "description": "Write part 1"}],
+    )
+    Swarm.objects.filter(pk=swarm.id).update(status=Swarm.Status.EXECUTING, started_at=timezone.now())
+    leases.shutdown(grace_s=0)  # no call in flight: it only sets the flag
+    try:
+        actors.schedule.fn()
+    finally:
+        leases.resume()
+
+    (task,) = Task.objects.filter(swarm=swarm)
+    assert task.status == Task.Status.ASSIGNED
+    assert queued() == [("run_task", (task.id, task.assignment_seq))]
