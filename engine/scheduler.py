@@ -16,14 +16,16 @@ updates per task; the events go out when the worker claims the task, under its s
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef
+from django.db.models.expressions import RawSQL
 
 from agents.models import Agent
 from agents.services import agent_occupy_step
@@ -108,9 +110,9 @@ def fill(*, keep_one: bool = False) -> Filled:
     try:
         with transaction.atomic():
             gate("dispatch")  # lock: MAX_CONCURRENT_TASKS counts the in-flight tasks of every process
-            swarms, filled = _candidates()
+            swarms, filled, in_flight = _candidates()
             if swarms:
-                _assign(swarms, filled)
+                _assign(swarms, filled, in_flight)
             for task_id, seq in filled.assigned[1 if keep_one else 0 :]:
                 jobs.send_on_commit(jobs.RUN_TASK, task_id, seq)
             return filled
@@ -124,51 +126,75 @@ def fill_on_commit() -> None:
 
 
 # the scheduler's reads, compiled once per process (core/prepared.py): they run for every task
-_LIVE_AGENTS = Prepared(  # of the swarms with pending work, each row with its swarm's columns
-    lambda key: (
+def _in_flight() -> Any:
+    return (
+        Task.objects.in_flight().values_list("swarm_id", "swarm__owner_id").annotate(n=Count("id")).order_by()
+    )
+
+
+def _live_agents(vendor: str) -> Any:
+    """The live agents of the swarms with pending work, each row with its swarm's columns; on
+    PostgreSQL each row also carries the in-flight counts (one JSON array, computed once by the
+    server), so the gate is held over one read instead of two."""
+    agents = (
         Agent.objects.filter(swarm__status=Swarm.Status.EXECUTING)
         .filter(Exists(Task.objects.filter(swarm=OuterRef("swarm_id"), status=Task.Status.PENDING)))
         .live()
         .order_by("idle_since", "created_at")
-        .values_list(*AGENT_COLUMNS, *SWARM_COLUMNS)
     )
-)
+    if vendor != "postgresql":
+        return agents.values_list(*AGENT_COLUMNS, *SWARM_COLUMNS)
+    sql, params = _in_flight().query.sql_with_params()
+    in_flight = RawSQL(f"SELECT json_agg(json_build_array(f.a, f.b, f.n)) FROM ({sql}) f(a, b, n)", params)
+    return agents.annotate(in_flight=in_flight).values_list(*AGENT_COLUMNS, *SWARM_COLUMNS, "in_flight")
+
+
+_LIVE_AGENTS = Prepared(lambda vendor: _live_agents(vendor))
 _READY = Prepared(
     lambda window, swarm_id: (
         Task.objects.filter(swarm_id=swarm_id).ready().only(*TASK_COLUMNS)[window[0] : window[0] + window[1]]
     ),
     swarm_id=str,
 )
-_IN_FLIGHT = Prepared(
-    lambda key: (
-        Task.objects.in_flight().values_list("swarm_id", "swarm__owner_id").annotate(n=Count("id")).order_by()
-    )
-)
+_IN_FLIGHT = Prepared(lambda key: _in_flight())
 
 
-def _candidates() -> tuple[list[_Swarm], Filled]:
+def _candidates() -> tuple[list[_Swarm], Filled, list[Any] | None]:
+    """The swarms with an idle agent, oldest first, and, on PostgreSQL, the in-flight counts read
+    with them (None: read them apart)."""
     swarms: dict[str, _Swarm] = {}
-    for row in _LIVE_AGENTS.read():
+    in_flight: Any = None
+    width = len(AGENT_COLUMNS) + len(SWARM_COLUMNS)
+    for row in _LIVE_AGENTS.read(connection.vendor):
         agent = _Agent(*row[: len(AGENT_COLUMNS)])
         swarm = swarms.get(agent.swarm_id)
         if swarm is None:
-            swarm = swarms[agent.swarm_id] = _Swarm(agent.swarm_id, *row[len(AGENT_COLUMNS) :])
+            swarm = swarms[agent.swarm_id] = _Swarm(agent.swarm_id, *row[len(AGENT_COLUMNS) : width])
         swarm.agents.append(agent)
+        if len(row) > width:
+            in_flight = _decoded(row[width])
     filled = Filled(busy=set(swarms))
     with_idle = [
         swarm for swarm in swarms.values() if any(a.status == Agent.Status.IDLE for a in swarm.agents)
     ]
-    return sorted(with_idle, key=lambda swarm: (swarm.created_at, swarm.id)), filled  # oldest first
+    return sorted(with_idle, key=lambda swarm: (swarm.created_at, swarm.id)), filled, in_flight
+
+
+def _decoded(in_flight: Any) -> list[tuple[str, Any, int]]:
+    """The JSON rows of in-flight counts, owner ids as the ORM gives them (a UUID stays a UUID)."""
+    rows = json.loads(in_flight) if isinstance(in_flight, str) else in_flight or []
+    owner_id = Swarm._meta.get_field("owner").target_field.to_python
+    return [(swarm_id, owner_id(owner), n) for swarm_id, owner, n in rows]
 
 
 def _ready(swarm_id: str, *, limit: int, offset: int = 0) -> list[Task]:
     return _READY.read((offset, limit), swarm_id=swarm_id)
 
 
-def _assign(swarms: list[_Swarm], filled: Filled) -> None:
+def _assign(swarms: list[_Swarm], filled: Filled, in_flight: list[Any] | None) -> None:
     running_by_swarm: Counter[str] = Counter()
     running_by_owner: Counter[Any] = Counter()
-    for swarm_id, owner_id, n in _IN_FLIGHT.read():
+    for swarm_id, owner_id, n in _IN_FLIGHT.read() if in_flight is None else in_flight:
         running_by_swarm[swarm_id] += n
         running_by_owner[owner_id] += n
     filled.busy.update(running_by_swarm)
