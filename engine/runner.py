@@ -24,10 +24,11 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from agents.models import Agent
 from agents.services import agent_add_spend, agent_release
+from core import jobs
 from core.db import UNREACHABLE, retry_while_unreachable
 from core.logging import log_context
 from core.prepared import Prepared
@@ -73,7 +74,7 @@ _NOT_READ = (
         "start_requested", "max_agents", "parallel",
     )),
     *(f"assigned_agent__{name}" for name in (
-        "capabilities", "tasks_completed", "tasks_failed", "total_execution_ms", "input_tokens",
+        "tasks_completed", "tasks_failed", "total_execution_ms", "input_tokens",
         "output_tokens", "cost_usd", "created_at", "idle_since", "terminated_at", "instance",
     )),
 )
@@ -93,22 +94,31 @@ def run(*, task_id: str, assignment_seq: int) -> None:
     """Runs the task, then fills the slot it freed; the first task that fill assigns runs next in
     this thread (no queue hop), for up to CHAIN_SECONDS, then the queue takes over again."""
     owner = worker_identity()
-    started = time.monotonic()
+    chain_until = time.monotonic() + CHAIN_SECONDS
     current: tuple[str, int] | None = (task_id, assignment_seq)
     while current is not None:
         task = claim(task_id=current[0], assignment_seq=current[1], owner=owner)
         if task is None:
             logger.debug("task %s (assignment %s) is not mine to run", *current)
             return
+        task.chain_until = chain_until
         with log_context(swarm_id=task.swarm_id, task_id=task.id):
             review = execute(task, owner)
-            chain = time.monotonic() - started < CHAIN_SECONDS and not leases.shutting_down()
-            filled = scheduler.fill(keep_one=chain)  # the freed slot goes to a ready task of any swarm
-            if task.swarm_id not in filled.busy:  # else the swarm has work left: nothing to settle
-                settle.settle(task.swarm_id)
+            current = task.handed_over  # the freed slot went straight to the swarm's next task
+            if current is None:
+                chain = _may_chain(task)
+                filled = scheduler.fill(keep_one=chain)  # the freed slot goes to a ready task of any swarm
+                if task.swarm_id not in filled.busy:  # else the swarm has work left: nothing to settle
+                    settle.settle(task.swarm_id)
+                current = filled.assigned[0] if chain and filled.assigned else None
             if review is not None:
                 reviews.submit(review_after, task, review)
-        current = filled.assigned[0] if chain and filled.assigned else None
+
+
+def _may_chain(task: Task) -> bool:
+    """Whether this thread runs the next task itself (for up to CHAIN_SECONDS from the message it
+    was given, and not while the worker shuts down)."""
+    return time.monotonic() < getattr(task, "chain_until", 0) and not leases.shutting_down()
 
 
 def fill_and_run() -> None:
@@ -135,6 +145,7 @@ def claim(*, task_id: str, assignment_seq: int, owner: str) -> Task | None:
     except (_NotMine, SwarmGone):
         return None
     task.ledger = Ledger()  # what this run spends: the task's whole spend on its first run
+    task.handed_over = None  # set by a completion that handed its slot to the swarm's next task
     return task
 
 
@@ -351,6 +362,8 @@ def _store_result(task: Task, owner: str, output: str, review: dict[str, Any] | 
             if done is None:
                 raise _NotMine
             _release_agents(task, outcome=outcome, elapsed_ms=done.execution_time_ms or 0)
+            if outcome == "completed" and not gated:
+                _hand_over(task)
             if outcome is None:
                 log(task.swarm_id, "info", "Coordinator", f"Task {task.name} sent back for revision")
     except _NotMine:
@@ -360,6 +373,19 @@ def _store_result(task: Task, owner: str, output: str, review: dict[str, Any] | 
         return
     except SwarmGone:
         return
+
+
+def _hand_over(task: Task) -> None:
+    """The slot this completion frees goes to the swarm's next ready task in the same commit, when
+    that is the scheduler's choice anyway (`scheduler.hand_over`): no gate, no fill. The next task
+    runs on this thread, or, when this thread stops chaining, gets its run message."""
+    handed = scheduler.hand_over(task)
+    if handed is None:
+        return
+    if _may_chain(task):
+        transaction.on_commit(lambda: setattr(task, "handed_over", handed))  # not if it rolls back
+    else:
+        jobs.send_on_commit(jobs.RUN_TASK, *handed)
 
 
 def _await_approval(task: Task, owner: str, output: str, review: dict[str, Any] | None) -> Task | None:

@@ -121,6 +121,28 @@ def fill(*, keep_one: bool = False) -> Filled:
         return Filled()
 
 
+def hand_over(task: Task) -> tuple[str, int] | None:
+    """Inside the transaction that completed `task` and released its agent (PostgreSQL only): the
+    freed slot goes straight to the next ready task of the same swarm, on the same agent, without
+    the deployment-wide gate — when that is the choice `fill()` would make: no other agent is
+    idle on a swarm with a ready task (no other swarm waits for a slot, and this agent is its
+    swarm's only choice), the task's type is this agent's (or none) and its capabilities fit.
+
+    The in-flight counts never see the slot free (one task leaves it and the next enters it in
+    the same commit), so MAX_CONCURRENT_TASKS, the owner's share and the swarm's own limit hold as
+    they did; the ready tasks are read FOR UPDATE SKIP LOCKED and the agent is the one this
+    transaction just released, so it waits for no other transaction's lock. Returns the
+    assignment, or None: the caller's `fill()` then runs as before."""
+    agent = task.assigned_agent
+    if connection.vendor != "postgresql" or agent is None or _deferred():
+        return None
+    me = _Agent(agent.id, task.swarm_id, agent.type, Agent.Status.IDLE, agent.capabilities, 0, None)
+    for candidate in _SUCCESSORS.read(swarm_id=task.swarm_id, agent_id=agent.id):
+        if eligible(me, candidate, {me.type, candidate.agent_type}) and _take(candidate, me):
+            return candidate.id, candidate.assignment_seq + 1
+    return None
+
+
 def fill_on_commit() -> None:
     transaction.on_commit(lambda: fill())
 
@@ -157,6 +179,29 @@ _READY = Prepared(
     swarm_id=str,
 )
 _IN_FLIGHT = Prepared(lambda key: _in_flight())
+
+
+def _successors(swarm_id: str, agent_id: str) -> Any:
+    """The swarm's first ready tasks, not locked by another transaction, if the swarm is executing
+    and no other agent idles on a swarm with a ready task (else none: `fill()` chooses)."""
+    waiting = (
+        Agent.objects.filter(status=Agent.Status.IDLE, swarm__status=Swarm.Status.EXECUTING)
+        .exclude(pk=agent_id)
+        .filter(Exists(Task.objects.filter(swarm=OuterRef("swarm_id")).ready()))
+    )
+    executing = Swarm.objects.filter(pk=swarm_id, status=Swarm.Status.EXECUTING)
+    return (
+        Task.objects.filter(swarm_id=swarm_id)
+        .ready()
+        .filter(Exists(executing), ~Exists(waiting))
+        .only(*TASK_COLUMNS)
+        .select_for_update(skip_locked=True, of=("self",))[:FIRST_LOOK]
+    )
+
+
+_SUCCESSORS = Prepared(
+    lambda key, swarm_id, agent_id: _successors(swarm_id, agent_id), swarm_id=str, agent_id=str
+)
 
 
 def _candidates() -> tuple[list[_Swarm], Filled, list[Any] | None]:
