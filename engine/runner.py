@@ -92,27 +92,30 @@ class _NotMine(Exception):
 
 def run(*, task_id: str, assignment_seq: int) -> None:
     """Runs the task, then fills the slot it freed; the first task that fill assigns runs next in
-    this thread (no queue hop), for up to CHAIN_SECONDS, then the queue takes over again."""
+    this thread (no queue hop), for up to CHAIN_SECONDS, then the queue takes over again. A
+    completion that handed its slot to its swarm's next task has claimed that task already, in
+    the same commit (`_hand_over`)."""
     owner = worker_identity()
     chain_until = time.monotonic() + CHAIN_SECONDS
-    current: tuple[str, int] | None = (task_id, assignment_seq)
-    while current is not None:
-        task = claim(task_id=current[0], assignment_seq=current[1], owner=owner)
-        if task is None:
-            logger.debug("task %s (assignment %s) is not mine to run", *current)
-            return
+    task = claim(task_id=task_id, assignment_seq=assignment_seq, owner=owner)
+    if task is None:
+        logger.debug("task %s (assignment %s) is not mine to run", task_id, assignment_seq)
+    while task is not None:
         task.chain_until = chain_until
         with log_context(swarm_id=task.swarm_id, task_id=task.id):
             review = execute(task, owner)
-            current = task.handed_over  # the freed slot went straight to the swarm's next task
-            if current is None:
+            following = task.handed_over  # claimed in the commit that stored this task's result
+            if following is None:
                 chain = _may_chain(task)
                 filled = scheduler.fill(keep_one=chain)  # the freed slot goes to a ready task of any swarm
                 if task.swarm_id not in filled.busy:  # else the swarm has work left: nothing to settle
                     settle.settle(task.swarm_id)
-                current = filled.assigned[0] if chain and filled.assigned else None
+                if chain and filled.assigned:
+                    next_id, next_seq = filled.assigned[0]
+                    following = claim(task_id=next_id, assignment_seq=next_seq, owner=owner)
             if review is not None:
                 reviews.submit(review_after, task, review)
+        task = following
 
 
 def _may_chain(task: Task) -> bool:
@@ -144,8 +147,12 @@ def claim(*, task_id: str, assignment_seq: int, owner: str) -> Task | None:
                 raise _NotMine
     except (_NotMine, SwarmGone):
         return None
+    return _claimed(task)
+
+
+def _claimed(task: Task) -> Task:
     task.ledger = Ledger()  # what this run spends: the task's whole spend on its first run
-    task.handed_over = None  # set by a completion that handed its slot to the swarm's next task
+    task.handed_over = None  # the next task, when this one's completion handed its slot over
     return task
 
 
@@ -363,7 +370,7 @@ def _store_result(task: Task, owner: str, output: str, review: dict[str, Any] | 
                 raise _NotMine
             _release_agents(task, outcome=outcome, elapsed_ms=done.execution_time_ms or 0)
             if outcome == "completed" and not gated:
-                _hand_over(task)
+                _hand_over(task, owner)
             if outcome is None:
                 log(task.swarm_id, "info", "Coordinator", f"Task {task.name} sent back for revision")
     except _NotMine:
@@ -375,17 +382,19 @@ def _store_result(task: Task, owner: str, output: str, review: dict[str, Any] | 
         return
 
 
-def _hand_over(task: Task) -> None:
+def _hand_over(task: Task, owner: str) -> None:
     """The slot this completion frees goes to the swarm's next ready task in the same commit, when
-    that is the scheduler's choice anyway (`scheduler.hand_over`): no gate, no fill. The next task
-    runs on this thread, or, when this thread stops chaining, gets its run message."""
+    that is the scheduler's choice anyway (`scheduler.hand_over`): no gate, no fill. While this
+    thread chains, it claims that task in the same commit too (its events join this batch: one
+    counter write for both) and runs it next; else the task gets its run message."""
     handed = scheduler.hand_over(task)
     if handed is None:
         return
-    if _may_chain(task):
-        transaction.on_commit(lambda: setattr(task, "handed_over", handed))  # not if it rolls back
-    else:
+    following = claimable(task_id=handed[0], assignment_seq=handed[1]) if _may_chain(task) else None
+    if following is None or not task_claim(task=following, owner=owner, lease_until=lease_until()):
         jobs.send_on_commit(jobs.RUN_TASK, *handed)
+        return
+    transaction.on_commit(lambda: setattr(task, "handed_over", _claimed(following)))  # not if rolled back
 
 
 def _await_approval(task: Task, owner: str, output: str, review: dict[str, Any] | None) -> Task | None:
