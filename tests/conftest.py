@@ -128,6 +128,17 @@ def workers(transactional_db: None, fake_claude: Any) -> Iterator[Any]:
     broker.middleware[:] = [m for m in broker.middleware if type(m).__name__ != "_WorkerMiddleware"]
 
 
+@pytest.fixture
+def empty_queue() -> Iterator[None]:
+    """The StubBroker's queues empty before and after: `queued()` shows only this test's messages."""
+    import dramatiq
+
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+    yield
+    broker.flush_all()
+
+
 def require_service(name: str, available: bool) -> None:
     """Skip when a real service is missing on a developer machine; fail in CI (REQUIRE_SERVICES=1)."""
     from django.conf import settings

@@ -3,32 +3,16 @@ itself, without a queue hop; the other assignments get their run messages as bef
 
 from __future__ import annotations
 
-from typing import Any
-
-import dramatiq
 import pytest
 from django.utils import timezone
 
 from engine import actors, leases
 from swarms.models import Swarm
 from tasks.models import Task
+from tests.broker import queued
 from tests.builders import build_swarm
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def queued() -> list[tuple[str, tuple[Any, ...]]]:
-    broker = dramatiq.get_broker()
-    messages = [dramatiq.Message.decode(data) for data in list(broker.queues["default"].queue)]
-    return [(message.actor_name, tuple(message.args)) for message in messages]
-
-
-@pytest.fixture
-def empty_queue() -> Any:
-    broker = dramatiq.get_broker()
-    broker.flush_all()
-    yield
-    broker.flush_all()
 
 
 def test_the_planning_worker_runs_the_first_assigned_task_itself(alice, fake_claude, empty_queue):

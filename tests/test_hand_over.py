@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import dramatiq
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -16,6 +15,7 @@ from django.utils import timezone
 from engine import runner, scheduler
 from swarms.models import Swarm
 from tasks.models import Task
+from tests.broker import queued
 from tests.builders import build_swarm
 
 pytestmark = [
@@ -42,20 +42,6 @@ def run_first(swarm: Swarm) -> None:
     ((task_id, seq),) = scheduler.fill().assigned
     assert Task.objects.get(pk=task_id).swarm_id == swarm.id
     runner.run(task_id=task_id, assignment_seq=seq)  # chains on this thread until nothing is left
-
-
-@pytest.fixture
-def empty_queue() -> Any:
-    broker = dramatiq.get_broker()
-    broker.flush_all()
-    yield
-    broker.flush_all()
-
-
-def queued_runs() -> list[tuple[Any, ...]]:
-    broker = dramatiq.get_broker()
-    messages = [dramatiq.Message.decode(data) for data in list(broker.queues["default"].queue)]
-    return [tuple(message.args) for message in messages if message.actor_name == "run_task"]
 
 
 def test_a_lone_swarm_hands_each_freed_slot_to_its_next_task_without_the_gate(alice, fake_claude):
@@ -124,4 +110,7 @@ def test_past_the_chain_deadline_the_handed_task_gets_its_run_message(
     assert first.status == Task.Status.COMPLETED
     assert second.status == Task.Status.ASSIGNED and second.assignment_seq == 1
     assert second.assigned_agent_id == first.assigned_agent_id
-    assert queued_runs() == [(first.id, 1), (second.id, 1)]  # the first from the fill that assigned it
+    assert [args for _, args in queued("run_task")] == [
+        (first.id, 1),
+        (second.id, 1),
+    ]  # the first from the fill that assigned it
