@@ -3,16 +3,26 @@ itself, without a queue hop; the other assignments get their run messages as bef
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.utils import timezone
 
-from engine import actors, leases
+from engine import actors, leases, reviews
 from swarms.models import Swarm
 from tasks.models import Task
 from tests.broker import queued
 from tests.builders import build_swarm
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def reviews_finished() -> Iterator[None]:
+    """A planned swarm's tasks get their non-blocking reviews on the review threads: they end
+    before the test's database is flushed (a review still writing would deadlock the flush)."""
+    yield
+    assert reviews.drain(30), "a review was still running 30 s after the test"
 
 
 def test_the_planning_worker_runs_the_first_assigned_task_itself(alice, fake_claude, empty_queue):
