@@ -217,12 +217,13 @@ def _candidates() -> tuple[list[_Swarm], Filled, list[Any] | None]:
             swarm = swarms[agent.swarm_id] = _Swarm(agent.swarm_id, *row[len(AGENT_COLUMNS) : width])
         swarm.agents.append(agent)
         if len(row) > width:
-            in_flight = _decoded(row[width])
+            in_flight = row[width]  # the same on every row: decoded once, below
     filled = Filled(busy=set(swarms))
     with_idle = [
         swarm for swarm in swarms.values() if any(a.status == Agent.Status.IDLE for a in swarm.agents)
     ]
-    return sorted(with_idle, key=lambda swarm: (swarm.created_at, swarm.id)), filled, in_flight
+    decoded = _decoded(in_flight) if swarms and connection.vendor == "postgresql" else None
+    return sorted(with_idle, key=lambda swarm: (swarm.created_at, swarm.id)), filled, decoded
 
 
 def _decoded(in_flight: Any) -> list[tuple[str, Any, int]]:
