@@ -53,6 +53,7 @@ from tasks.services import (
     task_requeue,
     task_score,
     task_send_back,
+    with_run_context,
 )
 
 logger = logging.getLogger(__name__)
@@ -73,16 +74,26 @@ _NOT_READ = (
         "plan_feedback", "rejected_plan", "cloned_from", "plan_lease_owner", "plan_lease_expires_at",
         "start_requested", "max_agents", "parallel",
     )),
-    *(f"assigned_agent__{name}" for name in (
-        "tasks_completed", "tasks_failed", "total_execution_ms", "input_tokens",
-        "output_tokens", "cost_usd", "created_at", "idle_since", "terminated_at", "instance",
-    )),
 )
+_AGENT_NOT_READ = tuple(f"assigned_agent__{name}" for name in (
+    "tasks_completed", "tasks_failed", "total_execution_ms", "input_tokens",
+    "output_tokens", "cost_usd", "created_at", "idle_since", "terminated_at", "instance",
+))
 # fmt: on
 _CLAIMABLE = Prepared(
-    lambda key, **ids: claimable_tasks(**ids, agent_type_row=prompts.AGENT_TYPE_ROW).defer(*_NOT_READ)[:1],
+    lambda key, **ids: claimable_tasks(**ids, agent_type_row=prompts.AGENT_TYPE_ROW).defer(
+        *_NOT_READ, *_AGENT_NOT_READ
+    )[:1],
     task_id=str,
     assignment_seq=int,
+)
+# a hand-over's read when this thread runs the task next: the claim's columns (its agent is known)
+_SUCCESSORS_TO_CLAIM = Prepared(
+    lambda key, swarm_id, agent_id: scheduler.locked_first(
+        with_run_context(scheduler.successors(swarm_id, agent_id)).defer(*_NOT_READ)
+    ),
+    swarm_id=str,
+    agent_id=str,
 )
 
 
@@ -385,15 +396,18 @@ def _store_result(task: Task, owner: str, output: str, review: dict[str, Any] | 
 def _hand_over(task: Task, owner: str) -> None:
     """The slot this completion frees goes to the swarm's next ready task in the same commit, when
     that is the scheduler's choice anyway (`scheduler.hand_over`): no gate, no fill. While this
-    thread chains, it claims that task in the same commit too (its events join this batch: one
-    counter write for both) and runs it next; else the task gets its run message."""
-    handed = scheduler.hand_over(task)
+    thread chains, that task is assigned and claimed in one statement (its events join this
+    batch: one counter write for both) and runs next on this thread; else it gets its run message."""
+    claim = scheduler.Claim(owner, lease_until(), _SUCCESSORS_TO_CLAIM) if _may_chain(task) else None
+    handed = scheduler.hand_over(task, claim)
     if handed is None:
         return
-    following = claimable(task_id=handed[0], assignment_seq=handed[1]) if _may_chain(task) else None
-    if following is None or not task_claim(task=following, owner=owner, lease_until=lease_until()):
-        jobs.send_on_commit(jobs.RUN_TASK, *handed)
+    following = handed.claimed
+    if following is None:
+        jobs.send_on_commit(jobs.RUN_TASK, handed.task_id, handed.assignment_seq)
         return
+    if hasattr(task, "agent_type_row"):  # the same agent: its type as the claim read it
+        following.agent_type_row = task.agent_type_row
     transaction.on_commit(lambda: setattr(task, "handed_over", _claimed(following)))  # not if rolled back
 
 

@@ -26,16 +26,17 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from agents.models import Agent
-from agents.services import agent_occupy_step
+from agents.services import agent_occupy_step, agent_release
 from core import jobs
 from core.prepared import Prepared, update_chain
 from engine import resources
 from swarms.locks import gate
 from swarms.models import Swarm
 from tasks.models import Task
-from tasks.services import OPEN, task_assign_step, task_unassign
+from tasks.services import OPEN, task_assign_step, task_claim_step, task_claimed, task_unassign
 
 logger = logging.getLogger(__name__)
 FIRST_LOOK, MAX_LOOK = 4, 200  # ready tasks read per swarm: at first (2 per idle agent at least), at most
@@ -121,7 +122,24 @@ def fill(*, keep_one: bool = False) -> Filled:
         return Filled()
 
 
-def hand_over(task: Task) -> tuple[str, int] | None:
+@dataclass(frozen=True)
+class Claim:
+    """A hand-over to the thread that runs the task next: the task is assigned and claimed in one
+    conditional update, and read with what running it needs (`read`: the runner's columns)."""
+
+    owner: str
+    lease_until: Any
+    read: Prepared
+
+
+@dataclass(frozen=True)
+class Handed:
+    task_id: str
+    assignment_seq: int
+    claimed: Task | None = None  # with a Claim: the task, running, with its swarm and agent
+
+
+def hand_over(task: Task, claim: Claim | None = None) -> Handed | None:
     """Inside the transaction that completed `task` and released its agent (PostgreSQL only): the
     freed slot goes straight to the next ready task of the same swarm, on the same agent, without
     the deployment-wide gate — when that is the choice `fill()` would make: no other agent is
@@ -131,16 +149,40 @@ def hand_over(task: Task) -> tuple[str, int] | None:
     The in-flight counts never see the slot free (one task leaves it and the next enters it in
     the same commit), so MAX_CONCURRENT_TASKS, the owner's share and the swarm's own limit hold as
     they did; the ready tasks are read FOR UPDATE SKIP LOCKED and the agent is the one this
-    transaction just released, so it waits for no other transaction's lock. Returns the
+    transaction just released, so it waits for no other transaction's lock. With a `claim` the
+    task goes from pending to running at once (its run message is never needed). Returns the
     assignment, or None: the caller's `fill()` then runs as before."""
     agent = task.assigned_agent
     if connection.vendor != "postgresql" or agent is None or _deferred():
         return None
     me = _Agent(agent.id, task.swarm_id, agent.type, Agent.Status.IDLE, agent.capabilities, 0, None)
-    for candidate in _SUCCESSORS.read(swarm_id=task.swarm_id, agent_id=agent.id):
-        if eligible(me, candidate, {me.type, candidate.agent_type}) and _take(candidate, me):
-            return candidate.id, candidate.assignment_seq + 1
+    read = claim.read if claim is not None else _SUCCESSORS
+    for candidate in read.read(swarm_id=task.swarm_id, agent_id=agent.id):
+        if not eligible(me, candidate, {me.type, candidate.agent_type}):
+            continue
+        if claim is None and _take(candidate, me):
+            return Handed(candidate.id, candidate.assignment_seq + 1)
+        if claim is not None and _take_claimed(candidate, agent, claim):
+            return Handed(candidate.id, candidate.assignment_seq, claimed=candidate)
     return None
+
+
+def _take_claimed(task: Task, agent: Agent, claim: Claim) -> bool:
+    """The agent (this transaction released it: its row is locked by it), then the task (read FOR
+    UPDATE by it), in one statement; both or neither."""
+    now = timezone.now()
+    occupied, claimed = update_chain(
+        agent_occupy_step(agent_id=agent.id),
+        task_claim_step(
+            task=task, agent_id=agent.id, owner=claim.owner, lease_until=claim.lease_until, now=now
+        ),
+    )
+    if occupied and not claimed:
+        agent_release(swarm_id=task.swarm_id, agent_id=agent.id)
+    if not claimed:
+        return False
+    task_claimed(task=task, owner=claim.owner, lease_until=claim.lease_until, now=now, assigned_to=agent)
+    return True
 
 
 def fill_on_commit() -> None:
@@ -181,26 +223,28 @@ _READY = Prepared(
 _IN_FLIGHT = Prepared(lambda key: _in_flight())
 
 
-def _successors(swarm_id: str, agent_id: str) -> Any:
-    """The swarm's first ready tasks, not locked by another transaction, if the swarm is executing
-    and no other agent idles on a swarm with a ready task (else none: `fill()` chooses)."""
+def successors(swarm_id: str, agent_id: str) -> Any:
+    """The swarm's ready tasks a hand-over may take, if the swarm is executing and no other agent
+    idles on a swarm with a ready task (else none: `fill()` chooses). Read FOR UPDATE SKIP LOCKED,
+    the first FIRST_LOOK (`locked_first`)."""
     waiting = (
         Agent.objects.filter(status=Agent.Status.IDLE, swarm__status=Swarm.Status.EXECUTING)
         .exclude(pk=agent_id)
         .filter(Exists(Task.objects.filter(swarm=OuterRef("swarm_id")).ready()))
     )
     executing = Swarm.objects.filter(pk=swarm_id, status=Swarm.Status.EXECUTING)
-    return (
-        Task.objects.filter(swarm_id=swarm_id)
-        .ready()
-        .filter(Exists(executing), ~Exists(waiting))
-        .only(*TASK_COLUMNS)
-        .select_for_update(skip_locked=True, of=("self",))[:FIRST_LOOK]
-    )
+    return Task.objects.filter(swarm_id=swarm_id).ready().filter(Exists(executing), ~Exists(waiting))
+
+
+def locked_first(tasks: Any) -> Any:
+    """The first tasks, not locked by another transaction, locked by this one (the task rows only)."""
+    return tasks.select_for_update(skip_locked=True, of=("self",))[:FIRST_LOOK]
 
 
 _SUCCESSORS = Prepared(
-    lambda key, swarm_id, agent_id: _successors(swarm_id, agent_id), swarm_id=str, agent_id=str
+    lambda key, swarm_id, agent_id: locked_first(successors(swarm_id, agent_id).only(*TASK_COLUMNS)),
+    swarm_id=str,
+    agent_id=str,
 )
 
 

@@ -107,12 +107,18 @@ def task_assign_step(*, task_id: str, agent_id: str, assignment_seq: int) -> Upd
 def claimable_tasks(*, task_id: str, assignment_seq: int, **annotations: Any) -> QuerySet[Task]:
     """The task a run message names, with what running it needs, if that assignment is current
     (`annotations`: more the caller reads with it, such as its agent's type)."""
-    depends = Task.dependencies.through.objects.filter(from_task_id=OuterRef("pk"))
     return (
-        Task.objects.select_related("swarm", "assigned_agent")
-        .annotate(has_dependencies=Exists(depends), **annotations)
+        with_run_context(Task.objects.select_related("assigned_agent"))
+        .annotate(**annotations)
         .filter(pk=task_id, status=Task.Status.ASSIGNED, assignment_seq=assignment_seq)
     )
+
+
+def with_run_context(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """The tasks with what running one needs besides its agent: its swarm, and whether it has
+    dependencies (an independent task's prompt then needs no query for them)."""
+    depends = Task.dependencies.through.objects.filter(from_task_id=OuterRef("pk"))
+    return tasks.select_related("swarm").annotate(has_dependencies=Exists(depends))
 
 
 def task_unassign(*, task_id: str, assignment_seq: int, agent_id: str | None) -> None:
@@ -122,22 +128,55 @@ def task_unassign(*, task_id: str, assignment_seq: int, agent_id: str | None) ->
     )
 
 
+def _running_values(owner: str, lease_until: Any, now: Any) -> dict[str, Any]:
+    return {
+        "status": Task.Status.RUNNING,
+        "lease_owner": owner,
+        "lease_expires_at": lease_until,
+        "started_at": now,
+    }
+
+
 def task_claim(*, task: Task, owner: str, lease_until: Any) -> bool:
     """assigned → running, for the one message that carries the current assignment."""
     now = timezone.now()
     claimed = update(
         Task,
         where={"pk": task.id, "status": Task.Status.ASSIGNED, "assignment_seq": task.assignment_seq},
-        values={
-            "status": Task.Status.RUNNING,
-            "lease_owner": owner,
-            "lease_expires_at": lease_until,
-            "started_at": now,
-        },
+        values=_running_values(owner, lease_until, now),
         add={"attempts": 1},
     )
     if not claimed:
         return False
+    task_claimed(task=task, owner=owner, lease_until=lease_until, now=now)
+    return True
+
+
+def task_claim_step(*, task: Task, agent_id: str, owner: str, lease_until: Any, now: Any) -> Update:
+    """pending → running in one step, assigned and claimed at once by the worker that will run it
+    (a freed slot handed over in the commit that freed it), as a step of `update_chain` after the
+    agent's `agent_occupy_step`; `task_claimed` then records it. Its assignment number moves on, as
+    an assignment's does, so a run message of an earlier assignment finds nothing to claim."""
+    return Update(
+        Task,
+        where={"pk": task.id, "status": Task.Status.PENDING, "assignment_seq": task.assignment_seq},
+        values={
+            **_running_values(owner, lease_until, now),
+            "assigned_agent_id": agent_id,
+            "assignment_seq": task.assignment_seq + 1,
+            "assigned_at": now,
+        },
+        add={"attempts": 1},
+    )
+
+
+def task_claimed(*, task: Task, owner: str, lease_until: Any, now: Any, assigned_to: Any = None) -> None:
+    """The claimed task as its row now is, and its events: assigned (with its agent, which
+    `task.assigned_agent` is, or `assigned_to`: the agent a `task_claim_step` gave it), the agent
+    busy, started."""
+    if assigned_to is not None:
+        task.assigned_agent, task.assigned_at = assigned_to, now
+        task.assignment_seq += 1
     task.status, task.lease_owner, task.lease_expires_at = Task.Status.RUNNING, owner, lease_until
     task.attempts, task.started_at = task.attempts + 1, now
     agent = task.assigned_agent
@@ -150,7 +189,6 @@ def task_claim(*, task: Task, owner: str, lease_until: Any) -> bool:
             task.swarm_id, catalogue.agent_status_changed(agent_id=agent.id, status="busy", task_id=task.id)
         )
     publish(task.swarm_id, catalogue.task_started(task, worker=owner))
-    return True
 
 
 def task_renew_lease(*, task_id: str, owner: str, until: Any) -> bool:

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from agents.models import Agent
 from engine import runner, scheduler
 from swarms.models import Swarm
 from tasks.models import Task
@@ -114,3 +115,45 @@ def test_past_the_chain_deadline_the_handed_task_gets_its_run_message(
         (first.id, 1),
         (second.id, 1),
     ]  # the first from the fill that assigned it
+
+
+def test_a_handed_task_is_assigned_and_claimed_at_once_with_the_events_of_both(alice, fake_claude):
+    swarm = executing(alice, tasks=parts(1, 2))
+
+    run_first(swarm)
+
+    first, second = Task.objects.filter(swarm=swarm).order_by("sequence")
+    assert second.status == Task.Status.COMPLETED and second.attempts == 1
+    assert second.assigned_agent_id == first.assigned_agent_id
+    assert second.assigned_at == second.started_at  # one statement did both
+    types = list(swarm.events.order_by("seq").values_list("type", "data"))
+    handed = [
+        (kind, data)
+        for kind, data in types
+        if (data.get("id") == second.id or data.get("taskId") == second.id) and kind != "task.created"
+    ]
+    kinds = [kind for kind, _ in handed]
+    assert (
+        kinds[:3] == ["task.assigned", "agent.status_changed", "task.started"]
+        and kinds[-1] == "task.completed"
+    )
+    assert handed[0][1]["agentId"] == first.assigned_agent_id and handed[1][1]["status"] == "busy"
+    seqs = list(swarm.events.order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))  # gap-free
+
+
+def test_an_agent_terminated_while_its_task_ran_takes_no_next_task(alice, fake_claude, monkeypatch):
+    swarm = executing(alice, tasks=parts(1, 2))
+    finish = runner.finish
+
+    def terminated_first(task: Task, *args: Any) -> None:
+        Agent.objects.filter(pk=task.assigned_agent_id).update(status=Agent.Status.TERMINATED)
+        finish(task, *args)
+
+    monkeypatch.setattr(runner, "finish", terminated_first)
+    run_first(swarm)
+
+    first, second = Task.objects.filter(swarm=swarm).order_by("sequence")
+    assert first.status == Task.Status.COMPLETED
+    assert second.status == Task.Status.PENDING and second.assignment_seq == 0 and second.attempts == 0
+    assert Agent.objects.get(pk=first.assigned_agent_id).status == Agent.Status.TERMINATED
