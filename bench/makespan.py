@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -207,14 +208,16 @@ def start_production_workers(
     return counter
 
 
-def run(swarm_id: str, counter: Any) -> tuple[float, int, dict[str, float]]:
-    """Starts the swarm and waits for its end: (makespan in s, SQL statements of the engine, cores busy)."""
+def run(swarm_id: str, counter: Any) -> tuple[float, int, dict[str, float], datetime]:
+    """Starts the swarm and waits for its end: (makespan in s, SQL statements of the engine, cores busy,
+    the wall-clock time of the start)."""
     from swarms.models import Swarm
     from swarms.services import swarm_start
 
     time.sleep(0.5)  # the shim's files hold the workers' start-up statements by now
     before = counter.total()
     cpu_before = cpu_seconds()
+    started_wall = datetime.now(UTC)
     started = time.monotonic()
     swarm_start(swarm_id=swarm_id)
     while Swarm.objects.values_list("status", flat=True).get(pk=swarm_id) not in Swarm.TERMINAL:
@@ -222,10 +225,10 @@ def run(swarm_id: str, counter: Any) -> tuple[float, int, dict[str, float]]:
     makespan = time.monotonic() - started
     cores = cpu_used(cpu_before, cpu_seconds(), makespan)
     time.sleep(0.5)  # and the statements of the last task's end
-    return makespan, counter.total() - before, cores
+    return makespan, counter.total() - before, cores, started_wall
 
 
-def task_figures(swarm_id: str) -> dict[str, Any]:
+def task_figures(swarm_id: str, started_wall: datetime, makespan: float) -> dict[str, Any]:
     from swarms.models import Swarm
     from tasks.models import ClaudeCall, Task
 
@@ -246,13 +249,37 @@ def task_figures(swarm_id: str) -> dict[str, Any]:
         for spans in by_agent.values()
         for earlier, later in zip(sorted(spans), sorted(spans)[1:], strict=False)
     ]
+    # a one-call task's run in three parts: started → its call's row written, the HTTP call, → completed
+    spans = {
+        task: (started, completed)
+        for task, started, completed in Task.objects.filter(swarm_id=swarm_id).values_list(
+            "id", "started_at", "completed_at"
+        )
+    }
+    before_call, after_call = [], []
+    for task, created, latency in agent_calls.values_list("task_id", "created_at", "latency_ms"):
+        started, completed = spans.get(task, (None, None))
+        if started and completed:
+            before_call.append((created - started).total_seconds() * 1000)
+            after_call.append((completed - created).total_seconds() * 1000 - latency)
+    starts = [s for _, _, s, _, _ in rows if s]
+    ends = [c for _, _, _, c, _ in rows if c]
+    swarm_end = Swarm.objects.values_list("completed_at", flat=True).get(pk=swarm_id)
     return {
         "status": Swarm.objects.values_list("status", flat=True).get(pk=swarm_id),
+        # the edges of the run: start request → first task running, last task's end → the swarm's end
+        "startToFirstRunMs": (min(starts) - started_wall).total_seconds() * 1000 if starts else None,
+        "lastEndToSwarmEndMs": (swarm_end - max(ends)).total_seconds() * 1000 if ends and swarm_end else None,
+        # the share of the run's slot time spent running a task
+        "slotsBusy": sum(runs) / 1000 / (makespan * max(1, len(by_agent))) if runs else None,
         "completedTasks": sum(1 for status, *_ in rows if status == Task.Status.COMPLETED),
         "agentCalls": calls,
         "assignToStartP50Ms": percentile(waits, 0.5),
         "assignToStartP95Ms": percentile(waits, 0.95),
         "runningP50Ms": percentile(runs, 0.5),
+        "runningMeanMs": sum(runs) / len(runs) if runs else None,
+        "beforeCallP50Ms": percentile(before_call, 0.5),
+        "afterCallP50Ms": percentile(after_call, 0.5),
         "callP50Ms": percentile(latencies, 0.5),
         "agentIdleP50Ms": percentile(idle, 0.5),
         "agentIdleP95Ms": percentile(idle, 0.95),
@@ -273,8 +300,8 @@ def measure(args: argparse.Namespace, stack: ModuleType, database_url: str) -> d
             counter = start_production_workers(exits, stack, args, claude_url)
         else:
             counter = start_in_process_workers(exits, args)
-        makespan, queries, cores = run(swarm_id, counter)
-        figures = task_figures(swarm_id)
+        makespan, queries, cores, started_wall = run(swarm_id, counter)
+        figures = task_figures(swarm_id, started_wall, makespan)
         if os.environ.get("BENCH_QUERY_KINDS") and isinstance(counter, ShimCounter):
             kinds = sorted(query_kinds(counter.directory).items(), key=lambda kv: -kv[1])
             figures["queryKindsPerTask"] = {kind: round(n / args.tasks, 2) for kind, n in kinds[:25]}
@@ -320,7 +347,12 @@ def report(f: dict[str, Any]) -> None:
         f"running p50 {fmt(f['runningP50Ms'])} (Claude call {f['latencyMs']} ms + recording; "
         f"the HTTP call as the worker timed it p50 {fmt(f['callP50Ms'])})\n"
         f"          agent idle between its tasks (completed → next assigned) p50 {fmt(f['agentIdleP50Ms'])}, "
-        f"p95 {fmt(f['agentIdleP95Ms'])}"
+        f"p95 {fmt(f['agentIdleP95Ms'])}\n"
+        f"run       mean {fmt(f['runningMeanMs'])}; p50 started → call recorded {fmt(f['beforeCallP50Ms'])}, "
+        f"call returned → completed {fmt(f['afterCallP50Ms'])}\n"
+        f"edges     start → first task running {fmt(f['startToFirstRunMs'])}, "
+        f"last task's end → swarm ended {fmt(f['lastEndToSwarmEndMs'])}; "
+        f"agents busy running {f['slotsBusy'] or 0:.0%} of the makespan"
     )
     where = "in the worker processes" if f["processes"] else "on the worker threads"
     print(f"queries   {f['queriesPerTask']:.1f} per task ({f['queries']} {where}, whole task lifecycle)")
