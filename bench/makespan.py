@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -257,9 +258,11 @@ def task_figures(swarm_id: str, started_wall: datetime, makespan: float) -> dict
         )
     }
     before_call, after_call = [], []
-    for task, created, latency in agent_calls.values_list("task_id", "created_at", "latency_ms"):
+    task_calls = list(agent_calls.values_list("task_id", "created_at", "latency_ms"))
+    per_task = Counter(task for task, _, _ in task_calls)
+    for task, created, latency in task_calls:
         started, completed = spans.get(task, (None, None))
-        if started and completed:
+        if started and completed and per_task[task] == 1:  # a tool loop's tasks make several calls
             before_call.append((created - started).total_seconds() * 1000)
             after_call.append((completed - created).total_seconds() * 1000 - latency)
     starts = [s for _, _, s, _, _ in rows if s]
@@ -348,8 +351,8 @@ def report(f: dict[str, Any]) -> None:
         f"the HTTP call as the worker timed it p50 {fmt(f['callP50Ms'])})\n"
         f"          agent idle between its tasks (completed → next assigned) p50 {fmt(f['agentIdleP50Ms'])}, "
         f"p95 {fmt(f['agentIdleP95Ms'])}\n"
-        f"run       mean {fmt(f['runningMeanMs'])}; p50 started → call recorded {fmt(f['beforeCallP50Ms'])}, "
-        f"call returned → completed {fmt(f['afterCallP50Ms'])}\n"
+        f"run       mean {fmt(f['runningMeanMs'])}; one-call tasks, p50: started → call recorded "
+        f"{fmt(f['beforeCallP50Ms'])}, call returned → completed {fmt(f['afterCallP50Ms'])}\n"
         f"edges     start → first task running {fmt(f['startToFirstRunMs'])}, "
         f"last task's end → swarm ended {fmt(f['lastEndToSwarmEndMs'])}; "
         f"agents busy running {f['slotsBusy'] or 0:.0%} of the makespan"
