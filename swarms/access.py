@@ -8,12 +8,27 @@ from django.db import models
 
 from agents.models import Agent
 from core.errors import Conflict, NotFound
+from core.prepared import Prepared
 from swarms.models import Swarm
 from tasks.models import Task
 
+# every request about a swarm reads it first: compiled once per shape (staff see every swarm)
+_ANY_SWARM = Prepared(lambda key, swarm_id: Swarm.objects.filter(pk=swarm_id)[:1], swarm_id=str)
+_OWN_SWARM = Prepared(
+    lambda key, swarm_id, owner_id: Swarm.objects.filter(pk=swarm_id, owner_id=owner_id)[:1],
+    swarm_id=str,
+    owner_id=int,
+)
+
 
 def access_swarm(*, user: Any, swarm_id: str) -> Swarm:
-    swarm = Swarm.objects.visible_to(user).filter(pk=swarm_id).first()
+    if getattr(user, "is_staff", False):
+        rows = _ANY_SWARM.read(swarm_id=swarm_id)
+    elif getattr(user, "pk", None) is None:  # anonymous: sees none (visible_to's owner=None)
+        rows = []
+    else:
+        rows = _OWN_SWARM.read(swarm_id=swarm_id, owner_id=user.pk)
+    swarm = rows[0] if rows else None
     if swarm is None:
         raise NotFound(f"Swarm {swarm_id} not found")
     return swarm

@@ -8,6 +8,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.prepared import Prepared
 from core.responses import SpendSerializer, spend_of
 from core.validation import (
     NAME_PATTERN,
@@ -149,12 +150,19 @@ class ProgressSerializer(serializers.Serializer):
     percentComplete = serializers.IntegerField()
 
 
+_PROGRESS_COUNTS = ("total_tasks", "completed_tasks", "failed_tasks", "running_tasks")
+_PROGRESS = Prepared(  # every GET of a swarm counts its tasks: compiled once
+    lambda key, swarm_id: Swarm.objects.filter(pk=swarm_id).with_progress().values_list(*_PROGRESS_COUNTS),
+    swarm_id=str,
+)
+
+
 def progress_of(swarm: Swarm) -> dict[str, int]:
     """Uses the counts `Swarm.objects.with_progress()` annotates, or counts them (one query)."""
     if not hasattr(swarm, "total_tasks"):
-        annotated = Swarm.objects.with_progress().get(pk=swarm.pk)
-        for name in ("total_tasks", "completed_tasks", "failed_tasks", "running_tasks"):
-            setattr(swarm, name, getattr(annotated, name))
+        counts = _PROGRESS.read(swarm_id=swarm.pk)[0]
+        for name, count in zip(_PROGRESS_COUNTS, counts, strict=True):
+            setattr(swarm, name, count)
     total = swarm.total_tasks
     return {
         "totalTasks": total,

@@ -198,3 +198,14 @@ def test_quickstart_creates_admin_once_and_keeps_one_key(db, capsys):
     assert keys.count() == 1 and keys.filter(revoked_at__isnull=True).count() == 1
     assert first.strip().splitlines()[-1] == second.strip().splitlines()[-1]
     assert keys.get().key_hash == hash_key(second.strip().splitlines()[-1])
+
+
+def test_a_key_that_expires_later_works_until_then(client_of_alice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ApiKey.objects.update(expires_at=timezone.now() + timedelta(minutes=5))
+    assert client_of_alice.get("/api/swarms").status_code == 200
+    key = ApiKey.objects.get(key_hash=hash_key(client_of_alice.raw_key))
+    assert key.usage_count == 1

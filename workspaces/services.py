@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Min, Q
 
+from core.prepared import Prepared
 from events import catalogue
 from events.stream import publish, swarm_tx
 from workspaces.errors import WorkspaceError, WorkspaceFileMissing
@@ -263,14 +264,27 @@ def file_list(*, swarm_id: str) -> list[WorkspaceFile]:
     return list(WorkspaceFile.objects.for_swarm(swarm_id).latest_versions().defer("content"))
 
 
+# compiled once per limit: every task's prompt lists its workspace (Django would rebuild the
+# correlated subquery for each read, a large share of a worker's CPU for a tool-loop task)
+_OVERVIEW = Prepared(
+    lambda rows, swarm_id: (
+        WorkspaceFile.objects.for_swarm(swarm_id).latest_versions().only("path", "size", "version")[:rows]
+    ),
+    swarm_id=str,
+)
+_OF_TASK = Prepared(
+    lambda key, swarm_id, task_id: (
+        WorkspaceFile.objects.for_swarm(swarm_id).latest_versions().filter(task_id=task_id)
+    ),
+    swarm_id=str,
+    task_id=str,
+)
+
+
 def file_overview(*, swarm_id: str, limit: int) -> tuple[list[WorkspaceFile], int]:
     """The first `limit` files by path (latest versions: path, size, version) and how many there
     are in all: what a prompt or list_files shows, without loading a large workspace's listing."""
-    files = list(
-        WorkspaceFile.objects.for_swarm(swarm_id)
-        .latest_versions()
-        .only("path", "size", "version")[: limit + 1]
-    )
+    files = _OVERVIEW.read(limit + 1, swarm_id=swarm_id)
     if len(files) <= limit:
         return files, len(files)
     return files[:limit], WorkspaceFile.objects.for_swarm(swarm_id).values("path").distinct().count()
@@ -278,7 +292,7 @@ def file_overview(*, swarm_id: str, limit: int) -> tuple[list[WorkspaceFile], in
 
 def files_of_task(*, swarm_id: str, task_id: str) -> list[WorkspaceFile]:
     """The files whose latest version `task_id` wrote, by path (what a reviewer of the task reads)."""
-    return list(WorkspaceFile.objects.for_swarm(swarm_id).latest_versions().filter(task_id=task_id))
+    return _OF_TASK.read(swarm_id=swarm_id, task_id=task_id)
 
 
 def file_history(*, swarm_id: str, path: str) -> list[WorkspaceFile]:
