@@ -41,9 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     SPEC_OBJECTIVES,
     add_common_arguments,
+    cpu_seconds,
+    cpu_used,
     django_environment,
     flush_redis,
     percentile,
+    print_cpu,
     print_json,
     server_env,
     start_fake_claude,
@@ -352,6 +355,7 @@ def report(f: dict[str, Any], root: Path) -> None:
             f"claude {role:<9} {calls['count']:4d} calls ({calls['notOk']} not ok), "
             f"latency p50 {calls['latencyP50Ms']:.0f} ms"
         )
+    print_cpu(f["coresBusy"])
 
 
 def main() -> None:
@@ -370,8 +374,11 @@ def main() -> None:
         exits.callback(connections.close_all)
         with contextlib.ExitStack() as processes:
             base, keys = start_server(processes, stack, args)
+            cpu_before = cpu_seconds()
             results, wall = fire(stack, base, keys, args)
+            cores = cpu_used(cpu_before, cpu_seconds(), wall)
         figures = summarize(args, results, wall)
+        figures["coresBusy"] = cores
         if args.dump_events:
             dump_events(args.dump_events, [s["id"] for s in figures["perSwarm"]])
     report(figures, stack.ROOT)
