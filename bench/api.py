@@ -18,20 +18,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
 from common import (
     SPEC_OBJECTIVES,
     add_common_arguments,
-    django_environment,
+    postgres_or_sqlite,
     run_benchmark,
     start_fake_claude,
-    throwaway_postgres,
 )
 
 SWARMS = 10
@@ -57,17 +56,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def setup_django(args: argparse.Namespace, database_url: str) -> None:
-    overrides = {"REDIS_URL": args.redis, "ALLOWED_HOSTS": "testserver", "RATE_LIMIT_MAX": "100000000"}
-    if database_url:
-        overrides["DATABASE_URL"] = database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    django_environment(**overrides)
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+    common.setup_django(
+        database_url, REDIS_URL=args.redis, ALLOWED_HOSTS="testserver", RATE_LIMIT_MAX="100000000"
+    )
 
 
 def planned_swarms(stack: Any, owner: Any) -> list[str]:
@@ -162,12 +153,8 @@ def report(f: dict[str, Any]) -> None:
         )
 
 
-def database(exits: contextlib.ExitStack, args: argparse.Namespace) -> str:
-    return "" if args.sqlite else exits.enter_context(throwaway_postgres())
-
-
 def main() -> None:
-    run_benchmark(parse_args(), database, measure, report)
+    run_benchmark(parse_args(), postgres_or_sqlite, measure, report)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,26 @@ def django_environment(**overrides: str) -> None:
     )
 
 
+def setup_django(database_url: str, **overrides: str) -> None:
+    """This process's Django (django_environment() and the overrides) on `database_url`, or on the
+    SQLite database of its fresh var/ directory when that is "", migrated."""
+    if database_url:
+        overrides["DATABASE_URL"] = database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
+    django_environment(**overrides)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def postgres_or_sqlite(exits: contextlib.ExitStack, args: argparse.Namespace) -> str:
+    """A throwaway PostgreSQL database (dropped with `exits`), or "" for SQLite with `--sqlite`."""
+    return "" if args.sqlite else exits.enter_context(throwaway_postgres())
+
+
 @contextlib.contextmanager
 def throwaway_postgres(admin_url: str = POSTGRES_ADMIN_URL) -> Iterator[str]:
     """A new, empty database for one run, dropped afterwards (also on error or Ctrl-C)."""

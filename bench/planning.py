@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
 from common import (
     SPEC_OBJECTIVES,
     add_common_arguments,
-    django_environment,
+    postgres_or_sqlite,
     run_benchmark,
     start_fake_claude,
-    throwaway_postgres,
 )
 
 WARM_UP = 3
@@ -49,17 +48,7 @@ def parse_args() -> argparse.Namespace:
 
 def setup_django(args: argparse.Namespace, database_url: str) -> None:
     many = str(args.swarms + WARM_UP)
-    overrides = {"MAX_SWARMS": many, "MAX_SWARMS_PER_USER": many, "SWARM_CREATE_RATE": "100000/h"}
-    if database_url:
-        overrides["DATABASE_URL"] = database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    django_environment(**overrides)
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+    common.setup_django(database_url, MAX_SWARMS=many, MAX_SWARMS_PER_USER=many, SWARM_CREATE_RATE="100000/h")
 
 
 class Timed:
@@ -144,13 +133,8 @@ def report(f: dict[str, Any]) -> None:
     print(f"apply     the plan's transaction: wall {f['applyWallMs']} ms, cpu {f['applyCpuMs']} ms")
 
 
-def database(exits: contextlib.ExitStack, args: argparse.Namespace) -> str:
-    # SQLite: the default database, in the fresh var/ directory of django_environment()
-    return "" if args.sqlite else exits.enter_context(throwaway_postgres())
-
-
 def main() -> None:
-    run_benchmark(parse_args(), database, measure, report)
+    run_benchmark(parse_args(), postgres_or_sqlite, measure, report)
 
 
 if __name__ == "__main__":
