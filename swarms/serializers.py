@@ -160,8 +160,10 @@ _PROGRESS = Prepared(  # every GET of a swarm counts its tasks: compiled once
 def progress_of(swarm: Swarm) -> dict[str, int]:
     """Uses the counts `Swarm.objects.with_progress()` annotates, or counts them (one query)."""
     if not hasattr(swarm, "total_tasks"):
-        counts = _PROGRESS.read(swarm_id=swarm.pk)[0]
-        for name, count in zip(_PROGRESS_COUNTS, counts, strict=True):
+        rows = _PROGRESS.read(swarm_id=swarm.pk)
+        if not rows:  # deleted since it was read
+            raise Swarm.DoesNotExist(f"Swarm {swarm.pk} no longer exists")
+        for name, count in zip(_PROGRESS_COUNTS, rows[0], strict=True):
             setattr(swarm, name, count)
     total = swarm.total_tasks
     return {

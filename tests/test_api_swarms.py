@@ -84,6 +84,29 @@ def test_get_returns_details_with_progress(client_of_alice, swarm_of_alice):
     assert data["createdAt"].endswith("Z")
 
 
+def test_progress_counts_each_status_and_a_deleted_swarm_has_none(swarm_of_alice):
+    from swarms.serializers import progress_of
+    from tasks.services import tasks_create
+
+    tasks = tasks_create(
+        swarm=swarm_of_alice, tasks=[{"name": f"t{n}", "description": "d"} for n in range(4)]
+    )
+    statuses = ("completed", "failed", "running")
+    for task, status in zip(tasks, statuses, strict=False):
+        type(task).objects.filter(pk=task.pk).update(status=status)
+    progress = progress_of(Swarm.objects.get(pk=swarm_of_alice.pk))
+    assert progress == {
+        "totalTasks": 4,
+        "completedTasks": 1,
+        "failedTasks": 1,
+        "runningTasks": 1,
+        "percentComplete": 25,
+    }
+    Swarm.objects.filter(pk=swarm_of_alice.pk).delete()  # deleted after a request read it
+    with pytest.raises(Swarm.DoesNotExist):
+        progress_of(swarm_of_alice)
+
+
 def test_list_is_paginated_and_filters_by_status(client_of_alice, alice):
     ids = [swarm_create(owner=alice, objective=f"{OBJECTIVE} number {i}").id for i in range(5)]
     Swarm.objects.filter(pk=ids[0]).update(status="completed")
