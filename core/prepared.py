@@ -8,16 +8,18 @@ compiles it once per database connection alias, and from then on only binds new 
 same SQL; the rows become model instances (select_related included) or values exactly as the
 queryset would give them, by Django's own iterables.
 
-Parameters must be plain values the database takes as they are (ids, status strings, integers):
-they are bound without the field's preparation. A shape that varies (a slice's bounds, the length
-of an `__in` list) is part of the `key` the builder receives; each key compiles once.
+Parameters must be plain values the database takes as they are (ids, status strings, integers,
+floats): they are bound without the field's preparation. A shape that varies (a slice's bounds,
+the length of an `__in` list) is part of the `key` the builder receives; each key compiles once.
 
-`update()` does the same for the per-task conditional updates (claim, completion, an agent going
-busy or idle): `UPDATE … SET column = value, counter = counter + n WHERE column = value AND …`,
-its SQL built once per shape from the model's columns, each value prepared by its field as
-`QuerySet.update` would (JSON, dates, decimals); ~0.15 ms of CPU instead of ~0.65 ms. `update_chain()`
-makes several of them, each only if the one before it updated a row, in one statement on PostgreSQL
-(the scheduler's assignment: the task, then its agent, under the dispatch gate).
+`PreparedUpdate` does the same for an update the ORM builds (its values may be expressions: a
+task's spend summed from its calls). `update()` builds the per-task conditional updates (claim,
+completion, an agent going busy or idle) without the ORM: `UPDATE … SET column = value, counter =
+counter + n WHERE column = value AND …`, its SQL built once per shape from the model's columns,
+each value prepared by its field as `QuerySet.update` would (JSON, dates, decimals); ~0.15 ms of
+CPU instead of ~0.65 ms. `update_chain()` makes several of them, each only if the one before it
+updated a row, in one statement on PostgreSQL (the scheduler's assignment: the task, then its
+agent, under the dispatch gate).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
+from django.db.models.sql import UpdateQuery
 
 _STATE_NOT_COPIED = ("query", "connection", "using", "elide_empty")
 
@@ -36,7 +39,34 @@ _STATE_NOT_COPIED = ("query", "connection", "using", "elide_empty")
 def _stand_in(kind: type, index: int) -> Any:
     """A parameter's value while the queryset is compiled, one no real call passes (an int stays
     inside a 32-bit column's range, or Django would compile the lookup to nothing)."""
-    return f"\x00prepared:{index}" if kind is str else 1_987_600_000 + index
+    if kind is str:
+        return f"\x00prepared:{index}"
+    return 1_987_600_000 + index + (0.25 if kind is float else 0)
+
+
+def _stand_ins(parameters: dict[str, type]) -> dict[str, Any]:
+    return {name: _stand_in(kind, i) for i, (name, kind) in enumerate(parameters.items())}
+
+
+def _slots(params: list[Any], stand_ins: dict[str, Any]) -> list[tuple[int, str]]:
+    """Where each parameter's stand-in landed in the compiled SQL's parameters; every one must."""
+    by_value = {value: name for name, value in stand_ins.items()}
+    slots = [
+        (i, by_value[p])
+        for i, p in enumerate(params)
+        if isinstance(p, str | int | float) and not isinstance(p, bool) and p in by_value
+    ]
+    missing = set(stand_ins) - {name for _, name in slots}
+    if missing:
+        raise ValueError(f"parameters not found in the compiled SQL: {sorted(missing)}")
+    return slots
+
+
+def _bind(params: list[Any], slots: list[tuple[int, str]], values: dict[str, Any]) -> list[Any]:
+    params = list(params)
+    for position, name in slots:
+        params[position] = values[name]
+    return params
 
 
 class _Compiled:
@@ -50,10 +80,7 @@ class _Compiled:
         self.params = params
 
     def bind(self, values: dict[str, Any]) -> list[Any]:
-        params = list(self.params)
-        for position, name in self.slots:
-            params[position] = values[name]
-        return params
+        return _bind(self.params, self.slots, values)
 
 
 class Prepared:
@@ -64,7 +91,7 @@ class Prepared:
 
     def __init__(self, build: Callable[..., QuerySet], **parameters: type) -> None:
         self._build = build
-        self._stand_ins = {name: _stand_in(kind, i) for i, (name, kind) in enumerate(parameters.items())}
+        self._stand_ins = _stand_ins(parameters)
         self._compiled: dict[tuple[str, Hashable], _Compiled] = {}
         self._lock = threading.Lock()
 
@@ -91,15 +118,40 @@ class Prepared:
             compiler = template.query.get_compiler(using=using)
             sql, params = compiler.as_sql()
             params = list(params)
-            by_value = {value: name for name, value in self._stand_ins.items()}
-            slots = [
-                (i, by_value[p]) for i, p in enumerate(params) if isinstance(p, str | int) and p in by_value
-            ]
-            missing = set(self._stand_ins) - {name for _, name in slots}
-            if missing:
-                raise ValueError(f"parameters not found in the compiled SQL: {sorted(missing)}")
-            compiled = _Compiled(template, compiler, sql, slots, params)
+            compiled = _Compiled(template, compiler, sql, _slots(params, self._stand_ins), params)
             self._compiled[(using, key)] = compiled
+            return compiled
+
+
+class PreparedUpdate:
+    """`PreparedUpdate(build, task_id=str, quality=float)`; `run(key, task_id=…, quality=…)` → the
+    rows updated. For an update whose values are expressions (subqueries, F(), Case), which
+    `update()` does not take: `build(key, **stand_ins)` returns the queryset and the values, as
+    `queryset.update(**values)` takes them (the model's own columns); compiled once per key by
+    Django's own update compiler. A parameter may be bound to None (a nullable column's value)."""
+
+    def __init__(self, build: Callable[..., tuple[QuerySet, dict[str, Any]]], **parameters: type) -> None:
+        self._build = build
+        self._stand_ins = _stand_ins(parameters)
+        self._compiled: dict[tuple[str, Hashable], tuple[str, list[Any], list[tuple[int, str]]]] = {}
+        self._lock = threading.Lock()
+
+    def run(self, key: Hashable = None, *, using: str = DEFAULT_DB_ALIAS, **values: Any) -> int:
+        sql, params, slots = self._compiled.get((using, key)) or self._compile(key, using)
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, _bind(params, slots, values))
+            return cursor.rowcount
+
+    def _compile(self, key: Hashable, using: str) -> tuple[str, list[Any], list[tuple[int, str]]]:
+        with self._lock:
+            if (using, key) in self._compiled:
+                return self._compiled[(using, key)]
+            queryset, values = self._build(key, **self._stand_ins)
+            query = queryset.query.chain(UpdateQuery)
+            query.add_update_values(values)
+            sql, params = query.get_compiler(using).as_sql()
+            params = list(params)
+            self._compiled[(using, key)] = compiled = (sql, params, _slots(params, self._stand_ins))
             return compiled
 
 

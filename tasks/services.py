@@ -19,7 +19,7 @@ from django.db.models import Case, Count, Exists, F, Max, OuterRef, Q, QuerySet,
 from django.utils import timezone
 
 from core.errors import LimitExceeded
-from core.prepared import Update, update
+from core.prepared import Prepared, PreparedUpdate, Update, update
 from events import catalogue
 from events.stream import publish
 from ops import metrics
@@ -37,8 +37,14 @@ def settled_spend() -> dict[str, Any]:
 _KEEP_IF_PINNED = Case(When(pinned=True, then=F("assigned_agent")), default=None)
 
 
+_RELOAD = Prepared(
+    lambda key, task_id: Task.objects.only(*catalogue.TASK_FIELDS).filter(pk=task_id), task_id=str
+)
+
+
 def _reload(task_id: str) -> Task:
-    return Task.objects.only(*catalogue.TASK_FIELDS).get(pk=task_id)
+    """The task as its event describes it, read after its state change (so it exists)."""
+    return _RELOAD.read(task_id=task_id)[0]
 
 
 def task_create(
@@ -351,12 +357,22 @@ def task_send_back(
     return back
 
 
+_SCORE = PreparedUpdate(  # every review's: its spend sums compiled once
+    lambda key, task_id, quality, feedback: (
+        Task.objects.filter(pk=task_id, status=Task.Status.COMPLETED),
+        {"quality": quality, "review_feedback": feedback, "review_pending": False, **settled_spend()},
+    ),
+    task_id=str,
+    quality=float,
+    feedback=str,
+)
+
+
 def task_score(*, task_id: str, quality: float | None, feedback: str) -> Task | None:
     """A completed task's review arrived, or gave up (quality None): outside hierarchical mode a
     review never blocks dependents, only the swarm's completion, which waits for its scores."""
-    if not Task.objects.filter(pk=task_id, status=Task.Status.COMPLETED).update(
-        quality=quality, review_feedback=feedback, review_pending=False, **settled_spend()
-    ):
+    score = None if quality is None else float(quality)  # bound as it is: a float column's value
+    if not _SCORE.run(task_id=task_id, quality=score, feedback=feedback):
         return None
     scored = _reload(task_id)
     publish(scored.swarm_id, catalogue.task_reviewed(scored, feedback=feedback))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.prepared import Prepared, Update, update, update_chain
+from core.prepared import Prepared, PreparedUpdate, Update, update, update_chain
 from tasks.models import Task
 from tests.builders import build_swarm
 
@@ -162,3 +162,59 @@ def test_a_chain_refuses_a_step_that_sets_nothing_and_runs_no_statement(swarms):
         update_chain(Update(Task, where={"pk": task.pk}, values={"output": "x"}), empty)
     assert Task.objects.get(pk=task.pk).output == ""  # refused before any statement
     assert update_chain() == []
+
+
+def _scored(key, task_id, quality, feedback):
+    from tasks.models import spend_of_calls
+
+    rows = Task.objects.filter(pk=task_id, status=Task.Status.COMPLETED)
+    return rows, {"quality": quality, "review_feedback": feedback, **spend_of_calls("task")}
+
+
+def _spent(task_id):
+    return Task.objects.values("quality", "review_feedback", "input_tokens", "output_tokens", "cost_usd").get(
+        pk=task_id
+    )
+
+
+def test_a_prepared_update_writes_what_queryset_update_writes_its_expressions_included(
+    swarms, django_assert_num_queries
+):
+    from tasks.models import ClaudeCall
+
+    swarm = swarms[0]
+    tasks = list(swarm.tasks.order_by("sequence"))
+    Task.objects.filter(swarm=swarm).update(status=Task.Status.COMPLETED)
+    for n, task in enumerate(tasks):
+        for outcome in ("ok", "error", "started"):  # a call in flight is not spend yet
+            ClaudeCall.objects.create(
+                swarm=swarm, task=task, role="agent", model="m", outcome=outcome, input_tokens=10 + n,
+                output_tokens=5, cache_read_input_tokens=3, cost_usd="0.25",
+            )  # fmt: skip
+    score = PreparedUpdate(_scored, task_id=str, quality=float, feedback=str)
+    for task, quality, feedback in [(tasks[0], 0.75, "clear 'and' \\ tested"), (tasks[1], None, "")]:
+        with django_assert_num_queries(1):
+            assert score.run(task_id=task.pk, quality=quality, feedback=feedback) == 1
+        rows, values = _scored(None, tasks[2].pk, quality, feedback)
+        rows.update(**values)  # the ORM's own, on a task with the same calls but one token less each
+        mine, theirs = _spent(task.pk), _spent(tasks[2].pk)
+        assert mine["quality"] == theirs["quality"] == quality and mine["review_feedback"] == feedback
+        assert mine["cost_usd"] == theirs["cost_usd"] == 0.5 and mine["output_tokens"] == 10
+        assert mine["input_tokens"] - theirs["input_tokens"] == 2 * (tasks.index(task) - 2)
+    assert len(score._compiled) == 1
+
+    Task.objects.filter(pk=tasks[0].pk).update(status=Task.Status.RUNNING)
+    assert score.run(task_id=tasks[0].pk, quality=0.1, feedback="late") == 0  # its condition holds no more
+    assert _spent(tasks[0].pk)["quality"] == 0.75
+
+
+def test_a_prepared_update_refuses_a_parameter_its_sql_does_not_use(swarms):
+    task = swarms[0].tasks.first()
+    score = PreparedUpdate(
+        lambda key, task_id, feedback: (Task.objects.filter(pk=task_id), {"review_feedback": "fixed"}),
+        task_id=str,
+        feedback=str,
+    )
+    with pytest.raises(ValueError, match="feedback"):
+        score.run(task_id=task.pk, feedback="x")
+    assert Task.objects.get(pk=task.pk).review_feedback == ""
