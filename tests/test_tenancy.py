@@ -96,3 +96,24 @@ def test_api_keys_are_private_to_their_owner(client_of_alice, client_of_bob):
     listing = client_of_bob.get("/api/keys").json()
     alices = ApiKey.objects.get(key_hash=hash_key(client_of_alice.raw_key))
     assert alices.id not in str(listing)
+
+
+def test_a_task_or_agent_of_a_swarm_one_cannot_see_is_404_not_a_conflict(
+    client_of_bob, client_of_staff, bob, staff, alices_world
+):
+    """Assigning across swarms is a 409 only when the caller can see the other swarm: an outsider
+    learns nothing of it (404), staff see every swarm (409)."""
+    from swarms.services import swarm_create
+
+    _, agent, task = alices_world
+    for client, owner in ((client_of_bob, bob), (client_of_staff, staff)):
+        own = swarm_create(owner=owner, objective="An objective of their own")
+        own_agent = agent_spawn(swarm_id=own.id, type="coder")
+        own_task = task_create(swarm_id=own.id, name="Own", description="Their own task", type="coding")
+        url = f"/api/swarm/{own.id}/tasks"
+        foreign_task = client.post(f"{url}/{task.id}/assign", {"agentId": own_agent.id}, format="json")
+        foreign_agent = client.post(f"{url}/{own_task.id}/assign", {"agentId": agent.id}, format="json")
+        expected = 409 if owner.is_staff else 404
+        assert (foreign_task.status_code, foreign_agent.status_code) == (expected, expected), owner
+        if expected == 404:
+            assert task.swarm_id not in str(foreign_task.json()) + str(foreign_agent.json())
