@@ -58,7 +58,7 @@ def _member(
 ) -> Any:
     """A row of `swarm`. A row of another swarm the caller can see is a 409 where the request
     tries to use it across swarms (assign), and a 404 otherwise."""
-    row = model.objects.filter(pk=pk).select_related("swarm").first()
+    row = model.objects.filter(pk=pk).first()
     if row is not None and row.swarm_id == swarm.id:
         return row
     if row is not None and conflict and Swarm.objects.visible_to(user).filter(pk=row.swarm_id).exists():
