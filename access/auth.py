@@ -55,18 +55,17 @@ def authenticate_api_key(raw_key: str) -> tuple[Any, ApiKey | EnvApiKey] | None:
         if hmac.compare_digest(raw_key.encode(), env_key.encode()):
             return service_user(), EnvApiKey()
     now = timezone.now()
-    key = next(iter(_NOT_REVOKED.read(key_hash=hash_key(raw_key))), None)
-    if key is None or not key.is_active or not key.owner.is_active:
+    key = next(iter(_BY_HASH.read(key_hash=hash_key(raw_key))), None)
+    if key is None or not key.is_active or not key.owner.is_active:  # the key's own rule: usable()
         return None
     prepared.update(ApiKey, where={"pk": key.pk}, values={"last_used_at": now}, add={"usage_count": 1})
     return key.owner, key
 
 
-# every request with a key reads it: compiled once (Django would rebuild the join each time)
-_NOT_REVOKED = prepared.Prepared(
-    lambda key, key_hash: ApiKey.objects.select_related("owner").filter(key_hash=key_hash, revoked_at=None)[
-        :1
-    ],
+# every request with a key reads it: compiled once (Django would rebuild the join each time); the
+# hash is unique, and whether the key may be used (not revoked, not expired) is the row's is_active
+_BY_HASH = prepared.Prepared(
+    lambda key, key_hash: ApiKey.objects.select_related("owner").filter(key_hash=key_hash)[:1],
     key_hash=str,
 )
 
